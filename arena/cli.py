@@ -1,0 +1,250 @@
+"""The ``arena`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="medarena: simulated consultations between doctor models and fact-bounded patients.",
+)
+export_app = typer.Typer(no_args_is_help=True, help="Export a run.")
+app.add_typer(export_app, name="export")
+
+out = Console()
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: $ARENA_DB or sqlite:///arena.db).")]
+
+
+def _store(db: str | None):  # type: ignore[no-untyped-def]
+    from arena.store import Store
+
+    return Store(db)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _print_summary(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
+    from judges.scoring import bootstrap_ci
+
+    s = store.summary(run_id)
+    scores = [sc.overall for sc in store.scores(run_id)]
+    t = Table(title=f"run {s.name} ({s.run_id})", show_header=True)
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_row("consultations", f"{s.consultations} ({s.distinct_cases} distinct cases)")
+    t.add_row("errors", str(s.errors))
+    t.add_row("diagnosis accuracy", _pct(s.diagnosis_accuracy))
+    t.add_row("must-ask coverage", _pct(s.must_ask_coverage))
+    if scores:
+        lo, hi = bootstrap_ci(scores)
+        t.add_row("mean score (95% CI)", f"{s.mean_score:.3f} [{lo:.3f}, {hi:.3f}]")
+    t.add_row("mistakes found", str(s.mistakes))
+    t.add_row("QA items made", str(s.qa_items))
+    out.print(t)
+
+
+@app.command()
+def simulate(
+    cases: Annotated[int, typer.Option("--cases", min=1, help="Cases to play.")] = 20,
+    case_file: Annotated[
+        Path | None, typer.Option("--case-file", help="JSONL case file (default: built-in cases).")
+    ] = None,
+    doctor: Annotated[str, typer.Option("--doctor", help="Doctor model.")] = "builtin/checklist",
+    patient: Annotated[str, typer.Option("--patient", help="Patient model.")] = "builtin/patient",
+    judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
+    persona: Annotated[str, typer.Option("--persona", help="Patient persona.")] = "plain",
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Trials per case.")] = 1,
+    max_turns: Annotated[int, typer.Option("--max-turns", min=1, help="Doctor turns before cut-off.")] = 20,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Consultations in flight.")] = 64,
+    actors: Annotated[int | None, typer.Option("--actors", min=1, help="Ray actors (default: one per CPU).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+    db: DbOpt = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (or $RAY_ADDRESS).")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Run name.")] = None,
+    no_judge: Annotated[bool, typer.Option("--no-judge", help="Stop after simulating.")] = False,
+    no_distill: Annotated[bool, typer.Option("--no-distill", help="Stop after judging.")] = False,
+) -> None:
+    """Run consultations, judge them, distill the failures, print a summary."""
+    from arena import pipeline
+    from arena.display import make_display
+    from arena.ray_local import shutdown_ray
+    from arena.types import RunConfig
+
+    config = RunConfig(
+        cases=cases,
+        case_file=str(case_file) if case_file else None,
+        doctor=doctor,
+        patient=patient,
+        judges=judge or ["builtin/rubric"],
+        persona=persona,
+        trials=trials,
+        max_turns=max_turns,
+        concurrency=concurrency,
+        actors=actors,
+        seed=seed,
+    )
+    pipeline.validate_config(config)
+    pipeline.plan_cases(config)  # bad case files fail here, before the run is recorded
+    store = _store(db)
+    display = make_display()
+    try:
+        run = pipeline.simulate(store, config, display, name=name, address=address)
+    finally:
+        shutdown_ray()
+    if not no_judge:
+        pipeline.judge(store, run.id, display)
+        if not no_distill:
+            pipeline.distill(store, run.id)
+    _print_summary(store, run.id)
+    out.print(f"Results: run [bold]{run.id}[/bold] in {store.url}")
+    out.print(f"  arena show {run.id}   |   arena export hf {run.id} --out DIR")
+
+
+@app.command("judge")
+def judge_cmd(
+    run: Annotated[str, typer.Argument(help="Run id or name.")],
+    judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
+    rule: Annotated[str, typer.Option("--rule", help="Aggregation: majority or unanimous.")] = "majority",
+    db: DbOpt = None,
+) -> None:
+    """Re-judge a stored run without re-simulating."""
+    from arena import pipeline
+    from arena.display import make_display
+
+    if rule not in ("majority", "unanimous"):
+        raise typer.BadParameter(f"--rule must be majority or unanimous, not {rule!r}")
+    store = _store(db)
+    n = pipeline.judge(store, run, make_display(), judge, rule)  # type: ignore[arg-type]
+    out.print(f"judged {n} consultations")
+    _print_summary(store, store.get_run(run).id)
+
+
+@app.command("distill")
+def distill_cmd(run: Annotated[str, typer.Argument(help="Run id or name.")], db: DbOpt = None) -> None:
+    """Turn a judged run's failures into mistake records and QA items."""
+    from arena import pipeline
+
+    store = _store(db)
+    m, q = pipeline.distill(store, run)
+    out.print(f"{m} mistakes, {q} valid QA items")
+
+
+@export_app.command("hf")
+def export_hf_cmd(
+    run: Annotated[str, typer.Argument(help="Run id or name.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Dataset folder to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing folder.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Write a run as a Hugging Face dataset folder (qa, mistakes, transcripts, verdicts)."""
+    from distill.export_hf import export_hf
+
+    counts = export_hf(_store(db), run, out_dir, force=force)
+    out.print(f"wrote {out_dir}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@app.command()
+def runs(db: DbOpt = None) -> None:
+    """List runs, newest first."""
+    t = Table("id", "name", "status", "created", "consultations", "errors")
+    for r, n, e in _store(db).list_runs():
+        t.add_row(r.id, r.name, r.status, r.created_at.strftime("%Y-%m-%d %H:%M:%S"), str(n), str(e))
+    out.print(t)
+
+
+@app.command()
+def show(
+    run: Annotated[str, typer.Argument(help="Run id or name.")],
+    consultation: Annotated[str | None, typer.Argument(help="Consultation id (default: list them).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Show a run's consultations, or one consultation's transcript and verdicts."""
+    store = _store(db)
+    r = store.get_run(run)
+    if consultation is None:
+        scores = {s.consultation_id: s for s in store.scores(r.id)}
+        t = Table("consultation", "stop", "turns", "diagnosis", "match", "score")
+        for tr in store.transcripts(r.id):
+            sc = scores.get(tr.id)
+            t.add_row(
+                tr.id,
+                tr.stop_reason,
+                str(len(tr.turns)),
+                tr.final.diagnosis if tr.final else "-",
+                sc.diagnosis if sc else "-",
+                f"{sc.overall:.2f}" if sc else "-",
+            )
+        out.print(t)
+        return
+    found = list(store.transcripts(r.id, consultation))
+    if not found:
+        from arena.store import StoreError
+
+        raise StoreError(f"no consultation {consultation!r} in run {r.id}")
+    tr = found[0]
+    colours = {"doctor": "cyan", "patient": "green", "measurement": "magenta"}
+    for turn in tr.turns:
+        out.print(
+            f"[{colours.get(turn.role, 'white')}]{turn.index:>3} {turn.role:>11}[/]: {turn.content}",
+            markup=True,
+            highlight=False,
+        )
+    if tr.final:
+        out.print(f"final: {tr.final.diagnosis} | differential: {', '.join(tr.final.differential)}")
+        out.print(f"plan: {tr.final.plan}")
+    out.print(f"stop: {tr.stop_reason}" + (f" ({tr.error})" if tr.error else ""))
+    vt = Table("item", "judge", "outcome", "points", "explanation")
+    for v in store.verdicts(r.id):
+        if v.consultation_id == tr.id:
+            vt.add_row(v.item_id, v.judge, v.outcome, f"{v.points:g}", v.explanation)
+    out.print(vt)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; expected errors become one line on stderr and exit code 2."""
+    import click
+    from pydantic import ValidationError
+
+    from arena.models import ModelError
+    from arena.store import StoreError
+    from cases.loader import CaseFileError
+    from distill.export_hf import ExportError
+    from personas.catalog import PersonaError
+
+    expected = (ModelError, PersonaError, CaseFileError, StoreError, ExportError)
+    try:
+        app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code or 0)
+    except click.Abort:
+        print("arena: interrupted", file=sys.stderr)
+        return 130
+    except click.UsageError as e:
+        print(f"arena: error: {e.format_message()}", file=sys.stderr)
+        return 2
+    except expected as e:
+        print(f"arena: error: {e}", file=sys.stderr)
+        return 2
+    except ValidationError as e:
+        err = e.errors()[0]
+        print(f"arena: error: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("arena: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""Doctor policies: any chat model, and the built-in checklist baseline."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from arena.agents import Doctor
+from arena.doctor_protocol import parse_doctor_reply
+from arena.models import BuiltinRef, ChatModel, Message, ModelError, get_model
+from arena.templating import render
+from arena.types import DoctorAction, FinalAnswer, Usage
+from cases.knowledge import Condition, conditions, topics
+from personas.matcher import normalise, phrase_in
+
+BUILTIN_DOCTORS = ("checklist",)
+_GENERAL_HISTORY = ("onset", "pmh", "medications", "allergies", "smoking", "family_history")
+# "Gram-negative" is a positive finding, so a hyphen before "negative" does not negate.
+_NEGATION = re.compile(
+    r"\b(no|not|denies|never|haven't|hasn't|don't|didn't|isn't|normal|(?<!-)negative|unremarkable)\b"
+)
+
+
+class LLMDoctor:
+    """A doctor played by a chat model through the JSON action protocol."""
+
+    def __init__(self, model: ChatModel, max_turns: int, style: str = "") -> None:
+        """Prepare the system prompt.
+
+        Args:
+            model: The chat model.
+            max_turns: The turn cap, stated in the prompt.
+            style: Optional style note for the prompt.
+        """
+        self.name = model.name
+        self.model = model
+        self.messages: list[Message] = [
+            {"role": "system", "content": render("arena", "doctor_system.j2", max_turns=max_turns, style=style)}
+        ]
+        self._seen = 0
+
+    async def act(self, dialogue: list[tuple[str, str]], turns_left: int) -> tuple[DoctorAction, Usage, str]:
+        """Send the new lines of the dialogue to the model and parse its reply."""
+        for role, content in dialogue[self._seen :]:
+            if role == "doctor":
+                continue
+            text = f"RESULT: {content}" if role == "measurement" else content
+            self.messages.append({"role": "user", "content": text})
+        self._seen = len(dialogue)
+        if turns_left <= 1 and self.messages[-1]["role"] == "user":
+            last = self.messages[-1]["content"]
+            self.messages[-1] = {"role": "user", "content": render("arena", "last_turn.j2", text=last)}
+        out = await self.model.complete(self.messages)
+        self.messages.append({"role": "assistant", "content": out.text})
+        return parse_doctor_reply(out.text), out.usage, out.text
+
+
+class ChecklistDoctor:
+    """A rule-based baseline: works through a checklist chosen by the complaint.
+
+    It picks the conditions the opening complaint suggests, asks their history
+    topics, examines, orders their tests, then names the condition whose
+    typical features best match what it heard. ``diligence`` (0-1) is the
+    chance it performs each checklist step; skipped steps are kept in
+    ``skipped`` so its omissions are known exactly.
+    """
+
+    def __init__(self, name: str, seed: int, diligence: float = 0.85) -> None:
+        """Create a checklist doctor.
+
+        Args:
+            name: The model name recorded on the transcript.
+            seed: Seed for the skips.
+            diligence: Probability of performing each checklist step.
+        """
+        if not 0.0 <= diligence <= 1.0:
+            raise ModelError(f"diligence must be between 0 and 1, got {diligence}")
+        self.name = name
+        self.rng = random.Random(seed)
+        self.diligence = diligence
+        self.plan: list[tuple[str, str]] = []
+        self.skipped: list[str] = []
+        self.ordered: list[str] = []
+        self.candidates: list[Condition] = []
+        self._planned = False
+
+    def _make_plan(self, opening: str, budget: int) -> None:
+        norm = normalise(opening)
+        self.candidates = [c for c in conditions() if any(phrase_in(w, norm) for w in c.complaints)]
+        pool = self.candidates or list(conditions())
+        history: list[str] = []
+        exams: list[str] = []
+        tests: list[str] = []
+        for c in pool:
+            history.extend(t for t in c.history_topics if t not in history)
+            exams.extend(t for t in c.exams if t not in exams)
+            tests.extend(t for t in c.workup if t not in tests)
+        history.extend(t for t in _GENERAL_HISTORY if t not in history)
+        n_tests = min(len(tests), max(1, budget // 4))
+        n_exams = min(len(exams), max(1, budget // 5))
+        n_hist = max(0, budget - n_tests - n_exams)
+        self.plan = (
+            [("ask", t) for t in history[:n_hist]]
+            + [("exam", t) for t in exams[:n_exams]]
+            + [("test", t) for t in tests[:n_tests]]
+        )
+
+    def _conclude(self, dialogue: list[tuple[str, str]]) -> DoctorAction:
+        heard = " ".join(
+            s
+            for role, text in dialogue
+            if role != "doctor"
+            for s in re.split(r"(?<=[.;!?])\s+", text)
+            if not _NEGATION.search(s.lower())
+        )
+        norm = normalise(heard)
+        cand = {c.name for c in self.candidates}
+        ranked = sorted(
+            conditions(),
+            key=lambda c: (-(sum(phrase_in(f, norm) for f in c.features) + (0.5 if c.name in cand else 0.0)), c.name),
+        )
+        safety_net = self.rng.random() < self.diligence
+        if not safety_net:
+            self.skipped.append("safety_net")
+        top = ranked[0].name
+        plan = render("arena", "checklist_plan.j2", tests=self.ordered, diagnosis=top, safety_net=safety_net)
+        final = FinalAnswer(diagnosis=top, differential=[c.name for c in ranked[1:4]], plan=plan)
+        return DoctorAction(kind="final", text=top, final=final)
+
+    async def act(self, dialogue: list[tuple[str, str]], turns_left: int) -> tuple[DoctorAction, Usage, str]:
+        """Take the next checklist step, or conclude on the last turn."""
+        if not self._planned:
+            self._make_plan(dialogue[0][1] if dialogue else "", max(0, turns_left - 1))
+            self._planned = True
+        while self.plan and turns_left > 1:
+            kind, topic = self.plan.pop(0)
+            if self.rng.random() >= self.diligence:
+                self.skipped.append(topic)
+                continue
+            t = topics()[topic]
+            if kind == "ask":
+                action = DoctorAction(kind="ask", text=t.question)
+            else:
+                if kind == "test":
+                    self.ordered.append(t.question)
+                action = DoctorAction(kind="exam" if kind == "exam" else "test", text=t.question, request=t.question)
+            return action, Usage(), action.text
+        action = self._conclude(dialogue)
+        return action, Usage(), action.text
+
+
+def check_doctor(name: str) -> None:
+    """Raise if ``name`` cannot play the doctor.
+
+    Raises:
+        ModelError: for malformed names, unknown built-ins and bad parameters.
+    """
+    model = get_model(name)
+    if isinstance(model, BuiltinRef):
+        if model.policy not in BUILTIN_DOCTORS:
+            raise ModelError(f"unknown built-in doctor {name!r} (known: builtin/checklist)")
+        try:
+            float(model.params.get("diligence", "0.85"))
+        except ValueError:
+            raise ModelError(f"{name!r}: diligence must be a number") from None
+
+
+def get_doctor(name: str, seed: int, max_turns: int) -> Doctor:
+    """Return a doctor policy for one consultation.
+
+    Args:
+        name: ``builtin/checklist[?diligence=0.85]`` or any chat model name.
+        seed: Seed for stochastic policies.
+        max_turns: The consultation's turn cap.
+    """
+    check_doctor(name)
+    model = get_model(name)
+    if isinstance(model, BuiltinRef):
+        return ChecklistDoctor(name, seed, float(model.params.get("diligence", "0.85")))
+    return LLMDoctor(model, max_turns)

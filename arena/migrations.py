@@ -1,0 +1,149 @@
+"""Named, ordered schema migrations, each recorded in the ``migrations`` table.
+
+Each migration spells out its own DDL instead of calling
+``SQLModel.metadata.create_all``: the first migration must keep creating the
+schema as it was when it was written, even after the models change, or later
+migrations would find their work already done. New schema changes are new
+entries at the end of :data:`MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Connection
+
+Migration = Callable[[Connection], None]
+
+
+def m001_initial(conn: Connection) -> None:
+    """Create runs, cases, consultations, turns, verdicts, scores, mistakes, qa_items."""
+    md = MetaData()
+    ts = DateTime(timezone=True)
+    Table(
+        "runs",
+        md,
+        Column("id", String, primary_key=True),
+        Column("name", String, nullable=False, index=True),
+        Column("status", String, nullable=False),
+        Column("config", JSON, nullable=False),
+        Column("created_at", ts, nullable=False),
+        Column("finished_at", ts, nullable=True),
+        Column("schema_version", Integer, nullable=False),
+    )
+    Table(
+        "cases",
+        md,
+        Column("run_id", String, primary_key=True),
+        Column("case_id", String, primary_key=True),
+        Column("organ_system", String, nullable=False),
+        Column("difficulty", String, nullable=False),
+        Column("data", JSON, nullable=False),
+    )
+    Table(
+        "consultations",
+        md,
+        Column("id", String, primary_key=True),
+        Column("run_id", String, nullable=False, index=True),
+        Column("case_id", String, nullable=False),
+        Column("trial", Integer, nullable=False),
+        Column("seed", Integer, nullable=False),
+        Column("doctor", String, nullable=False),
+        Column("patient", String, nullable=False),
+        Column("persona", String, nullable=False),
+        Column("status", String, nullable=False),
+        Column("stop_reason", String, nullable=True),
+        Column("error", Text, nullable=True),
+        Column("n_turns", Integer, nullable=False),
+        Column("final", JSON, nullable=True),
+        Column("usage", JSON, nullable=True),
+        Column("started_at", ts, nullable=False),
+        Column("finished_at", ts, nullable=True),
+        Column("schema_version", Integer, nullable=False),
+        UniqueConstraint("run_id", "case_id", "doctor", "trial", name="uq_consultation_key"),
+    )
+    Table(
+        "turns",
+        md,
+        Column("seq", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String, nullable=False),
+        Column("consultation_id", String, nullable=False, index=True),
+        Column("idx", Integer, nullable=False),
+        Column("role", String, nullable=False),
+        Column("content", Text, nullable=False),
+        Column("data", JSON, nullable=False),
+        Column("created_at", ts, nullable=False),
+        UniqueConstraint("consultation_id", "idx", name="uq_turn"),
+        Index("ix_turns_run_seq", "run_id", "seq"),
+    )
+    Table(
+        "verdicts",
+        md,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("run_id", String, nullable=False, index=True),
+        Column("consultation_id", String, nullable=False, index=True),
+        Column("item_id", String, nullable=False),
+        Column("judge", String, nullable=False),
+        Column("outcome", String, nullable=False),
+        Column("data", JSON, nullable=False),
+    )
+    Table(
+        "scores",
+        md,
+        Column("consultation_id", String, primary_key=True),
+        Column("run_id", String, nullable=False, index=True),
+        Column("overall", Float, nullable=False),
+        Column("diagnosis", String, nullable=False),
+        Column("must_ask_coverage", Float, nullable=True),
+        Column("data", JSON, nullable=False),
+    )
+    Table(
+        "mistakes",
+        md,
+        Column("id", String, primary_key=True),
+        Column("run_id", String, nullable=False, index=True),
+        Column("consultation_id", String, nullable=False),
+        Column("category", String, nullable=False),
+        Column("risk", String, nullable=False),
+        Column("data", JSON, nullable=False),
+    )
+    Table(
+        "qa_items",
+        md,
+        Column("id", String, primary_key=True),
+        Column("run_id", String, nullable=False, index=True),
+        Column("mistake_id", String, nullable=False),
+        Column("valid", Boolean, nullable=False),
+        Column("data", JSON, nullable=False),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("m001_initial", m001_initial),
+]
+"""Every migration, in the order it must run. Append; never reorder or rename."""
+
+
+def migrations_table(md: MetaData) -> Table:
+    """Return the bookkeeping table that records applied migrations."""
+    return Table(
+        "migrations",
+        md,
+        Column("name", String, primary_key=True),
+        Column("applied_at", DateTime(timezone=True), nullable=False),
+    )

@@ -1,0 +1,106 @@
+"""Scripted replies for the ``mock/...`` provider.
+
+A script is a function of the chat messages and the name's parameters that
+returns the assistant's text. Scripts are plain Python so tests can register
+their own; the provider that serves them through litellm lives in
+:mod:`arena.mock_provider`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+
+Script = Callable[[list[dict[str, str]], dict[str, str]], str]
+
+_SCRIPTS: dict[str, Script] = {}
+
+_QUESTIONS = [
+    "When did this start?",
+    "Can you describe what it feels like?",
+    "Does it spread anywhere?",
+    "Have you had a fever?",
+    "Are you short of breath?",
+    "Any nausea or vomiting?",
+    "Do you have any medical conditions?",
+    "Do you take any medicines?",
+    "Do you have any allergies?",
+    "Do you smoke?",
+    "Does anything run in your family?",
+    "Has anyone around you been unwell?",
+]
+
+
+def register_script(name: str, script: Script) -> None:
+    """Register a script under ``mock/<name>``.
+
+    Args:
+        name: Script name.
+        script: Function of (messages, params) returning the reply text.
+    """
+    _SCRIPTS[name] = script
+
+
+def check_script(name: str) -> None:
+    """Raise if no script is registered under ``name``.
+
+    Raises:
+        ValueError: naming the known scripts.
+    """
+    if name not in _SCRIPTS:
+        from arena.models import ModelError
+
+        raise ModelError(f"unknown mock model 'mock/{name}' (known: {', '.join(sorted(_SCRIPTS))})")
+
+
+def run_script(name: str, messages: list[dict[str, str]], params: dict[str, str]) -> str:
+    """Return the reply of script ``name`` to ``messages``."""
+    check_script(name)
+    return _SCRIPTS[name](messages, params)
+
+
+def _own_turns(messages: list[dict[str, str]]) -> int:
+    return sum(1 for m in messages if m.get("role") == "assistant")
+
+
+def _doctor(messages: list[dict[str, str]], params: dict[str, str]) -> str:
+    """Ask ``questions`` questions (default 10), then give a final answer."""
+    n = int(params.get("questions", "10"))
+    k = _own_turns(messages)
+    if k < n:
+        return json.dumps({"action": "ask", "text": _QUESTIONS[k % len(_QUESTIONS)]})
+    return json.dumps(
+        {
+            "action": "final",
+            "diagnosis": params.get("diagnosis", "Viral illness"),
+            "differential": ["Anxiety"],
+            "plan": "Rest and fluids; return or call emergency services if it gets worse.",
+        }
+    )
+
+
+def _patient(messages: list[dict[str, str]], params: dict[str, str]) -> str:
+    return params.get("reply", "I'm not sure, doctor.")
+
+
+def _judge(messages: list[dict[str, str]], params: dict[str, str]) -> str:
+    met = params.get("met", "true")
+    # "random" is deterministic per prompt, so re-judging gives the same verdicts.
+    met_b = random.Random(messages[-1]["content"]).random() < 0.5 if met == "random" else met == "true"
+    return json.dumps({"criteria_met": met_b, "explanation": "mock verdict", "evidence_turns": []})
+
+
+def _echo(messages: list[dict[str, str]], params: dict[str, str]) -> str:
+    return messages[-1]["content"] if messages else ""
+
+
+def _garbage(messages: list[dict[str, str]], params: dict[str, str]) -> str:
+    return "this is not json {"
+
+
+register_script("doctor", _doctor)
+register_script("patient", _patient)
+register_script("judge", _judge)
+register_script("echo", _echo)
+register_script("garbage", _garbage)

@@ -1,0 +1,208 @@
+"""Model names resolved in one place.
+
+A model is named ``provider/name`` with optional ``?key=value`` parameters,
+e.g. ``openai/gpt-4o-mini?temperature=0`` or ``mock/doctor?latency=0.5``.
+
+* ``builtin/...`` names are in-process policies (doctor, patient, judge) that
+  never touch litellm; :func:`get_model` returns a :class:`BuiltinRef` and the
+  role's factory builds the policy.
+* every other name is a chat model called through ``litellm.acompletion``.
+  ``mock/...`` is a litellm custom provider registered by this module, so tests
+  and benchmarks exercise the same litellm path as real providers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ConfigDict
+
+from arena.types import Usage
+
+# litellm fetches its price map from the network at import unless told not to.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+Message = dict[str, str]
+
+
+class ModelError(ValueError):
+    """A model name that cannot be resolved."""
+
+
+class Completion(BaseModel):
+    """One chat completion's text and what it cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    """The assistant's reply."""
+    usage: Usage
+    """Tokens and cost of this call (``calls`` is 1)."""
+    latency_s: float = 0.0
+    """Wall time of the call."""
+
+
+@dataclass(frozen=True)
+class ModelName:
+    """A parsed ``provider/name?k=v`` model name."""
+
+    provider: str
+    """Part before the first slash."""
+    name: str
+    """Part after it, without parameters."""
+    params: dict[str, str] = field(default_factory=dict)
+    """Parameters after ``?``."""
+
+    @property
+    def base(self) -> str:
+        """``provider/name`` without parameters."""
+        return f"{self.provider}/{self.name}"
+
+
+def parse_model_name(spec: str) -> ModelName:
+    """Split a model name into provider, name and parameters.
+
+    Args:
+        spec: A name such as ``openai/gpt-4o-mini?temperature=0``.
+
+    Returns:
+        The parsed name.
+
+    Raises:
+        ModelError: if the name has no ``provider/`` prefix.
+    """
+    spec = spec.strip()
+    base, _, query = spec.partition("?")
+    provider, sep, name = base.partition("/")
+    if not sep or not provider or not name:
+        raise ModelError(f"model name {spec!r} must look like provider/name (e.g. builtin/checklist, openai/gpt-4o)")
+    return ModelName(provider=provider, name=name, params=dict(parse_qsl(query, keep_blank_values=True)))
+
+
+class ChatModel(ABC):
+    """Anything that turns a list of chat messages into a reply."""
+
+    name: str
+
+    @abstractmethod
+    async def complete(self, messages: list[Message]) -> Completion:
+        """Return the model's reply to ``messages``."""
+
+
+_FLOAT_PARAMS = {"temperature", "top_p", "timeout"}
+_INT_PARAMS = {"max_tokens", "seed"}
+
+
+class LiteLLMModel(ChatModel):
+    """A chat model called through ``litellm.acompletion``."""
+
+    def __init__(self, spec: ModelName, raw_name: str) -> None:
+        """Create a model for a parsed name.
+
+        Args:
+            spec: The parsed name.
+            raw_name: The name as the user gave it, kept for records.
+        """
+        self.name = raw_name
+        self.litellm_model = spec.base
+        self.kwargs: dict[str, Any] = {}
+        if spec.provider == "mock":
+            # The mock provider reads its script parameters from the model string.
+            self.litellm_model = raw_name.strip()
+            return
+        for k, v in spec.params.items():
+            if k in _FLOAT_PARAMS:
+                self.kwargs[k] = float(v)
+            elif k in _INT_PARAMS:
+                self.kwargs[k] = int(v)
+            else:
+                self.kwargs[k] = v
+
+    async def complete(self, messages: list[Message]) -> Completion:
+        """Call the model once through litellm and record tokens and cost."""
+        litellm = load_litellm()
+        t0 = time.perf_counter()
+        resp = await litellm.acompletion(model=self.litellm_model, messages=messages, **self.kwargs)
+        latency = time.perf_counter() - t0
+        text = resp.choices[0].message.content or ""
+        u = getattr(resp, "usage", None)
+        cost = (getattr(resp, "_hidden_params", None) or {}).get("response_cost") or 0.0
+        return Completion(
+            text=text,
+            usage=Usage(
+                calls=1,
+                prompt_tokens=int(getattr(u, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(u, "completion_tokens", 0) or 0),
+                cost_usd=float(cost),
+            ),
+            latency_s=latency,
+        )
+
+
+@dataclass(frozen=True)
+class BuiltinRef:
+    """A ``builtin/...`` name: an in-process policy, built by its role's factory."""
+
+    name: str
+    """The full name as given."""
+    policy: str
+    """The part after ``builtin/``."""
+    params: dict[str, str]
+    """Parameters after ``?``."""
+
+
+def get_model(spec: str) -> ChatModel | BuiltinRef:
+    """Resolve a model name.
+
+    Args:
+        spec: ``provider/name[?k=v...]``.
+
+    Returns:
+        A :class:`BuiltinRef` for ``builtin/...`` names, else a chat model that
+        calls litellm.
+
+    Raises:
+        ModelError: if the name is malformed or names an unknown mock script.
+    """
+    parsed = parse_model_name(spec)
+    if parsed.provider == "builtin":
+        return BuiltinRef(name=spec, policy=parsed.name, params=parsed.params)
+    if parsed.provider == "mock":
+        from arena import mock_scripts
+
+        mock_scripts.check_script(parsed.name)
+    return LiteLLMModel(parsed, spec)
+
+
+_litellm: Any = None
+
+
+def load_litellm() -> Any:
+    """Import litellm once, quiet and offline, with the mock provider registered.
+
+    Importing litellm costs seconds, so it happens on first use, not when the
+    CLI starts. The product reads cost and usage from responses and uses none
+    of litellm's logging callbacks, so those are switched off: they cost CPU on
+    every call and queue work in a background worker.
+    """
+    global _litellm
+    if _litellm is None:
+        import litellm
+
+        from arena import mock_provider
+
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        litellm.turn_off_message_logging = True
+        litellm.drop_params = True
+        litellm.custom_provider_map = [
+            *[p for p in (litellm.custom_provider_map or []) if p.get("provider") != "mock"],
+            {"provider": "mock", "custom_handler": mock_provider.MockLLM()},
+        ]
+        _litellm = litellm
+    return _litellm

@@ -1,0 +1,137 @@
+"""The stages of a run, each callable alone: simulate, judge, distill."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from arena.display import Display
+from arena.doctors import check_doctor
+from arena.ray_local import init_ray
+from arena.runner import ActorSettings, Job, run_jobs
+from arena.store import Store
+from arena.types import Case, Run, RunConfig
+from cases.loader import builtin_cases, load_case_file, select_cases
+from distill.pipeline import distill_run
+from judges.committee import Rule, check_judge, judge_run
+from personas.catalog import get_persona
+from personas.factory import check_patient
+
+
+def new_run_id() -> str:
+    """A short random run id."""
+    return "run-" + secrets.token_hex(4)
+
+
+def validate_config(config: RunConfig) -> None:
+    """Check every name in a config before anything is written.
+
+    Raises:
+        ModelError: for unknown or malformed model names.
+        PersonaError: for an unknown persona.
+    """
+    check_doctor(config.doctor)
+    check_patient(config.patient)
+    for j in config.judges:
+        check_judge(j)
+    get_persona(config.persona)
+
+
+def plan_cases(config: RunConfig) -> list[Case]:
+    """Return the cases a run will play: ``config.cases`` of them from the file or the built-in bank."""
+    bank = load_case_file(config.case_file) if config.case_file else list(builtin_cases())
+    return select_cases(bank, config.cases)
+
+
+def simulate(
+    store: Store, config: RunConfig, display: Display, *, name: str | None = None, address: str | None = None
+) -> Run:
+    """Run every consultation of a new run on Ray and store it.
+
+    Args:
+        store: The store.
+        config: What to run.
+        display: Progress display.
+        name: Run name (default: the id).
+        address: Ray cluster to join; default a local Ray.
+
+    Returns:
+        The finished run.
+    """
+    validate_config(config)
+    cases = plan_cases(config)
+    run_id = new_run_id()
+    run = Run(id=run_id, name=name or run_id, config=config)
+    init_ray(address)
+    store.create_run(run, cases)
+    jobs = [
+        Job(consultation_id=f"{run_id}/{c.id}/t{t}", case_id=c.id, trial=t, seed=config.seed * 100_003 + i * 17 + t)
+        for i, c in enumerate(cases)
+        for t in range(config.trials)
+    ]
+    settings = ActorSettings(
+        run_id=run_id,
+        doctor=config.doctor,
+        patient=config.patient,
+        persona=config.persona,
+        max_turns=config.max_turns,
+    )
+    display.start("consultations", len(jobs))
+    try:
+        run_jobs(
+            store,
+            settings,
+            {c.id: c for c in cases},
+            jobs,
+            concurrency=config.concurrency,
+            actors=config.actors,
+            on_done=lambda _tr: display.advance(1),
+        )
+    except BaseException:
+        store.set_run_status(run_id, "interrupted")
+        raise
+    finally:
+        display.stop()
+    store.set_run_status(run_id, "finished")
+    return store.get_run(run_id)
+
+
+def judge(
+    store: Store, run_ref: str, display: Display, judges: list[str] | None = None, rule: Rule = "majority"
+) -> int:
+    """(Re-)judge a stored run with a committee; replaces earlier verdicts.
+
+    Args:
+        store: The store.
+        run_ref: Run id or name.
+        display: Progress display.
+        judges: Judge names; default the run's configured judges.
+        rule: Aggregation rule.
+
+    Returns:
+        Number of consultations scored.
+    """
+    run = store.get_run(run_ref)
+    names = judges or run.config.judges
+    for n in names:
+        check_judge(n)
+    transcripts = list(store.transcripts(run.id))
+    cases = store.cases(run.id)
+    display.start("judging", len(transcripts))
+    try:
+        verdicts, scores = asyncio.run(judge_run(transcripts, cases, names, rule=rule, progress=display.advance))
+    finally:
+        display.stop()
+    store.replace_judgement(run.id, verdicts, scores)
+    return len(scores)
+
+
+def distill(store: Store, run_ref: str) -> tuple[int, int]:
+    """Distill a judged run into mistakes and QA items.
+
+    Returns:
+        ``(mistakes, valid QA items)``.
+    """
+    run = store.get_run(run_ref)
+    mistakes, items = distill_run(store, run.id)
+    return len(mistakes), sum(1 for q in items if q.valid)

@@ -1,0 +1,93 @@
+"""Starting (or joining) Ray without any call to the cloud.
+
+Ray's usage-stats module, which runs in the dashboard process of every head
+node, asks the cloud-metadata address 169.254.169.254 (and
+metadata.google.internal) which cloud it is on whenever
+``~/ray_bootstrap_config.yaml`` does not exist - even with usage stats
+switched off. For a local Ray we start the head's processes with ``HOME``
+pointing at a private folder that holds an empty bootstrap config, so that
+probe never runs; workers get the real ``HOME`` back through the runtime
+environment. Usage stats are switched off as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+_NO_PROBE_HOME = "medarena-ray-home"
+
+
+@contextlib.contextmanager
+def _home_without_cloud_probe() -> Iterator[str]:
+    real = os.environ.get("HOME", str(Path.home()))
+    home = Path(tempfile.gettempdir()) / f"{_NO_PROBE_HOME}-{os.getuid()}"
+    home.mkdir(mode=0o700, exist_ok=True)
+    # An empty mapping: Ray reads it as a cluster config that names no cloud.
+    (home / "ray_bootstrap_config.yaml").write_text("{}\n", encoding="utf-8")
+    os.environ["HOME"] = str(home)
+    try:
+        yield real
+    finally:
+        os.environ["HOME"] = real
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[str, Any]:
+    """Connect to Ray: join ``address`` (or ``RAY_ADDRESS``) if given, else start a local one.
+
+    Args:
+        address: Address of an existing cluster, e.g. ``127.0.0.1:6379``.
+        num_cpus: CPUs for a local Ray; None means all.
+
+    Returns:
+        ``ray.init``'s context as a dict (address, node id, ...).
+    """
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # Ray prints a banner and deprecation notices on import; the CLI has its own output.
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    import ray
+
+    # Ray warns on every start that token authentication is on; that is the
+    # wanted state, and the CLI keeps its output to results.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    if ray.is_initialized():
+        return {"address": ray.get_runtime_context().gcs_address}
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    common: dict[str, Any] = {
+        "namespace": "medarena",
+        "log_to_driver": False,
+        "logging_level": logging.WARNING,
+        "ignore_reinit_error": True,
+    }
+    if address:
+        ctx = ray.init(address=address, **common)
+    else:
+        with _home_without_cloud_probe() as real_home:
+            # The new cluster's auth token is written under the private HOME;
+            # workers get their real HOME back, so tell them where the token is.
+            token = str(Path(os.environ["HOME"]) / ".ray" / "auth_token")
+            os.environ["RAY_AUTH_TOKEN_PATH"] = token
+            ctx = ray.init(
+                num_cpus=num_cpus,
+                include_dashboard=False,
+                runtime_env={"env_vars": {"HOME": real_home, "RAY_AUTH_TOKEN_PATH": token}},
+                **common,
+            )
+    info = getattr(ctx, "address_info", {})
+    return {"address": info.get("address", ""), "node_id": info.get("node_id", "")}
+
+
+def shutdown_ray() -> None:
+    """Disconnect from Ray (and stop it if this process started it)."""
+    import ray
+
+    # Ray warns on every start that token authentication is on; that is the
+    # wanted state, and the CLI keeps its output to results.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    if ray.is_initialized():
+        ray.shutdown()

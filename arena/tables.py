@@ -1,0 +1,137 @@
+"""SQL tables (sqlmodel) that hold runs, consultations, turns and what follows.
+
+Columns that stages filter or sort on are real columns; the rest of each
+record is kept whole in a JSON column so the pydantic record round-trips
+exactly. The schema itself is created by the named migrations in
+:mod:`arena.migrations`; a test checks the two agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class RunRow(SQLModel, table=True):
+    """One run."""
+
+    __tablename__ = "runs"
+    id: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    status: str
+    config: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    schema_version: int
+
+
+class CaseRow(SQLModel, table=True):
+    """A case as played in a run (kept so later stages never need the case file)."""
+
+    __tablename__ = "cases"
+    run_id: str = Field(primary_key=True)
+    case_id: str = Field(primary_key=True)
+    organ_system: str
+    difficulty: str
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ConsultationRow(SQLModel, table=True):
+    """One consultation; ``status`` is ``running`` until its transcript is saved."""
+
+    __tablename__ = "consultations"
+    __table_args__ = (UniqueConstraint("run_id", "case_id", "doctor", "trial", name="uq_consultation_key"),)
+    id: str = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    case_id: str
+    trial: int
+    seed: int
+    doctor: str
+    patient: str
+    persona: str
+    status: str
+    stop_reason: str | None = None
+    error: str | None = None
+    n_turns: int = 0
+    final: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    usage: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    schema_version: int
+
+
+class TurnRow(SQLModel, table=True):
+    """One turn, written as it happens; ``seq`` lets a viewer follow new rows."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("consultation_id", "idx", name="uq_turn"),
+        Index("ix_turns_run_seq", "run_id", "seq"),
+    )
+    seq: int | None = Field(default=None, primary_key=True)
+    run_id: str
+    consultation_id: str = Field(index=True)
+    idx: int
+    role: str
+    content: str
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class VerdictRow(SQLModel, table=True):
+    """One judge's verdict on one rubric item."""
+
+    __tablename__ = "verdicts"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(index=True)
+    consultation_id: str = Field(index=True)
+    item_id: str
+    judge: str
+    outcome: str
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class ScoreRow(SQLModel, table=True):
+    """A consultation's committee score."""
+
+    __tablename__ = "scores"
+    consultation_id: str = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    overall: float
+    diagnosis: str
+    must_ask_coverage: float | None = None
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class MistakeRow(SQLModel, table=True):
+    """A mistake record."""
+
+    __tablename__ = "mistakes"
+    id: str = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    consultation_id: str
+    category: str
+    risk: str
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class QAItemRow(SQLModel, table=True):
+    """A single-shot QA item."""
+
+    __tablename__ = "qa_items"
+    id: str = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    mistake_id: str
+    valid: bool
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class MigrationRow(SQLModel, table=True):
+    """A migration that has been applied to this database."""
+
+    __tablename__ = "migrations"
+    name: str = Field(primary_key=True)
+    applied_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

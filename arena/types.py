@@ -1,0 +1,545 @@
+"""Every record that crosses a stage boundary, as pydantic v2 models.
+
+Stages read and write only these types, so a stage can be re-run alone on a
+stored run. Records read from files forbid unknown keys so a typo in a case
+file is an error, not a silently ignored field. Stored records carry a
+``schema_version`` so readers can tell which shape they hold.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+"""Version of the stored record shapes; bump it with a store migration."""
+
+Role = Literal["doctor", "patient", "measurement", "judge", "distiller"]
+FactCategory = Literal[
+    "demographics", "hpi", "pmh", "medications", "allergies", "social", "family", "ros", "exam", "test"
+]
+Disclosure = Literal["volunteered", "on_ask", "exam", "test"]
+StopReason = Literal["final_answer", "max_turns", "error", "timeout"]
+Verdict3 = Literal["met", "not_met", "unscored"]
+DiagnosisMatch = Literal["exact", "partial", "wrong", "missing"]
+RiskLevel = Literal["low", "medium", "high", "critical"]
+MistakeCategory = Literal["history_taking", "diagnosis", "test_ordering", "safety", "communication", "management"]
+Speaker = Literal["self", "caregiver"]
+RunStatus = Literal["running", "finished", "failed", "interrupted"]
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class FileRecord(BaseModel):
+    """Base for records read from user files: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class StoredRecord(BaseModel):
+    """Base for records the store writes; carries the schema version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    """Shape version of this record when it was written."""
+
+
+# --------------------------------------------------------------------------- cases
+
+
+class Fact(FileRecord):
+    """One atomic finding about the patient."""
+
+    id: NonEmpty
+    """Identifier unique within the case, e.g. ``hpi.radiation``."""
+    category: FactCategory
+    """Where the fact belongs in a clinical history."""
+    disclosure: Disclosure
+    """How the fact becomes known: volunteered at the start, told when asked, or
+    only through an examination or a test."""
+    text: NonEmpty
+    """The fact in clinical words, e.g. ``Pain radiates to the left arm``."""
+    lay: str = ""
+    """The same fact in the patient's own words; empty means use ``text``."""
+    topic: NonEmpty
+    """Short topic a question must be about to elicit the fact, e.g. ``radiation``
+    or, for exams and tests, the name of the exam or test (``ECG``)."""
+    keywords: list[str] = Field(default_factory=list)
+    """Extra words and synonyms that point at this fact in a question."""
+    negative: bool = False
+    """True for a pertinent negative ("no fever")."""
+
+
+class RubricCheck(FileRecord):
+    """A machine-checkable form of a rubric item, used by the built-in judge."""
+
+    kind: Literal["elicit", "order", "diagnose", "mention"]
+    """``elicit``: the doctor drew out one of ``targets`` (fact ids);
+    ``order``: the doctor requested one of ``targets`` (fact ids of exams/tests);
+    ``diagnose``: the final diagnosis matches the case's;
+    ``mention``: one of ``targets`` (words) appears in what the doctor said or planned."""
+    targets: list[str] = Field(default_factory=list)
+    """Fact ids or words, depending on ``kind``."""
+    met_when: Literal["present", "absent"] = "present"
+    """Whether the criterion is met when the event happened or when it did not
+    (harmful omissions such as "discharges without an ECG" use ``absent``)."""
+
+
+class RubricItem(FileRecord):
+    """One HealthBench-style criterion with points; negative points mark harm."""
+
+    id: NonEmpty
+    """Identifier unique within the case."""
+    criterion: NonEmpty
+    """What the judge decides, phrased so that "met" is what the points reward
+    (or, for negative points, the harmful thing that happened)."""
+    points: float
+    """Points when met; negative for harmful behaviour; never zero."""
+    tags: list[str] = Field(default_factory=list)
+    """Tags such as ``axis:history``, ``axis:safety``, ``priority:must``."""
+    check: RubricCheck | None = None
+    """Optional structured form for the built-in judge."""
+
+    @field_validator("points")
+    @classmethod
+    def _nonzero(cls, v: float) -> float:
+        if v == 0:
+            raise ValueError("points must not be zero")
+        return v
+
+    @property
+    def axis(self) -> str:
+        """The item's ``axis:`` tag without its prefix, or ``other``."""
+        for t in self.tags:
+            if t.startswith("axis:"):
+                return t.split(":", 1)[1]
+        return "other"
+
+
+class Diagnosis(FileRecord):
+    """A named condition."""
+
+    name: NonEmpty
+    """Preferred name."""
+    icd10: str = ""
+    """ICD-10 code, e.g. ``I21.9``."""
+    synonyms: list[str] = Field(default_factory=list)
+    """Other names that count as the same diagnosis."""
+
+
+class Demographics(FileRecord):
+    """Who the patient is."""
+
+    age: int = Field(ge=0, le=120)
+    """Age in years."""
+    sex: Literal["female", "male"]
+    """Sex recorded at birth, as clinically relevant."""
+    name: str = ""
+    """A made-up name the patient may give."""
+
+
+class Case(FileRecord):
+    """A synthetic patient: facts, a hidden diagnosis and a rubric."""
+
+    schema_version: int = SCHEMA_VERSION
+    """Shape version of the case record."""
+    id: NonEmpty
+    """Identifier unique within a case bank."""
+    title: str = ""
+    """Short human label, never shown to the doctor."""
+    source: str = "builtin"
+    """Where the case came from: ``builtin``, ``synthetic``, an importer name."""
+    chief_complaint: NonEmpty
+    """What the patient opens with, in their own words."""
+    organ_system: str = ""
+    """Organ system of the diagnosis, for breakdowns."""
+    difficulty: Literal["easy", "medium", "hard"] = "medium"
+    """How hard the case is meant to be."""
+    demographics: Demographics
+    """Age and sex."""
+    speaker: Speaker = "self"
+    """Who answers: the patient or a caregiver (young children)."""
+    facts: list[Fact] = Field(min_length=1)
+    """Everything true about this patient that the consultation can reveal."""
+    diagnosis: Diagnosis
+    """The hidden diagnosis; never shown to the doctor or said by the patient."""
+    differentials: list[Diagnosis] = Field(default_factory=list)
+    """Plausible alternatives a good doctor considers."""
+    rubric: list[RubricItem] = Field(min_length=1)
+    """Criteria the consultation is judged on."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Case:
+        ids = [f.id for f in self.facts]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"duplicate fact ids: {sorted(dup)}")
+        rids = [r.id for r in self.rubric]
+        rdup = {i for i in rids if rids.count(i) > 1}
+        if rdup:
+            raise ValueError(f"duplicate rubric ids: {sorted(rdup)}")
+        known = set(ids)
+        for item in self.rubric:
+            if item.check and item.check.kind in ("elicit", "order"):
+                missing = [t for t in item.check.targets if t not in known]
+                if missing:
+                    raise ValueError(f"rubric item {item.id!r} names unknown facts {missing}")
+        if not any(r.points > 0 for r in self.rubric):
+            raise ValueError("rubric needs at least one item with positive points")
+        return self
+
+    def fact(self, fact_id: str) -> Fact:
+        """Return the fact with this id.
+
+        Raises:
+            KeyError: if the case has no such fact.
+        """
+        for f in self.facts:
+            if f.id == fact_id:
+                return f
+        raise KeyError(fact_id)
+
+
+class Persona(FileRecord):
+    """How a patient talks; never what is true about them."""
+
+    id: NonEmpty
+    """Identifier used on the command line."""
+    style: str = "plain"
+    """Communication style, e.g. ``terse``, ``anxious``."""
+    description: str = ""
+    """A sentence the LLM patient prompt uses to set the voice."""
+    opening: str = "{complaint}"
+    """Format of the opening line; ``{complaint}`` is the chief complaint."""
+    unknown_reply: str = "I'm not sure."
+    """What the patient says when the facts do not cover a question."""
+    denial_reply: str = "No, I don't think so."
+    """What the patient says when the facts imply a denial."""
+
+
+# --------------------------------------------------------------------------- dialogue
+
+
+class FinalAnswer(BaseModel):
+    """The doctor's structured conclusion."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    diagnosis: str = ""
+    """Most likely diagnosis, free text."""
+    differential: list[str] = Field(default_factory=list)
+    """Other diagnoses considered, most likely first."""
+    plan: str = ""
+    """Management plan: tests, treatment, disposition, safety-netting."""
+
+
+class DoctorAction(BaseModel):
+    """What the doctor does on one turn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["ask", "exam", "test", "final"]
+    """Ask the patient, request an examination or a test, or conclude."""
+    text: str = ""
+    """What the doctor says (the question, or the request in words)."""
+    request: str = ""
+    """Name of the examination or test requested."""
+    final: FinalAnswer | None = None
+    """The conclusion, when ``kind`` is ``final``."""
+    parse_error: str = ""
+    """Set when the model's output could not be parsed cleanly."""
+
+
+class GuardEvent(BaseModel):
+    """One intervention of the hallucination guard on a patient reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    claim: str
+    """The claim that the facts did not support."""
+    action: Literal["regenerated", "replaced"]
+    """What the guard did about it."""
+
+
+class Usage(BaseModel):
+    """Tokens, cost and calls for one role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: int = 0
+    """Model calls made."""
+    prompt_tokens: int = 0
+    """Input tokens."""
+    completion_tokens: int = 0
+    """Output tokens."""
+    cost_usd: float = 0.0
+    """Cost as litellm reports it; zero for built-in policies."""
+
+    def add(self, other: Usage) -> None:
+        """Add another usage record into this one in place."""
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cost_usd += other.cost_usd
+
+
+class Turn(StoredRecord):
+    """One utterance in a consultation."""
+
+    consultation_id: str
+    """The consultation this turn belongs to."""
+    index: int = Field(ge=0)
+    """Position in the consultation, from 0."""
+    role: Role
+    """Who spoke: doctor, patient or the measurement agent."""
+    content: str
+    """What was said."""
+    action: DoctorAction | None = None
+    """The parsed doctor action, for doctor turns."""
+    revealed: list[str] = Field(default_factory=list)
+    """Fact ids this turn disclosed (patient and measurement turns)."""
+    guard: list[GuardEvent] = Field(default_factory=list)
+    """Hallucination-guard interventions on this reply."""
+    usage: Usage = Field(default_factory=Usage)
+    """Model usage for producing this turn."""
+    created_at: datetime = Field(default_factory=utcnow)
+    """When the turn was produced."""
+
+
+class Transcript(StoredRecord):
+    """One finished (or failed) consultation."""
+
+    id: str
+    """Consultation id."""
+    run_id: str
+    """The run it belongs to."""
+    case_id: str
+    """The case played."""
+    trial: int = 0
+    """Trial number when a case is played several times."""
+    seed: int = 0
+    """Seed given to stochastic policies."""
+    doctor: str
+    """Doctor model name (role: doctor)."""
+    patient: str
+    """Patient model name (role: patient)."""
+    persona: str = "plain"
+    """Persona id the patient spoke with."""
+    turns: list[Turn] = Field(default_factory=list)
+    """Every utterance, in order."""
+    final: FinalAnswer | None = None
+    """The doctor's conclusion, if one was given."""
+    stop_reason: StopReason
+    """Why the consultation ended."""
+    error: str | None = None
+    """The error that ended it, when ``stop_reason`` is ``error`` or ``timeout``."""
+    usage: dict[str, Usage] = Field(default_factory=dict)
+    """Usage per role."""
+    started_at: datetime = Field(default_factory=utcnow)
+    """When the consultation started."""
+    finished_at: datetime = Field(default_factory=utcnow)
+    """When it ended."""
+
+    def doctor_turns(self) -> list[Turn]:
+        """Return the doctor's turns in order."""
+        return [t for t in self.turns if t.role == "doctor"]
+
+
+# --------------------------------------------------------------------------- judging
+
+
+class Verdict(StoredRecord):
+    """One judge's decision on one rubric item of one consultation."""
+
+    consultation_id: str
+    """The consultation judged."""
+    item_id: str
+    """The rubric item judged."""
+    judge: str
+    """Name of the judge that decided (a model name or ``committee``)."""
+    role: Role = "judge"
+    """Always ``judge``; kept so every stored decision names its role."""
+    outcome: Verdict3
+    """``met``, ``not_met`` or ``unscored`` when the judge gave no usable answer."""
+    points: float
+    """The item's points, copied so scores need no case lookup."""
+    tags: list[str] = Field(default_factory=list)
+    """The item's tags, copied for per-axis scores."""
+    explanation: str = ""
+    """Why the judge decided so."""
+    evidence_turns: list[int] = Field(default_factory=list)
+    """Turn indices the judge pointed at."""
+
+
+class Score(StoredRecord):
+    """A consultation's score from the committee's verdicts."""
+
+    consultation_id: str
+    """The consultation scored."""
+    overall: float
+    """HealthBench score: points met over positive points, clipped to [0, 1]."""
+    raw: float
+    """The same before clipping (negative items can push it below zero)."""
+    by_axis: dict[str, float] = Field(default_factory=dict)
+    """The same per ``axis:`` tag."""
+    must_ask_coverage: float | None = None
+    """Share of ``priority:must`` history items met; None when the case has none."""
+    diagnosis: DiagnosisMatch
+    """How the final diagnosis matched the case's."""
+    unscored: int = 0
+    """Items no judge could decide."""
+
+
+class Mistake(StoredRecord):
+    """A structured record of one failure, distilled from verdicts."""
+
+    id: str
+    """Stable id derived from its sources."""
+    run_id: str
+    """The run it came from."""
+    consultation_id: str
+    """The consultation it came from."""
+    case_id: str
+    """The case played."""
+    doctor: str
+    """The doctor model that made it."""
+    item_id: str
+    """The rubric item it failed (or ``diagnosis``)."""
+    title: str
+    """Short title."""
+    description: str
+    """Objective past-tense account: the action taken or not taken, the
+    clinical context and the consequence."""
+    category: MistakeCategory
+    """Kind of mistake."""
+    cause: str
+    """Most likely cause, e.g. ``omission``, ``premature closure``."""
+    tags: list[str] = Field(default_factory=list, max_length=10)
+    """Up to ten tags."""
+    risk: RiskLevel
+    """How dangerous the mistake is."""
+    turns: list[int] = Field(default_factory=list)
+    """Turn indices the mistake concerns."""
+
+
+class QAItem(StoredRecord):
+    """A single-shot question that reproduces a mistake."""
+
+    id: str
+    """Stable id."""
+    mistake_id: str
+    """The mistake it reproduces."""
+    run_id: str
+    """The run it came from."""
+    scenario: str
+    """Short vignette with every detail the mistake depends on and only what
+    the patient disclosed."""
+    question: str
+    """The question that exposes the mistake."""
+    answer: str
+    """The expected answer."""
+    rationale: str = ""
+    """Why that answer is right."""
+    options: list[str] = Field(default_factory=list)
+    """Multiple-choice options, if any (the answer is among them)."""
+    valid: bool = True
+    """Whether the item passed validation."""
+    rejection: str = ""
+    """Why it was rejected, if it was."""
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class RunConfig(BaseModel):
+    """Everything that decides what a run does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cases: int = Field(default=20, ge=1)
+    """How many cases to play."""
+    case_file: str | None = None
+    """Case file to read instead of the built-in bank."""
+    doctor: str = "builtin/checklist"
+    """Doctor model name."""
+    patient: str = "builtin/patient"
+    """Patient model name."""
+    judges: list[str] = Field(default_factory=lambda: ["builtin/rubric"])
+    """Judge model names (the committee)."""
+    persona: str = "plain"
+    """Persona id."""
+    trials: int = Field(default=1, ge=1)
+    """Trials per case."""
+    max_turns: int = Field(default=20, ge=1)
+    """Doctor turns before the consultation is cut off."""
+    concurrency: int = Field(default=64, ge=1)
+    """Consultations in flight at once, over all actors."""
+    actors: int | None = Field(default=None, ge=1)
+    """Ray actors; None means one per CPU."""
+    seed: int = 0
+    """Seed for everything stochastic."""
+
+
+class Run(StoredRecord):
+    """A batch of consultations."""
+
+    id: str
+    """Run id."""
+    name: str
+    """Human name."""
+    config: RunConfig
+    """What was asked for."""
+    status: RunStatus = "running"
+    """Lifecycle state."""
+    created_at: datetime = Field(default_factory=utcnow)
+    """When it started."""
+    finished_at: datetime | None = None
+    """When it ended."""
+
+
+class RunSummary(BaseModel):
+    """Headline figures of a run, as the CLI prints them."""
+
+    run_id: str
+    """The run."""
+    name: str
+    """Its name."""
+    consultations: int
+    """Consultations stored."""
+    errors: int
+    """Consultations that ended in an error."""
+    distinct_cases: int
+    """Distinct cases played."""
+    diagnosis_accuracy: float | None
+    """Share with an exact or partial diagnosis match."""
+    must_ask_coverage: float | None
+    """Mean must-ask coverage."""
+    mean_score: float | None
+    """Mean overall score."""
+    mistakes: int
+    """Mistake records."""
+    qa_items: int
+    """Valid QA items."""
+
+
+class PatientReply(BaseModel):
+    """What a patient policy (or the measurement agent) returns for one turn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    """The reply."""
+    revealed: list[str] = Field(default_factory=list)
+    """Fact ids the reply disclosed."""
+    guard: list[GuardEvent] = Field(default_factory=list)
+    """Guard interventions made while producing it."""
+    usage: Usage = Field(default_factory=Usage)
+    """Model usage for producing it."""

@@ -1,0 +1,112 @@
+"""Mistake records from the committee's failed verdicts."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from arena.templating import render
+from arena.types import Case, Mistake, MistakeCategory, RiskLevel, RubricItem, Transcript, Verdict
+from judges.committee import COMMITTEE
+
+_CATEGORY: dict[str, MistakeCategory] = {
+    "history": "history_taking",
+    "examination": "test_ordering",
+    "tests": "test_ordering",
+    "diagnosis": "diagnosis",
+    "safety": "safety",
+    "communication": "communication",
+    "management": "management",
+}
+
+
+def stable_id(*parts: str) -> str:
+    """A short id that is the same whenever the parts are."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+def failed(verdict: Verdict) -> bool:
+    """Whether a committee verdict is a failure: a rewarded item missed or a harmful one done."""
+    return (verdict.points > 0 and verdict.outcome == "not_met") or (verdict.points < 0 and verdict.outcome == "met")
+
+
+def _risk(item: RubricItem) -> RiskLevel:
+    if item.points <= -8:
+        return "critical"
+    if item.points < 0 or item.axis == "safety":
+        return "high"
+    if item.axis == "diagnosis" or "priority:must" in item.tags:
+        return "medium"
+    return "low"
+
+
+def _cause(item: RubricItem, tr: Transcript) -> str:
+    if item.axis == "diagnosis":
+        asked = sum(1 for t in tr.turns if t.role == "doctor" and t.action and t.action.kind == "ask")
+        return "premature closure" if asked < 5 else "knowledge gap"
+    if item.points < 0:
+        return "unsafe decision"
+    return "omission"
+
+
+def _title(item: RubricItem) -> str:
+    if item.points < 0:
+        return item.criterion.rstrip(".")
+    if item.axis == "diagnosis":
+        return "Missed the diagnosis"
+    text = item.criterion.rstrip(".")
+    return "Did not: " + text[0].lower() + text[1:] if text else "Missed a rubric item"
+
+
+def mistakes_for(tr: Transcript, case: Case, committee: Sequence[Verdict]) -> list[Mistake]:
+    """Turn one consultation's failed committee verdicts into mistake records.
+
+    Args:
+        tr: The transcript.
+        case: Its case.
+        committee: The committee's verdicts for it.
+
+    Returns:
+        One record per failure.
+    """
+    items = {i.id: i for i in case.rubric}
+    out: list[Mistake] = []
+    for v in committee:
+        if v.judge != COMMITTEE or not failed(v) or v.item_id not in items:
+            continue
+        item = items[v.item_id]
+        harmful = item.points < 0
+        missed: list[str] = []
+        if not harmful and item.check and item.check.kind in ("elicit", "order"):
+            missed = [case.fact(f).text for f in item.check.targets]
+        description = render(
+            "distill",
+            "mistake_description.j2",
+            harmful=harmful,
+            age=case.demographics.age,
+            sex=case.demographics.sex,
+            complaint=case.chief_complaint,
+            criterion=item.criterion,
+            missed=missed,
+            diagnosis_given=(tr.final.diagnosis if tr.final else "") if item.axis == "diagnosis" else None,
+            diagnosis=case.diagnosis.name,
+        )
+        tags = [*item.tags[:6], f"case:{case.id}", f"system:{case.organ_system or 'unknown'}"]
+        out.append(
+            Mistake(
+                id=stable_id(tr.id, item.id),
+                run_id=tr.run_id,
+                consultation_id=tr.id,
+                case_id=case.id,
+                doctor=tr.doctor,
+                item_id=item.id,
+                title=_title(item),
+                description=description,
+                category=_CATEGORY.get(item.axis, "management"),
+                cause=_cause(item, tr),
+                tags=tags[:10],
+                risk=_risk(item),
+                turns=v.evidence_turns,
+            )
+        )
+    return out

@@ -1,0 +1,1 @@
+"""Judges: rubric judges (built-in and LLM), the committee and scoring."""

@@ -1,0 +1,84 @@
+"""Pure scoring functions (HealthBench's method) and confidence intervals."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from arena.types import Case, DiagnosisMatch, Score, Verdict
+
+
+def _ratio(items: Sequence[Verdict]) -> float | None:
+    scored = [v for v in items if v.outcome != "unscored"]
+    possible = sum(v.points for v in scored if v.points > 0)
+    if possible <= 0:
+        return None
+    return sum(v.points for v in scored if v.outcome == "met") / possible
+
+
+def score_consultation(consultation_id: str, verdicts: Sequence[Verdict], diagnosis: DiagnosisMatch) -> Score:
+    """Score one consultation from its (committee) verdicts.
+
+    Points of met items (negative items subtract) over the sum of positive
+    points, clipped to [0, 1]; the same per ``axis:`` tag. Unscored items
+    count in neither sum.
+
+    Args:
+        consultation_id: The consultation.
+        verdicts: One verdict per rubric item.
+        diagnosis: How its final diagnosis matched.
+
+    Returns:
+        The score.
+    """
+    raw = _ratio(verdicts)
+    axes: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        for t in v.tags:
+            if t.startswith("axis:"):
+                axes.setdefault(t[5:], []).append(v)
+    by_axis = {a: min(1.0, max(0.0, r)) for a, vs in sorted(axes.items()) if (r := _ratio(vs)) is not None}
+    must = [
+        v
+        for v in verdicts
+        if "priority:must" in v.tags and "axis:history" in v.tags and v.points > 0 and v.outcome != "unscored"
+    ]
+    coverage = (sum(v.outcome == "met" for v in must) / len(must)) if must else None
+    r = raw if raw is not None else 0.0
+    return Score(
+        consultation_id=consultation_id,
+        overall=min(1.0, max(0.0, r)),
+        raw=r,
+        by_axis=by_axis,
+        must_ask_coverage=coverage,
+        diagnosis=diagnosis,
+        unscored=sum(v.outcome == "unscored" for v in verdicts),
+    )
+
+
+def bootstrap_ci(values: Sequence[float], *, n: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean.
+
+    Args:
+        values: Per-consultation values.
+        n: Bootstrap resamples.
+        seed: Seed, so a report is reproducible.
+        level: Coverage of the interval.
+
+    Returns:
+        ``(low, high)``; both equal the value when there is one value or none.
+    """
+    if len(values) < 2:
+        v = values[0] if values else 0.0
+        return v, v
+    rng = random.Random(seed)
+    k = len(values)
+    means = sorted(sum(rng.choices(values, k=k)) / k for _ in range(n))
+    lo = means[int((1 - level) / 2 * n)]
+    hi = means[min(n - 1, int((1 + level) / 2 * n))]
+    return lo, hi
+
+
+def rubric_points(case: Case) -> float:
+    """Sum of a case's positive points."""
+    return sum(i.points for i in case.rubric if i.points > 0)

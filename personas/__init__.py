@@ -1,0 +1,1 @@
+"""Patients: personas, fact-bounded patient policies, the measurement agent and the matcher."""

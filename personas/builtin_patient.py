@@ -1,0 +1,73 @@
+"""The built-in patient: answers only from the case's facts, in the persona's voice."""
+
+from __future__ import annotations
+
+from arena.types import Case, Fact, PatientReply, Persona
+from personas.matcher import match_topics, normalise, phrase_in
+
+_DIAGNOSIS_QUESTIONS = ("diagnosis", "what do you think it is", "what have i got", "what's wrong with me", "chart")
+
+
+class BuiltinPatient:
+    """Matches each question to facts and answers with their lay wording.
+
+    Facts disclosed only by examination or tests are never said: the patient
+    does not know them. The diagnosis is not among the facts, so it cannot be
+    said either.
+    """
+
+    def __init__(self, case: Case, persona: Persona, name: str = "builtin/patient") -> None:
+        """Prepare a patient for one consultation.
+
+        Args:
+            case: The case whose facts bound every answer.
+            persona: The voice to answer in.
+            name: The model name recorded on the transcript.
+        """
+        self.name = name
+        self.case = case
+        self.persona = persona
+        self._history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
+        self._by_topic: dict[str, list[Fact]] = {}
+        for f in self._history:
+            self._by_topic.setdefault(f.topic, []).append(f)
+
+    async def open(self) -> PatientReply:
+        """Say the chief complaint; the volunteered facts count as disclosed."""
+        text = self.persona.opening.format(complaint=self.case.chief_complaint)
+        return PatientReply(text=text, revealed=[f.id for f in self._history if f.disclosure == "volunteered"])
+
+    async def reply(self, question: str) -> PatientReply:
+        """Answer from the facts the question asks about."""
+        return self.answer(question)
+
+    def answer(self, question: str) -> PatientReply:
+        """Synchronous core of :meth:`reply`, reused by the LLM patient's guard."""
+        norm = normalise(question)
+        facts: list[Fact] = []
+        unknown = False
+        for topic in match_topics(question):
+            found = self._by_topic.get(topic)
+            if found:
+                facts.extend(found)
+            else:
+                unknown = True
+        for f in self._history:
+            if f not in facts and any(phrase_in(k, norm) for k in f.keywords):
+                facts.append(f)
+        if facts:
+            unique = list({f.id: f for f in facts}.values())
+            parts = [f.lay or f.text for f in unique]
+            return PatientReply(text=" ".join(_sentence(p) for p in parts), revealed=[f.id for f in unique])
+        if any(phrase_in(q, norm) for q in _DIAGNOSIS_QUESTIONS):
+            return PatientReply(text="I was hoping you could tell me, doctor.")
+        if unknown:
+            return PatientReply(text=self.persona.unknown_reply)
+        if match_topics(question, ("exam", "test")):
+            return PatientReply(text="I don't know, I haven't had that checked.")
+        return PatientReply(text="Sorry, I'm not sure what you mean.")
+
+
+def _sentence(s: str) -> str:
+    s = s.strip()
+    return s if s.endswith((".", "!", "?")) else s + "."
