@@ -174,16 +174,17 @@ def show(
     r = store.get_run(run)
     if consultation is None:
         scores = {s.consultation_id: s for s in store.scores(r.id)}
-        t = Table("consultation", "stop", "turns", "diagnosis", "match", "score")
+        t = Table("stop", "turns", "diagnosis", "match", "score")
+        t.add_column("consultation", no_wrap=True)
         for tr in store.transcripts(r.id):
             sc = scores.get(tr.id)
             t.add_row(
-                tr.id,
                 tr.stop_reason,
                 str(len(tr.turns)),
                 tr.final.diagnosis if tr.final else "-",
                 sc.diagnosis if sc else "-",
                 f"{sc.overall:.2f}" if sc else "-",
+                tr.id,
             )
         out.print(t)
         return
@@ -213,8 +214,8 @@ def show(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; expected errors become one line on stderr and exit code 2."""
-    import click
     from pydantic import ValidationError
+    from typer.exceptions import TyperException
 
     from arena.models import ModelError
     from arena.store import StoreError
@@ -225,13 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     expected = (ModelError, PersonaError, CaseFileError, StoreError, ExportError)
     try:
         app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return int(e.exit_code or 0)
-    except click.Abort:
+    except typer.Abort:
         print("arena: interrupted", file=sys.stderr)
         return 130
-    except click.UsageError as e:
-        print(f"arena: error: {e.format_message()}", file=sys.stderr)
+    except TyperException as e:
+        # Usage errors (bad options, out-of-range numbers): one line, no usage box.
+        msg = " ".join((e.format_message() if hasattr(e, "format_message") else str(e)).split())
+        if msg:  # empty when the help was shown for a bare command
+            print(f"arena: error: {msg}", file=sys.stderr)
         return 2
     except expected as e:
         print(f"arena: error: {e}", file=sys.stderr)

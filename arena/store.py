@@ -35,6 +35,7 @@ from arena.types import (
     Verdict,
     utcnow,
 )
+from cases.loader import base_case_id
 
 DEFAULT_DB = "sqlite:///arena.db"
 
@@ -433,7 +434,9 @@ class Store:
         scores = self.scores(run.id)
         c = CONSULTATIONS.c
         with self.engine.connect() as conn:
-            distinct = conn.execute(select(func.count(func.distinct(c.case_id))).where(c.run_id == run.id)).scalar_one()
+            case_ids = conn.execute(select(c.case_id).where(c.run_id == run.id).distinct()).scalars().all()
+        # Repeats of one bank case (``id#k``) are the same patient: count it once.
+        distinct = len({base_case_id(i) for i in case_ids})
         cov = [sc.must_ask_coverage for sc in scores if sc.must_ask_coverage is not None]
         return RunSummary(
             run_id=run.id,

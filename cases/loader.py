@@ -78,6 +78,15 @@ def load_case_file(path: str | Path) -> list[Case]:
     return cases
 
 
+REPEAT_MARK = "#"
+"""Separates a case id from the repeat number :func:`select_cases` gives repeats."""
+
+
+def base_case_id(case_id: str) -> str:
+    """The id of the bank case a (possibly repeated) case id came from."""
+    return case_id.split(REPEAT_MARK, 1)[0]
+
+
 def select_cases(bank: list[Case] | tuple[Case, ...], n: int) -> list[Case]:
     """Take ``n`` cases from a bank, cycling through it when ``n`` is larger.
 
@@ -88,5 +97,5 @@ def select_cases(bank: list[Case] | tuple[Case, ...], n: int) -> list[Case]:
     for i in range(n):
         base = bank[i % len(bank)]
         k = i // len(bank)
-        out.append(base if k == 0 else base.model_copy(update={"id": f"{base.id}#{k}"}))
+        out.append(base if k == 0 else base.model_copy(update={"id": f"{base.id}{REPEAT_MARK}{k}"}))
     return out

@@ -1,0 +1,113 @@
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from arena.migrations import MIGRATIONS
+from arena.store import Store
+from arena.types import FinalAnswer, Run, RunConfig, Transcript, Turn, Usage, Verdict, utcnow
+from judges.scoring import score_consultation
+
+
+def test_migrations_are_recorded_once_in_order(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    s1 = Store(url)
+    assert s1.applied_migrations() == [n for n, _ in MIGRATIONS]
+    s2 = Store(url)
+    assert s2.migrate() == []
+    assert s2.applied_migrations() == [n for n, _ in MIGRATIONS]
+
+
+def test_migrated_schema_matches_the_table_models(store):
+    insp = inspect(store.engine)
+    for name, table in SQLModel.metadata.tables.items():
+        cols = {c["name"] for c in insp.get_columns(name)}
+        assert cols == set(table.columns.keys()), name
+
+
+def test_env_var_selects_the_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARENA_DB", f"sqlite:///{tmp_path / 'env.db'}")
+    assert Store().url.endswith("env.db")
+    assert (tmp_path / "env.db").exists()
+
+
+def _run(store, stemi) -> Run:
+    run = Run(id="r1", name="first", config=RunConfig(cases=1))
+    store.create_run(run, [stemi])
+    return run
+
+
+def _start(store, cid="r1/c/t0"):
+    store.start_consultations(
+        [
+            {
+                "id": cid,
+                "run_id": "r1",
+                "case_id": "acs-stemi",
+                "trial": 0,
+                "seed": 0,
+                "doctor": "d",
+                "patient": "p",
+                "persona": "plain",
+                "started_at": utcnow(),
+            }
+        ]
+    )
+
+
+def test_turns_are_visible_to_another_reader_while_running(tmp_path, stemi):
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    writer, reader = Store(url), Store(url)
+    _run(writer, stemi)
+    _start(writer)
+    writer.add_turns("r1", [Turn(consultation_id="r1/c/t0", index=0, role="patient", content="ow")])
+    assert reader.consultation_status("r1") == {"running": 1}
+    # Not finished yet: no transcript, but the turn is in the table a viewer follows.
+    assert list(reader.transcripts("r1")) == []
+    with reader.engine.connect() as conn:
+        rows = conn.exec_driver_sql("select content from turns where consultation_id='r1/c/t0'").all()
+    assert rows == [("ow",)]
+
+
+def test_finish_writes_remaining_turns_and_round_trips(store, stemi):
+    _run(store, stemi)
+    _start(store)
+    turns = [
+        Turn(consultation_id="r1/c/t0", index=0, role="patient", content="ow", revealed=["hpi.chief"]),
+        Turn(consultation_id="r1/c/t0", index=1, role="doctor", content="where?", usage=Usage(calls=1)),
+        Turn(consultation_id="r1/c/t0", index=2, role="patient", content="chest"),
+    ]
+    store.add_turns("r1", turns[:1])
+    tr = Transcript(
+        id="r1/c/t0",
+        run_id="r1",
+        case_id="acs-stemi",
+        doctor="d",
+        patient="p",
+        turns=turns,
+        final=FinalAnswer(diagnosis="STEMI", differential=["PE"], plan="PCI"),
+        stop_reason="final_answer",
+        usage={"doctor": Usage(calls=1)},
+    )
+    store.finish_consultations([tr], {"r1/c/t0": 1})
+    [back] = list(store.transcripts("r1"))
+    assert back.turns == tr.turns
+    assert back.final == tr.final and back.stop_reason == "final_answer"
+    assert back.usage == tr.usage
+    assert store.consultation_status("r1") == {"done": 1}
+    assert store.cases("r1")["acs-stemi"] == stemi
+
+
+def test_runs_resolve_by_id_name_and_latest(store, stemi):
+    _run(store, stemi)
+    assert store.get_run("r1").name == "first"
+    assert store.get_run("first").id == "r1"
+    assert store.get_run("latest").id == "r1"
+
+
+def test_rejudging_replaces_verdicts(store, stemi):
+    _run(store, stemi)
+    v = Verdict(consultation_id="c", item_id="i", judge="j", outcome="met", points=5, tags=["axis:history"])
+    sc = score_consultation("c", [v], "exact")
+    store.replace_judgement("r1", [v, v], [sc])
+    store.replace_judgement("r1", [v], [sc])
+    assert store.verdicts("r1") == [v]
+    assert store.scores("r1") == [sc]

@@ -1,0 +1,87 @@
+"""The CLI, run as a user would, in a temporary folder."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def arena(cwd, *args, timeout=300):
+    env = {k: v for k, v in os.environ.items() if k != "ARENA_DB"}
+    return subprocess.run(
+        [sys.executable, "-m", "arena.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def test_simulate_then_export_reads_back_with_datasets(tmp_path):
+    r = arena(tmp_path, "simulate", "--cases", "20")
+    assert r.returncode == 0, r.stderr[-3000:]
+    run_id = re.search(r"Results: run (run-[0-9a-f]+)", r.stdout).group(1)
+    assert "consultations" in r.stdout and "diagnosis accuracy" in r.stdout and "QA items made" in r.stdout
+    assert (tmp_path / "arena.db").exists()
+
+    from arena.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'arena.db'}")
+    summary = store.summary(run_id)
+    assert summary.consultations == 20 and summary.errors == 0
+
+    out = tmp_path / "ds"
+    r = arena(tmp_path, "export", "hf", run_id, "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "README.md").read_text().startswith("---\n")
+
+    import datasets
+
+    expected = {
+        "qa": (summary.qa_items, {"scenario", "question", "answer", "options", "mistake_id"}),
+        "mistakes": (summary.mistakes, {"title", "description", "category", "cause", "risk", "tags"}),
+        "transcripts": (20, {"id", "case_id", "doctor", "stop_reason", "turns", "final_diagnosis"}),
+        "verdicts": (len(store.verdicts(run_id)), {"consultation_id", "item_id", "judge", "outcome", "points"}),
+    }
+    for config, (rows, columns) in expected.items():
+        ds = datasets.load_dataset(str(out), config, split="train")
+        assert ds.num_rows == rows, config
+        assert columns <= set(ds.column_names), config
+    assert summary.mistakes > 0 and summary.qa_items > 0
+    turns = datasets.load_dataset(str(out), "transcripts", split="train")[0]["turns"]
+    assert turns[0]["role"] == "patient" and turns[0]["index"] == 0
+
+    # Exporting over a non-empty folder is refused in one line, and the folder is untouched.
+    before = sorted(p.name for p in out.rglob("*"))
+    r = arena(tmp_path, "export", "hf", run_id, "--out", str(out))
+    assert r.returncode == 2 and "already exists" in r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in out.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "--doctor", "nope"], "provider/name"),
+        (["simulate", "--doctor", "builtin/surgeon"], "unknown built-in doctor"),
+        (["simulate", "--persona", "pirate"], "unknown persona"),
+        (["simulate", "--cases", "-3"], "--cases"),
+        (["simulate", "--case-file", "missing.jsonl"], "missing.jsonl: no such file"),
+        (["show", "run-doesnotexist"], "no run 'run-doesnotexist'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, message):
+    r = arena(tmp_path, *args, timeout=120)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("arena: error:"), r.stderr
+    assert message in lines[0]
+    if args[0] == "simulate":
+        assert not (tmp_path / "arena.db").exists()
+
+
+def test_bad_case_file_names_the_line(tmp_path):
+    (tmp_path / "c.jsonl").write_text('{"id": "x"}\n')
+    r = arena(tmp_path, "simulate", "--case-file", "c.jsonl", timeout=120)
+    assert r.returncode == 2
+    assert re.search(r"c\.jsonl:1: field \w+", r.stderr), r.stderr
+    assert not (tmp_path / "arena.db").exists()
