@@ -2,9 +2,7 @@
 
 Every consultation is 10 doctor questions, 10 patient replies and one final
 answer from the doctor: 21 model calls, all through litellm's ``mock/...``
-custom provider.
-
-    python bench/throughput.py [--quick] [--profile]
+custom provider. Run ``python bench/throughput.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ import os
 import pstats
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ CALLS = 2 * QUESTIONS + 1
 """Model calls per consultation: T asks, T replies, one final answer."""
 MAX_TURNS = 20
 PERSONA = "plain"
+HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def doctor_name(latency: float = 0.0) -> str:
@@ -52,35 +52,11 @@ def patient_name(latency: float = 0.0) -> str:
     return "mock/patient" + (f"?latency={latency:g}" if latency else "")
 
 
-@dataclass
-class Result:
-    stage: str
-    concurrency: int
-    n: int
-    wall_s: float
-    calls: int
-    errors: int
-    driver_cpu: float
-    """Driver process CPU seconds per wall second (1.0 = one core busy)."""
-    machine_cpu: float | None
-    """Busy share of all the machine's CPUs during the stage, from /proc/stat."""
-    latency: float = 0.0
-
-    @property
-    def rate(self) -> float:
-        return self.n / self.wall_s
-
-    @property
-    def ideal(self) -> float | None:
-        return self.concurrency / (2 * QUESTIONS * self.latency) if self.latency else None
-
-    @property
-    def ideal_exact(self) -> float | None:
-        return self.concurrency / (CALLS * self.latency) if self.latency else None
+# ---------------------------------------------------------------- CPU accounting (Linux /proc; "-" elsewhere)
 
 
-def _cpu_ticks() -> tuple[int, int] | None:
-    """(busy, total) jiffies over all CPUs, or None off Linux."""
+def _machine_ticks() -> tuple[int, int] | None:
+    """(busy, total) jiffies summed over all CPUs."""
     try:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
@@ -89,31 +65,159 @@ def _cpu_ticks() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
-def measure(stage: str, concurrency: int, latency: float, fn: Callable[[], Sequence[Transcript] | int]) -> Result:
-    """Time ``fn`` (which returns transcripts, or a count of consultations stored) and collect CPU figures."""
-    ticks0, cpu0, t0 = _cpu_ticks(), time.process_time(), time.perf_counter()
-    out = fn()
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - cpu0
-    ticks1 = _cpu_ticks()
-    machine = None
-    if ticks0 and ticks1 and ticks1[1] > ticks0[1]:
-        machine = (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1])
-    if isinstance(out, int):
-        n, calls, errors = out, out * CALLS, 0
-    else:
-        n = len(out)
-        calls = sum(tr.usage["doctor"].calls + tr.usage["patient"].calls for tr in out)
-        errors = sum(1 for tr in out if tr.error or tr.stop_reason != "final_answer")
-    return Result(stage, concurrency, n, wall, calls, errors, cpu / wall, machine, latency)
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, utime + stime jiffies) for every process."""
+    out: dict[int, tuple[int, int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        f = raw[raw.rindex(")") + 2 :].split()
+        out[int(d)] = (int(f[1]), int(f[11]) + int(f[12]))
+    return out
+
+
+class TreeCpu:
+    """CPU used by this process and all its descendants (Ray's raylet, GCS and workers), sampled in a thread.
+
+    Processes that exit between samples lose at most one interval of CPU.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.ok = Path("/proc/self/stat").exists()
+        self._base: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self, first: bool = False) -> None:
+        table = _proc_table()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        todo, tree = [os.getpid()], set()
+        while todo:
+            p = todo.pop()
+            tree.add(p)
+            todo.extend(children.get(p, []))
+        for pid in tree:
+            ticks = table[pid][1]
+            if first:
+                self._base[pid] = ticks
+            self._base.setdefault(pid, 0)  # born during the stage: all its CPU counts
+            self._last[pid] = ticks
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def __enter__(self) -> TreeCpu:
+        if self.ok:
+            self._sample(first=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.ok:
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+
+    @property
+    def seconds(self) -> float | None:
+        if not self.ok:
+            return None
+        return sum(max(0, self._last[p] - self._base[p]) for p in self._last) / HZ
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class Result:
+    stage: str
+    concurrency: int
+    n: int
+    wall_s: float
+    startup_s: float
+    """Until the first model reply, less one call's latency (Ray: actors start and import litellm)."""
+    active_s: float
+    """End of startup to the last consultation's end."""
+    calls: int
+    errors: int
+    own_cores: float | None
+    """CPU of this process tree (driver + Ray) per wall second."""
+    other_cores: float | None
+    """CPU of everything else on the machine per wall second."""
+    latency: float = 0.0
+
+    @property
+    def in_flight(self) -> int:
+        return min(self.concurrency, self.n)
+
+    @property
+    def rate(self) -> float:
+        return self.n / self.wall_s
+
+    @property
+    def active_rate(self) -> float:
+        return self.n / self.active_s if self.active_s > 0 else float("nan")
+
+    @property
+    def ideal(self) -> float | None:
+        return self.in_flight / (2 * QUESTIONS * self.latency) if self.latency else None
+
+    @property
+    def ideal_exact(self) -> float | None:
+        return self.in_flight / (CALLS * self.latency) if self.latency else None
+
+
+def measure(stage: str, concurrency: int, latency: float, fn: Callable[[], Sequence[Transcript]]) -> Result:
+    """Time ``fn``, which runs the consultations and returns their transcripts."""
+    ticks0 = _machine_ticks()
+    with TreeCpu() as own:
+        t0_wall = time.time()
+        t0 = time.perf_counter()
+        out = fn()
+        wall = time.perf_counter() - t0
+    ticks1 = _machine_ticks()
+    own_cores = other_cores = None
+    if own.seconds is not None:
+        own_cores = own.seconds / wall
+        if ticks0 and ticks1 and ticks1[1] > ticks0[1]:
+            busy_cores = (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1]) * (os.cpu_count() or 1)
+            other_cores = max(0.0, busy_cores - own_cores)
+    # Startup ends when the first model reply arrives, less one call's latency. It is not the first consultation's
+    # start: a new Ray actor imports litellm on its first model call, which blocks its event loop for seconds.
+    first_reply = min((tr.turns[1].created_at.timestamp() for tr in out if len(tr.turns) > 1), default=t0_wall)
+    startup = max(0.0, first_reply - latency - t0_wall)
+    last = max((tr.finished_at.timestamp() for tr in out), default=t0_wall)
+    return Result(
+        stage=stage,
+        concurrency=concurrency,
+        n=len(out),
+        wall_s=wall,
+        startup_s=startup,
+        active_s=last - t0_wall - startup,
+        calls=sum(tr.usage["doctor"].calls + tr.usage["patient"].calls for tr in out),
+        errors=sum(1 for tr in out if tr.error or tr.stop_reason != "final_answer"),
+        own_cores=own_cores,
+        other_cores=other_cores,
+        latency=latency,
+    )
 
 
 # ---------------------------------------------------------------- 1. engine only
 
 
-async def _engine(cases: list[Case], concurrency: int, doctor: str, patient: str) -> list[Transcript]:
+async def _engine(cases: list[Case], concurrency: int) -> list[Transcript]:
     sem = asyncio.Semaphore(concurrency)
     persona = get_persona(PERSONA)
+    doctor, patient = doctor_name(), patient_name()
 
     async def one(i: int, case: Case) -> Transcript:
         async with sem:
@@ -134,33 +238,33 @@ async def _engine(cases: list[Case], concurrency: int, doctor: str, patient: str
 
 def bench_engine(n: int, concurrency: int, profile: bool) -> Result:
     cases = select_cases(builtin_cases(), n)
-    asyncio.run(_engine(cases[:20], concurrency, doctor_name(), patient_name()))  # warm-up: imports, caches
+    asyncio.run(_engine(cases[:20], concurrency))  # warm-up: litellm's lazy imports and caches
     prof = cProfile.Profile() if profile else None
 
     def go() -> list[Transcript]:
-        if prof is None:
-            return asyncio.run(_engine(cases, concurrency, doctor_name(), patient_name()))
-        prof.enable()
+        if prof is not None:
+            prof.enable()
         try:
-            return asyncio.run(_engine(cases, concurrency, doctor_name(), patient_name()))
+            return asyncio.run(_engine(cases, concurrency))
         finally:
-            prof.disable()
+            if prof is not None:
+                prof.disable()
 
     res = measure("engine (asyncio, instant)", concurrency, 0.0, go)
     if prof is not None:
         buf = io.StringIO()
-        pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(25)
+        pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(40)
         print(buf.getvalue())
     return res
 
 
-# ---------------------------------------------------------------- 2./3. Ray runner + store
+# ---------------------------------------------------------------- 2./3. Ray runner + SQLite store
 
 
 def bench_ray(store: Store, stage: str, n: int, concurrency: int, latency: float, actors: int | None) -> Result:
     doctor, patient = doctor_name(latency), patient_name(latency)
     config = RunConfig(cases=n, doctor=doctor, patient=patient, max_turns=MAX_TURNS, concurrency=concurrency)
-    run_id = f"bench-{stage.split()[0]}-{concurrency}-{time.monotonic_ns()}"
+    run_id = f"bench-{concurrency}-{time.monotonic_ns()}"
     cases = select_cases(builtin_cases(), n)
     store.create_run(Run(id=run_id, name=run_id, config=config), cases)
     jobs = [Job(consultation_id=f"{run_id}/{c.id}", case_id=c.id, trial=0, seed=i) for i, c in enumerate(cases)]
@@ -169,20 +273,14 @@ def bench_ray(store: Store, stage: str, n: int, concurrency: int, latency: float
 
     def go() -> list[Transcript]:
         run_jobs(
-            store,
-            settings,
-            {c.id: c for c in cases},
-            jobs,
-            concurrency=concurrency,
-            actors=actors,
-            on_done=done.append,
+            store, settings, {c.id: c for c in cases}, jobs, concurrency=concurrency, actors=actors, on_done=done.append
         )
         return done
 
     res = measure(stage, concurrency, latency, go)
-    stored = store.consultation_status(run_id)
-    if sum(v for k, v in stored.items() if k != "running") != n:
-        print(f"  warning: store holds {stored} for {n} consultations", file=sys.stderr)
+    status = store.consultation_status(run_id)
+    if status.get("running"):
+        print(f"  warning: store still has running consultations: {status}", file=sys.stderr)
     store.set_run_status(run_id, "finished")
     return res
 
@@ -190,7 +288,7 @@ def bench_ray(store: Store, stage: str, n: int, concurrency: int, latency: float
 # ---------------------------------------------------------------- output
 
 
-def _fmt(x: float | None, spec: str) -> str:
+def _f(x: float | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
@@ -200,33 +298,38 @@ def print_table(results: list[Result]) -> None:
         "C",
         "N",
         "wall s",
+        "startup s",
         "cons/s",
+        "cons/s excl startup",
         "calls/s",
         "ideal C/(2TL)",
         "ratio",
         f"ideal C/({CALLS}L)",
         "ratio",
-        "driver cpu",
-        "machine cpu",
+        "own cores",
+        "other cores",
         "errors",
     )
     rows = []
     for r in results:
         ideal, exact = r.ideal, r.ideal_exact
+        c = str(r.concurrency) if r.in_flight == r.concurrency else f"{r.concurrency}({r.in_flight})"
         rows.append(
             (
                 r.stage,
-                str(r.concurrency),
+                c,
                 str(r.n),
                 f"{r.wall_s:.1f}",
+                f"{r.startup_s:.1f}",
                 f"{r.rate:.1f}",
+                f"{r.active_rate:.1f}",
                 f"{r.calls / r.wall_s:.0f}",
-                _fmt(ideal, ".1f"),
-                _fmt(r.rate / ideal if ideal else None, ".2f"),
-                _fmt(exact, ".1f"),
-                _fmt(r.rate / exact if exact else None, ".2f"),
-                f"{100 * r.driver_cpu:.0f}%",
-                "-" if r.machine_cpu is None else f"{100 * r.machine_cpu:.0f}%",
+                _f(ideal, ".1f"),
+                _f(r.rate / ideal if ideal else None, ".2f"),
+                _f(exact, ".1f"),
+                _f(r.rate / exact if exact else None, ".2f"),
+                _f(r.own_cores, ".2f"),
+                _f(r.other_cores, ".2f"),
                 str(r.errors),
             )
         )
@@ -244,30 +347,29 @@ def print_table(results: list[Result]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
-    ap.add_argument("--engine-n", type=int, help="consultations for the engine-only stage (default 2000; quick 300)")
-    ap.add_argument("--ray-n", type=int, help="consultations for the instant Ray stage (default 2000; quick 300)")
+    ap = argparse.ArgumentParser(description="Consultations per second: engine, Ray + SQLite, latency-bound model.")
+    ap.add_argument("--quick", action="store_true", help="small sizes (about a minute and a half)")
+    ap.add_argument("--engine-n", type=int, help="consultations in the engine-only stage (default 1000; quick 150)")
+    ap.add_argument("--ray-n", type=int, help="consultations in the instant Ray stage (default 1000; quick 150)")
     ap.add_argument("--concurrency", type=int, default=200, help="concurrency of the instant stages (default 200)")
-    ap.add_argument(
-        "--latency-concurrency", type=int, nargs="+", default=[50, 200, 1000], help="C values of the latency stage"
-    )
-    ap.add_argument("--waves", type=int, help="latency-stage consultations as multiples of C (3; quick 1)")
+    ap.add_argument("--latency-c", type=int, nargs="+", default=[50, 200, 1000], help="C values of the latency stage")
+    ap.add_argument("--waves", type=int, help="latency-stage consultations per C, in multiples of C (3; quick 1)")
+    ap.add_argument("--max-latency-n", type=int, help="cap on latency-stage consultations (default 1000; quick 300)")
     ap.add_argument("--actors", type=int, help="Ray actors (default: one per CPU)")
-    ap.add_argument("--profile", action="store_true", help="cProfile the engine-only stage and print the top functions")
+    ap.add_argument("--profile", action="store_true", help="cProfile the engine-only stage and print the top entries")
     ap.add_argument("--skip-latency", action="store_true", help="skip the latency-injected stage")
     args = ap.parse_args(argv)
 
-    engine_n = args.engine_n or (300 if args.quick else 2000)
-    ray_n = args.ray_n or (300 if args.quick else 2000)
+    engine_n = args.engine_n or (150 if args.quick else 1000)
+    ray_n = args.ray_n or (150 if args.quick else 1000)
     waves = args.waves or (1 if args.quick else 3)
+    max_latency_n = args.max_latency_n or (300 if args.quick else 1000)
     load_litellm()
 
     t_start = time.perf_counter()
     results: list[Result] = []
-    print(f"CPUs: os.cpu_count()={os.cpu_count()}, usable={len(os.sched_getaffinity(0))}", flush=True)
-
-    print(f"[1] engine only: N={engine_n}, C={args.concurrency} ...", flush=True)
+    print(f"CPUs: {os.cpu_count()} (usable {len(os.sched_getaffinity(0))})", flush=True)
+    print(f"[1] engine only: N={engine_n}, C={args.concurrency}", flush=True)
     results.append(bench_engine(engine_n, args.concurrency, args.profile))
     print(f"    {results[-1].rate:.1f} consultations/s", flush=True)
 
@@ -275,33 +377,29 @@ def main(argv: list[str] | None = None) -> int:
         store = Store(f"sqlite:///{tmp}/bench.db")
         t0 = time.perf_counter()
         init_ray()
-        import ray
-
         actors = args.actors or default_actor_count()
         print(f"Ray started in {time.perf_counter() - t0:.1f}s; {actors} actors", flush=True)
         try:
-            # Warm-up: the first actors pay for worker processes and imports.
-            bench_ray(store, "warm-up", 2 * actors, 2 * actors, 0.0, args.actors)
-
-            print(f"[2] Ray + SQLite, instant: N={ray_n}, C={args.concurrency} ...", flush=True)
+            print(f"[2] Ray + SQLite, instant: N={ray_n}, C={args.concurrency}", flush=True)
             results.append(bench_ray(store, "ray+sqlite (instant)", ray_n, args.concurrency, 0.0, args.actors))
             print(f"    {results[-1].rate:.1f} consultations/s", flush=True)
-
             if not args.skip_latency:
-                for c in args.latency_concurrency:
-                    n = waves * c
-                    print(f"[3] Ray + SQLite, latency {LATENCY_S}s: N={n}, C={c} ...", flush=True)
+                for c in args.latency_c:
+                    n = min(waves * c, max_latency_n)
+                    print(f"[3] Ray + SQLite, latency {LATENCY_S:g}s: N={n}, C={c}", flush=True)
                     res = bench_ray(store, f"ray+sqlite (L={LATENCY_S:g}s)", n, c, LATENCY_S, args.actors)
                     results.append(res)
                     print(f"    {res.rate:.1f} consultations/s (ideal {res.ideal_exact:.1f})", flush=True)
         finally:
             store.engine.dispose()
-            if ray.is_initialized():
-                shutdown_ray()
+            shutdown_ray()
 
     print()
-    print(f"CPUs: {os.cpu_count()}; Ray actors: {actors}; total time {time.perf_counter() - t_start:.0f}s")
-    print(f"T={QUESTIONS} questions, L={LATENCY_S}s per call; a consultation is {CALLS} calls")
+    print(f"CPUs: {os.cpu_count()}; Ray actors: {actors}; total {time.perf_counter() - t_start:.0f}s")
+    print(
+        f"T={QUESTIONS} questions, L={LATENCY_S:g}s per call; a consultation is {CALLS} calls. "
+        "C(n): only n in flight, since N < C; the ideals use n."
+    )
     print_table(results)
     bad = sum(r.errors for r in results)
     if bad:
