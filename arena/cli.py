@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from arena.cli_cases import cases_app
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -18,8 +20,9 @@ app = typer.Typer(
 )
 export_app = typer.Typer(no_args_is_help=True, help="Export a run.")
 app.add_typer(export_app, name="export")
+app.add_typer(cases_app, name="cases")
 
-out = Console()
+out = Console(soft_wrap=True)
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: $ARENA_DB or sqlite:///arena.db).")]
 
@@ -58,7 +61,8 @@ def _print_summary(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
 def simulate(
     cases: Annotated[int, typer.Option("--cases", min=1, help="Cases to play.")] = 20,
     case_file: Annotated[
-        Path | None, typer.Option("--case-file", help="JSONL case file (default: built-in cases).")
+        str | None,
+        typer.Option("--case-file", help="JSONL case file, or 'builtin' (default: synthesize cases)."),
     ] = None,
     doctor: Annotated[str, typer.Option("--doctor", help="Doctor model.")] = "builtin/checklist",
     patient: Annotated[str, typer.Option("--patient", help="Patient model.")] = "builtin/patient",
@@ -219,11 +223,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from arena.models import ModelError
     from arena.store import StoreError
+    from cases.kb import KBError
     from cases.loader import CaseFileError
+    from cases.synthesizer import SynthesisError
     from distill.export_hf import ExportError
     from personas.catalog import PersonaError
 
-    expected = (ModelError, PersonaError, CaseFileError, StoreError, ExportError)
+    expected = (ModelError, PersonaError, CaseFileError, StoreError, ExportError, KBError, SynthesisError)
     try:
         app(args=argv, standalone_mode=False)
     except typer.Exit as e:

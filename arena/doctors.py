@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import random
 import re
+from functools import cache
 
 from arena.agents import Doctor
 from arena.doctor_protocol import parse_doctor_reply
 from arena.models import BuiltinRef, ChatModel, Message, ModelError, get_model
 from arena.templating import render
 from arena.types import DoctorAction, FinalAnswer, Usage
-from cases.knowledge import Condition, conditions, topics
+from cases.knowledge import Condition, conditions, salient_words, topics
 from personas.matcher import normalise, phrase_in
 
 BUILTIN_DOCTORS = ("checklist",)
@@ -19,6 +21,16 @@ _GENERAL_HISTORY = ("onset", "pmh", "medications", "allergies", "smoking", "fami
 _NEGATION = re.compile(
     r"\b(no|not|denies|never|haven't|hasn't|don't|didn't|isn't|normal|(?<!-)negative|unremarkable)\b"
 )
+
+
+@cache
+def _idf() -> dict[str, float]:
+    conds = conditions()
+    df: dict[str, int] = {}
+    for c in conds:
+        for w in c.features:
+            df[w] = df.get(w, 0) + 1
+    return {w: math.log(len(conds) / n) for w, n in df.items()}
 
 
 class LLMDoctor:
@@ -106,19 +118,23 @@ class ChecklistDoctor:
         )
 
     def _conclude(self, dialogue: list[tuple[str, str]]) -> DoctorAction:
-        heard = " ".join(
-            s
-            for role, text in dialogue
-            if role != "doctor"
-            for s in re.split(r"(?<=[.;!?])\s+", text)
-            if not _NEGATION.search(s.lower())
-        )
-        norm = normalise(heard)
+        heard: set[str] = set()
+        for role, text in dialogue:
+            if role == "doctor":
+                continue
+            for sentence in re.split(r"(?<=[.;!?])\s+", text):
+                if not _NEGATION.search(sentence.lower()):
+                    heard |= salient_words(sentence)
         cand = {c.name for c in self.candidates}
-        ranked = sorted(
-            conditions(),
-            key=lambda c: (-(sum(phrase_in(f, norm) for f in c.features) + (0.5 if c.name in cand else 0.0)), c.name),
-        )
+        idf = _idf()
+
+        def score(c: Condition) -> float:
+            # Rare words weigh more; dividing by the vocabulary's size keeps
+            # conditions with long descriptions from winning on volume.
+            hit = sum(idf[w] for w in heard.intersection(c.features))
+            return hit / math.sqrt(len(c.features) or 1) + (0.5 if c.name in cand else 0.0)
+
+        ranked = sorted(conditions(), key=lambda c: (-score(c), c.name))
         safety_net = self.rng.random() < self.diligence
         if not safety_net:
             self.skipped.append("safety_net")

@@ -12,6 +12,7 @@ from arena.runner import ActorSettings, Job, run_jobs
 from arena.store import Store
 from arena.types import Case, Run, RunConfig
 from cases.loader import builtin_cases, load_case_file, select_cases
+from cases.synthesizer import generate
 from distill.pipeline import distill_run
 from judges.committee import Rule, check_judge, judge_run
 from personas.catalog import get_persona
@@ -37,9 +38,20 @@ def validate_config(config: RunConfig) -> None:
     get_persona(config.persona)
 
 
+BUILTIN_BANK = "builtin"
+"""``--case-file`` value that selects the hand-written cases instead of a file."""
+
+
 def plan_cases(config: RunConfig) -> list[Case]:
-    """Return the cases a run will play: ``config.cases`` of them from the file or the built-in bank."""
-    bank = load_case_file(config.case_file) if config.case_file else list(builtin_cases())
+    """Return the cases a run will play.
+
+    Without a case file, ``config.cases`` cases are synthesized from the
+    knowledge base with ``config.seed``; with one, they are taken from the file
+    (cycling if it has fewer); ``builtin`` takes the hand-written cases.
+    """
+    if config.case_file is None:
+        return generate(config.cases, config.seed)
+    bank = list(builtin_cases()) if config.case_file == BUILTIN_BANK else load_case_file(config.case_file)
     return select_cases(bank, config.cases)
 
 

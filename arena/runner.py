@@ -62,6 +62,12 @@ class ConsultationWorker:
         self.settings = settings
         self.cases = cases
         self._turns: list[Turn] = []
+        if not (settings.doctor.startswith("builtin/") and settings.patient.startswith("builtin/")):
+            # Importing litellm takes seconds; doing it here keeps it from
+            # stalling the event loop under the first wave of consultations.
+            from arena.models import load_litellm
+
+            load_litellm()
 
     async def run(self, job: Job) -> Transcript:
         """Run one consultation; turns are buffered for :meth:`drain`."""

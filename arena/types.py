@@ -163,6 +163,10 @@ class Case(FileRecord):
     """Organ system of the diagnosis, for breakdowns."""
     difficulty: Literal["easy", "medium", "hard"] = "medium"
     """How hard the case is meant to be."""
+    complaint: str = ""
+    """Chief-complaint id from the knowledge base (``chest_pain``), for breakdowns."""
+    atypical: bool = False
+    """Whether the presentation lacks the condition's classic features."""
     demographics: Demographics
     """Age and sex."""
     speaker: Speaker = "self"
@@ -467,7 +471,8 @@ class RunConfig(BaseModel):
     cases: int = Field(default=20, ge=1)
     """How many cases to play."""
     case_file: str | None = None
-    """Case file to read instead of the built-in bank."""
+    """JSONL case file to play, ``builtin`` for the hand-written cases, or None
+    to synthesize cases from the knowledge base."""
     doctor: str = "builtin/checklist"
     """Doctor model name."""
     patient: str = "builtin/patient"

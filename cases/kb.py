@@ -36,6 +36,8 @@ class Complaint(FileRecord):
     """Readable name, e.g. ``chest pain``."""
     topic: NonEmpty
     """History topic of the volunteered fact, e.g. ``location`` or ``breathlessness``."""
+    keywords: list[str] = Field(default_factory=list)
+    """Lay words that signal the complaint in an opening line."""
 
 
 class Finding(FileRecord):

@@ -9,6 +9,7 @@ structured check are left unscored rather than guessed.
 from __future__ import annotations
 
 from arena.types import Case, RubricItem, Transcript, Verdict
+from judges.base import item_verdict
 from judges.diagnosis import match_diagnosis
 from personas.matcher import normalise, phrase_in
 
@@ -26,16 +27,9 @@ class BuiltinRubricJudge:
 
     def judge_item(self, tr: Transcript, case: Case, item: RubricItem) -> Verdict:
         """Decide one item."""
-        base = {
-            "consultation_id": tr.id,
-            "item_id": item.id,
-            "judge": self.name,
-            "points": item.points,
-            "tags": item.tags,
-        }
         check = item.check
         if check is None:
-            return Verdict(outcome="unscored", explanation="no structured check; needs an LLM judge", **base)
+            return item_verdict(tr, item, self.name, "unscored", "no structured check; needs an LLM judge")
         evidence: list[int] = []
         if check.kind == "elicit":
             for t in tr.turns[1:]:
@@ -70,9 +64,6 @@ class BuiltinRubricJudge:
             what = f"mentioned {hits}" if hits else f"none of {check.targets} mentioned"
         happened = bool(evidence)
         met = happened if check.met_when == "present" else not happened
-        return Verdict(
-            outcome="met" if met else "not_met",
-            explanation=f"{what}: {'yes' if happened else 'no'}",
-            evidence_turns=evidence,
-            **base,
+        return item_verdict(
+            tr, item, self.name, "met" if met else "not_met", f"{what}: {'yes' if happened else 'no'}", evidence
         )

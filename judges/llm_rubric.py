@@ -9,6 +9,7 @@ import re
 from arena.models import ChatModel
 from arena.templating import render
 from arena.types import Case, RubricItem, Transcript, Verdict
+from judges.base import item_verdict
 
 MAX_ATTEMPTS = 3
 """Calls per item before the item is left unscored: bad JSON never loops forever."""
@@ -51,13 +52,6 @@ class LLMRubricJudge:
 
     async def _item(self, tr: Transcript, case: Case, item: RubricItem) -> Verdict:
         prompt = render("judges", "rubric_item.j2", case=case, transcript=tr, item=item)
-        base = {
-            "consultation_id": tr.id,
-            "item_id": item.id,
-            "judge": self.name,
-            "points": item.points,
-            "tags": item.tags,
-        }
         last = ""
         for _ in range(MAX_ATTEMPTS):
             try:
@@ -69,8 +63,6 @@ class LLMRubricJudge:
             parsed = parse_verdict(out.text)
             if parsed is not None:
                 met, why, turns = parsed
-                return Verdict(outcome="met" if met else "not_met", explanation=why, evidence_turns=turns, **base)
+                return item_verdict(tr, item, self.name, "met" if met else "not_met", why, turns)
             last = f"unparseable reply: {out.text[:200]!r}"
-        return Verdict(
-            outcome="unscored", explanation=f"no usable verdict after {MAX_ATTEMPTS} attempts; {last}", **base
-        )
+        return item_verdict(tr, item, self.name, "unscored", f"no usable verdict after {MAX_ATTEMPTS} attempts; {last}")

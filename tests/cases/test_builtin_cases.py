@@ -1,4 +1,6 @@
+from cases.kb import load_kb
 from cases.knowledge import conditions, topics
+from cases.rubric_from_kb import find_condition
 
 
 def test_at_least_ten_builtin_cases_with_unique_ids(bank):
@@ -23,16 +25,18 @@ def test_each_case_volunteers_exactly_one_fact_and_has_a_rubric(bank):
         assert any(i.points < 0 for i in case.rubric), case.id
 
 
-def test_differentials_and_diagnoses_are_known_conditions(bank):
-    names = {c.name for c in conditions()}
+def test_diagnoses_and_differentials_are_knowledge_base_conditions(bank):
+    kb = load_kb()
     for case in bank:
-        assert case.diagnosis.name in names, case.id
+        assert find_condition(kb, case.diagnosis.name) is not None, case.id
         for d in case.differentials:
-            assert d.name in names, (case.id, d.name)
+            assert find_condition(kb, d.name) is not None, (case.id, d.name)
 
 
-def test_condition_topics_exist():
+def test_doctor_knowledge_uses_known_topics():
     vocab = topics()
+    assert len(conditions()) == len(load_kb().conditions)
     for c in conditions():
+        assert c.complaints and c.features, c.name
         for t in (*c.history_topics, *c.exams, *c.workup):
             assert t in vocab, (c.name, t)

@@ -1,0 +1,428 @@
+"""Importers: public medical-dialogue datasets turned into arena cases.
+
+Each format module reads one JSON object (one line of a JSONL file) into a
+:class:`Draft`: the patient's facts, the chief complaint, the demographics and
+the diagnosis as the source states it. This module reads the file, finishes
+each draft into a :class:`~arena.types.Case` (the diagnosis looked up in the
+knowledge base, the rubric derived from the matched condition or a minimal
+one) and turns every problem into a :class:`~cases.loader.CaseFileError`
+that names file, line and key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from arena.types import Case, Demographics, Diagnosis, Fact, RubricCheck, RubricItem, Speaker
+from cases.kb import Condition, KnowledgeBase, load_kb
+from cases.loader import CaseFileError
+from cases.rubric_from_kb import SAFETY_NET_WORDS, derive_rubric, find_condition
+from cases.synthesizer import contradictions
+from personas.matcher import normalise, phrase_in
+
+FORMATS = ("agentclinic", "mediq", "healthbench")
+"""The formats :func:`import_cases` reads."""
+
+NO_DIAGNOSIS = "not specified"
+"""Diagnosis name of cases whose source states none (HealthBench conversations)."""
+
+
+class ImportResult(BaseModel):
+    """What an import produced."""
+
+    cases: list[Case] = Field(default_factory=list)
+    """The cases, in file order."""
+    matched: int = 0
+    """Cases whose diagnosis named a knowledge-base condition (rubric derived from it)."""
+    unmatched: list[str] = Field(default_factory=list)
+    """Diagnosis texts with no knowledge-base condition (minimal rubric)."""
+    notes: list[str] = Field(default_factory=list)
+    """Things left out on the way, each ``<file>:<line>: <what>``."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """The file and line a record came from, for error messages."""
+
+    path: Path
+    """The file."""
+    line: int
+    """Line number, from 1."""
+
+    def error(self, message: str, key: str = "") -> CaseFileError:
+        """Return an error naming file, line and (when given) the key path.
+
+        Args:
+            message: What is wrong.
+            key: Dotted key path of the offending field, e.g. ``OSCE_Examination.Correct_Diagnosis``.
+
+        Returns:
+            The error, for the caller to raise.
+        """
+        field_part = f"field {key}: " if key else ""
+        return CaseFileError(f"{self.path}:{self.line}: {field_part}{message}")
+
+    def note(self, message: str) -> str:
+        """Return a note naming file and line."""
+        return f"{self.path}:{self.line}: {message}"
+
+
+@dataclass
+class Draft:
+    """One record read by a format module, before rubric and validation."""
+
+    source_id: str
+    """Id in the source, or the line number."""
+    title: str
+    """Short human label."""
+    chief_complaint: str
+    """The patient's opening line."""
+    demographics: Demographics
+    """Age and sex."""
+    facts: list[Fact]
+    """Everything the consultation can reveal."""
+    diagnosis: str | None
+    """The diagnosis as the source states it; None when the source has none."""
+    differentials: list[str] = field(default_factory=list)
+    """Alternatives the source offers (other answer options)."""
+    speaker: Speaker = "self"
+    """Who answers for the patient."""
+    difficulty: Literal["easy", "medium", "hard"] = "medium"
+    """How hard the case is meant to be."""
+    rubric: list[RubricItem] | None = None
+    """A rubric the source brings (HealthBench); None to derive one."""
+
+
+# --------------------------------------------------------------------------- typed access to JSON
+
+
+def json_type(value: object) -> str:
+    """Name a JSON value's type for an error message ("a string", "a list", ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _key(prefix: str, key: str | int) -> str:
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def get_obj(obj: Mapping[str, Any], key: str, where: Where, prefix: str = "") -> dict[str, Any]:
+    """Return a required object-valued key.
+
+    Raises:
+        CaseFileError: if the key is missing or not an object.
+    """
+    value = _require(obj, key, where, prefix)
+    if not isinstance(value, dict):
+        raise where.error(f"expected an object, got {json_type(value)}", _key(prefix, key))
+    return value
+
+
+def get_list(obj: Mapping[str, Any], key: str, where: Where, prefix: str = "", required: bool = True) -> list[Any]:
+    """Return a list-valued key (an empty list when it is optional and absent).
+
+    Raises:
+        CaseFileError: if the key is required and missing, or not a list.
+    """
+    if not required and obj.get(key) is None:
+        return []
+    value = _require(obj, key, where, prefix)
+    if not isinstance(value, list):
+        raise where.error(f"expected a list, got {json_type(value)}", _key(prefix, key))
+    return value
+
+
+def get_str(
+    obj: Mapping[str, Any], key: str, where: Where, prefix: str = "", required: bool = True, number: bool = False
+) -> str:
+    """Return a string-valued key, stripped (an empty string when optional and absent).
+
+    Args:
+        obj: The JSON object.
+        key: The key.
+        where: File and line, for errors.
+        prefix: Dotted path of ``obj`` in the record, for errors.
+        required: Whether a missing or empty value is an error.
+        number: Whether a number is accepted and turned into text (ids often are numbers).
+
+    Raises:
+        CaseFileError: if the key is required and missing or empty, or not a string.
+    """
+    if not required and obj.get(key) is None:
+        return ""
+    value = _require(obj, key, where, prefix)
+    if number and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise where.error(f"expected a string, got {json_type(value)}", _key(prefix, key))
+    if required and not value.strip():
+        raise where.error("must not be empty", _key(prefix, key))
+    return value.strip()
+
+
+def get_text(obj: Mapping[str, Any], key: str, where: Where, prefix: str = "") -> list[str]:
+    """Return an optional free-form key as sentences of text.
+
+    A string is one text; a list gives one text per item; an object gives
+    ``Key: value`` texts (nested objects flattened). Absent or null gives none.
+
+    Raises:
+        CaseFileError: if the value is of another type (a number is accepted).
+    """
+    value = obj.get(key)
+    if value is None:
+        return []
+    if isinstance(value, bool) or not isinstance(value, str | int | float | list | dict):
+        raise where.error(f"expected text, a list or an object, got {json_type(value)}", _key(prefix, key))
+    return [t for t in flatten_text(value) if t.strip()]
+
+
+def flatten_text(value: object, label: str = "") -> list[str]:
+    """Free-form JSON as lines of text: ``Label: value`` for object members."""
+    if value is None or isinstance(value, bool):
+        return [f"{label}: {'yes' if value else 'no'}"] if isinstance(value, bool) and label else []
+    if isinstance(value, str | int | float):
+        text = str(value).strip()
+        if not text:
+            return []
+        return [f"{label}: {text}" if label else text]
+    if isinstance(value, list):
+        return [t for item in value for t in flatten_text(item, label)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in flatten_text(v, str(k).replace("_", " ").strip())]
+    return []
+
+
+def leaves(value: object, path: Sequence[str] = ()) -> Iterator[tuple[list[str], str]]:
+    """Yield ``(key path, text)`` for every leaf of nested free-form JSON.
+
+    Lists of plain values give one leaf per item under the same path; empty
+    strings and nulls give none.
+    """
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from leaves(v, [*path, str(k)])
+    elif isinstance(value, list):
+        for item in value:
+            yield from leaves(item, path)
+    elif isinstance(value, bool):
+        yield list(path), "yes" if value else "no"
+    elif isinstance(value, str | int | float):
+        text = str(value).strip()
+        if text:
+            yield list(path), text
+
+
+def _require(obj: Mapping[str, Any], key: str, where: Where, prefix: str) -> Any:
+    if key not in obj or obj[key] is None:
+        raise where.error("missing required key", _key(prefix, key))
+    return obj[key]
+
+
+# --------------------------------------------------------------------------- reading and finishing
+
+
+def _records(path: Path) -> Iterator[tuple[Where, object]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CaseFileError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseFileError(f"{path}: cannot read: {exc}") from None
+    lines = text.splitlines()
+    seen = False
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CaseFileError(f"{path}:{n}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            raise CaseFileError(f"{path}:{n}: invalid JSON: nested too deeply") from None
+        seen = True
+        yield Where(path, n), obj
+    if not seen:
+        raise CaseFileError(f"{path}:{max(1, len(lines))}: no cases in file (it is empty)")
+
+
+def _first_error(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(case)"
+    return loc, str(err["msg"])
+
+
+def _diagnosis(text: str, cond: Condition | None) -> Diagnosis:
+    if cond is None:
+        return Diagnosis(name=text)
+    own = normalise(text)
+    synonyms: list[str] = []
+    for s in (cond.name, *cond.synonyms):
+        if normalise(s) != own and normalise(s) not in {normalise(x) for x in synonyms}:
+            synonyms.append(s)
+    return Diagnosis(name=text, icd10=cond.icd10, synonyms=synonyms)
+
+
+def minimal_rubric(diagnosis: str) -> list[RubricItem]:
+    """The rubric of a case whose diagnosis is not in the knowledge base.
+
+    Args:
+        diagnosis: The diagnosis as the source states it.
+
+    Returns:
+        A ``diagnose`` item (10 points) and a safety-netting ``mention`` item.
+    """
+    return [
+        RubricItem(
+            id="dx",
+            criterion=f"Gives {diagnosis} as the most likely diagnosis",
+            points=10,
+            tags=["axis:diagnosis"],
+            check=RubricCheck(kind="diagnose"),
+        ),
+        RubricItem(
+            id="safety_net",
+            criterion="Tells the patient when and how to seek urgent help (safety-netting)",
+            points=3,
+            tags=["axis:communication"],
+            check=RubricCheck(kind="mention", targets=list(SAFETY_NET_WORDS)),
+        ),
+    ]
+
+
+def _complaint_id(kb: KnowledgeBase, cond: Condition | None, said: str) -> str:
+    """The knowledge-base complaint whose label the opening names, preferring the condition's own."""
+    norm = normalise(said)
+    own = [p.complaint for p in cond.presentations] if cond else []
+    for pool in (own, list(kb.complaints)):
+        named = [c for c in pool if c in kb.complaints and phrase_in(kb.complaints[c].label, norm)]
+        if named:
+            return max(named, key=lambda c: len(kb.complaints[c].label))
+    return ""
+
+
+def _finish(draft: Draft, fmt: str, where: Where, kb: KnowledgeBase | None) -> tuple[Case, Condition | None]:
+    cond: Condition | None = None
+    complaint = ""
+    if draft.diagnosis is None:
+        diagnosis = Diagnosis(name=NO_DIAGNOSIS)
+        differentials: list[Diagnosis] = []
+        rubric = draft.rubric or []
+    else:
+        assert kb is not None
+        cond = find_condition(kb, draft.diagnosis)
+        diagnosis = _diagnosis(draft.diagnosis, cond)
+        differentials = []
+        seen = {normalise(draft.diagnosis)}
+        for d in draft.differentials:
+            if d.strip() and normalise(d) not in seen:
+                seen.add(normalise(d))
+                differentials.append(_diagnosis(d.strip(), find_condition(kb, d)))
+        if draft.rubric is not None:
+            rubric = draft.rubric
+        elif cond is not None:
+            rubric = derive_rubric(cond, draft.facts)
+        else:
+            rubric = minimal_rubric(draft.diagnosis)
+        opening = " ".join([draft.chief_complaint, *(f.text for f in draft.facts if f.disclosure == "volunteered")])
+        complaint = _complaint_id(kb, cond, opening)
+    try:
+        case = Case(
+            id=f"{fmt}-{draft.source_id}",
+            title=draft.title,
+            source=fmt,
+            chief_complaint=draft.chief_complaint,
+            organ_system=cond.organ_system if cond else "",
+            difficulty=draft.difficulty,
+            complaint=complaint,
+            demographics=draft.demographics,
+            speaker=draft.speaker,
+            facts=draft.facts,
+            diagnosis=diagnosis,
+            differentials=differentials,
+            rubric=rubric,
+        )
+    except ValidationError as exc:
+        loc, msg = _first_error(exc)
+        raise where.error(f"the imported case is invalid: {msg}", loc) from None
+    return case, cond
+
+
+def _repair_polarity(draft: Draft, where: Where, notes: list[str]) -> None:
+    # Free text like "has not eaten because of poor appetite" reads as a denial
+    # to the negation cues but asserts a symptom; when the record also asserts
+    # it outright, the denial reading was the parser's mistake.
+    for pos, neg in contradictions(draft.facts):
+        i = draft.facts.index(neg)
+        draft.facts[i] = neg.model_copy(update={"negative": False})
+        notes.append(where.note(f"fact {neg.text!r} read as a finding, not a denial (it agrees with {pos.text!r})"))
+
+
+def import_cases(fmt: str, path: str | Path, kb: KnowledgeBase | None = None) -> ImportResult:
+    """Read a dataset file in one of :data:`FORMATS` into arena cases.
+
+    Args:
+        fmt: ``agentclinic`` (OSCE or NEJM lines), ``mediq`` or ``healthbench``.
+        path: A JSONL file, one record per line (blank lines allowed).
+        kb: Knowledge base to match diagnoses against; None loads the built-in one
+            (only when a record has a diagnosis to match).
+
+    Returns:
+        The cases, how many diagnoses matched a condition, the ones that did
+        not, and notes on what was left out.
+
+    Raises:
+        CaseFileError: for an unknown format, an unreadable or empty file, or a
+            malformed record; the message names the file, the line and the key.
+    """
+    from cases.importers import agentclinic, healthbench, mediq
+
+    readers = {"agentclinic": agentclinic.convert, "mediq": mediq.convert, "healthbench": healthbench.convert}
+    if fmt not in readers:
+        raise CaseFileError(f"unknown import format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    convert = readers[fmt]
+    p = Path(path)
+    result = ImportResult()
+    first_line: dict[str, int] = {}
+    for where, obj in _records(p):
+        if not isinstance(obj, dict):
+            raise where.error(f"expected a JSON object, got {json_type(obj)}", "(record)")
+        try:
+            draft = convert(obj, where, result.notes)
+        except ValidationError as exc:  # a fact or item built from unusable text
+            loc, msg = _first_error(exc)
+            raise where.error(f"cannot make a case from this record ({loc}: {msg})") from None
+        if draft.diagnosis is not None and kb is None:
+            kb = load_kb()
+        _repair_polarity(draft, where, result.notes)
+        case, cond = _finish(draft, fmt, where, kb)
+        if case.id in first_line:
+            raise where.error(f"duplicate case id {case.id!r} (first on line {first_line[case.id]})", "id")
+        first_line[case.id] = where.line
+        result.cases.append(case)
+        if draft.diagnosis is not None:
+            if cond is not None:
+                result.matched += 1
+            else:
+                result.unmatched.append(draft.diagnosis)
+    return result
+
+
+__all__ = ["FORMATS", "NO_DIAGNOSIS", "Draft", "ImportResult", "Where", "import_cases", "json_type", "minimal_rubric"]
