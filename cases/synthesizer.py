@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Iterator, Sequence
 from functools import cache
 from importlib import resources
@@ -41,8 +42,65 @@ def _background() -> dict[str, Any]:
     return data
 
 
-def _pick_lay(rng: random.Random, lay: list[str], caregiver: list[str], child: bool) -> str:
-    return rng.choice(caregiver if child and caregiver else lay)
+_OBJECT_NEXT = frozenset(
+    [
+        "up",
+        "to",
+        "a",
+        "an",
+        "the",
+        "in",
+        "out",
+        "down",
+        "off",
+        "some",
+        "any",
+        "anything",
+        "medicine",
+        "calpol",
+        "paracetamol",
+        "ibuprofen",
+        "again",
+    ]
+)
+_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers|himself|herself)\b(\s*)(\w*)", re.IGNORECASE)
+
+
+def match_pronouns(text: str, sex: str) -> str:
+    """Make a caregiver's pronouns agree with the child's sex.
+
+    Knowledge-base lines are written for either sex; "her" becomes "him" when
+    it is an object (before a preposition, article or the end of a clause)
+    and "his" otherwise.
+    """
+
+    def swap(m: re.Match[str]) -> str:
+        word, space, nxt = m.group(1), m.group(2), m.group(3)
+        low = word.lower()
+        if sex == "male":
+            if low == "she":
+                new = "he"
+            elif low == "hers":
+                new = "his"
+            elif low == "herself":
+                new = "himself"
+            elif low == "her":
+                new = "him" if not nxt or nxt.lower() in _OBJECT_NEXT else "his"
+            else:
+                new = low
+        else:
+            new = {"he": "she", "him": "her", "his": "her", "himself": "herself"}.get(low, low)
+        if word[0].isupper():
+            new = new.capitalize()
+        return new + space + nxt
+
+    return _PRONOUN.sub(swap, text)
+
+
+def _pick_lay(rng: random.Random, lay: list[str], caregiver: list[str], child: bool, sex: str = "") -> str:
+    if child and caregiver:
+        return match_pronouns(rng.choice(caregiver), sex) if sex else rng.choice(caregiver)
+    return rng.choice(lay)
 
 
 def _fill(text: str, rng: random.Random, n: list[int] | None) -> tuple[str, int | None]:
@@ -110,7 +168,7 @@ def draw_case(kb: KnowledgeBase, cond: Condition, rng: random.Random, atypical_r
     name = f"{rng.choice(names[sex])} {rng.choice(names['family'])}"
     pres = rng.choices(cond.presentations, weights=[p.weight for p in cond.presentations])[0]
     complaint = kb.complaints[pres.complaint]
-    opening = _pick_lay(rng, pres.lay, pres.lay_caregiver, child)
+    opening = _pick_lay(rng, pres.lay, pres.lay_caregiver, child, sex)
     facts: list[Fact] = [
         Fact(
             id="cc",
@@ -128,7 +186,7 @@ def draw_case(kb: KnowledgeBase, cond: Condition, rng: random.Random, atypical_r
             category="hpi",
             disclosure="on_ask",
             text=onset.text,
-            lay=_pick_lay(rng, onset.lay, onset.lay_caregiver, child),
+            lay=_pick_lay(rng, onset.lay, onset.lay_caregiver, child, sex),
             topic="onset",
         )
     )
@@ -137,11 +195,13 @@ def draw_case(kb: KnowledgeBase, cond: Condition, rng: random.Random, atypical_r
         p = f.probability * (0.25 if atypical and f.hallmark else 1.0)
         if rng.random() < p:
             hallmarks += f.hallmark
-            facts.append(_history_fact(f"{f.category}.{f.id}", f, _pick_lay(rng, f.lay, f.lay_caregiver, child)))
+            facts.append(_history_fact(f"{f.category}.{f.id}", f, _pick_lay(rng, f.lay, f.lay_caregiver, child, sex)))
     covered = {f.topic for f in facts}
     for n in cond.negatives:
         if n.topic not in covered and rng.random() < n.probability:
-            facts.append(_history_fact(f"neg.{n.id}", n, _pick_lay(rng, n.lay, n.lay_caregiver, child), negative=True))
+            facts.append(
+                _history_fact(f"neg.{n.id}", n, _pick_lay(rng, n.lay, n.lay_caregiver, child, sex), negative=True)
+            )
     covered = {f.topic for f in facts}
     bg = _background()
     for group in bg["child" if child else "adult"]:

@@ -1,3 +1,4 @@
+import re
 from collections import Counter
 
 import pytest
@@ -89,3 +90,18 @@ def test_consistency_check_catches_contradictions(bank):
         }
     )
     assert any("male" in p for p in consistency_problems(man))
+
+
+def test_caregiver_pronouns_agree_with_the_child(bank):
+    from cases.synthesizer import match_pronouns
+
+    assert (
+        match_pronouns("I picked her up and her tummy felt hard", "male") == "I picked him up and his tummy felt hard"
+    )
+    assert match_pronouns("He won't feed and his nappy is dry", "female") == "She won't feed and her nappy is dry"
+    children = [c for c in generate(300, seed=8) if c.speaker == "caregiver"]
+    assert children
+    for c in children:
+        wrong = r"\b(she|her|hers|herself)\b" if c.demographics.sex == "male" else r"\b(he|him|his|himself)\b"
+        for f in c.facts:
+            assert not re.search(wrong, f.lay, re.IGNORECASE), (c.id, f.lay)
