@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from arena.cli_cases import cases_app
+from arena.cli_report import register as register_report_commands
+from arena.display import make_console
 
 app = typer.Typer(
     add_completion=False,
@@ -21,8 +22,9 @@ app = typer.Typer(
 export_app = typer.Typer(no_args_is_help=True, help="Export a run.")
 app.add_typer(export_app, name="export")
 app.add_typer(cases_app, name="cases")
+register_report_commands(app)
 
-out = Console(soft_wrap=True)
+out = make_console()
 
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: $ARENA_DB or sqlite:///arena.db).")]
 
@@ -113,25 +115,6 @@ def simulate(
     _print_summary(store, run.id)
     out.print(f"Results: run [bold]{run.id}[/bold] in {store.url}")
     out.print(f"  arena show {run.id}   |   arena export hf {run.id} --out DIR")
-
-
-@app.command("judge")
-def judge_cmd(
-    run: Annotated[str, typer.Argument(help="Run id or name.")],
-    judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
-    rule: Annotated[str, typer.Option("--rule", help="Aggregation: majority or unanimous.")] = "majority",
-    db: DbOpt = None,
-) -> None:
-    """Re-judge a stored run without re-simulating."""
-    from arena import pipeline
-    from arena.display import make_display
-
-    if rule not in ("majority", "unanimous"):
-        raise typer.BadParameter(f"--rule must be majority or unanimous, not {rule!r}")
-    store = _store(db)
-    n = pipeline.judge(store, run, make_display(), judge, rule)  # type: ignore[arg-type]
-    out.print(f"judged {n} consultations")
-    _print_summary(store, store.get_run(run).id)
 
 
 @app.command("distill")

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from arena.display import make_console
 from arena.types import Case
 
 cases_app = typer.Typer(no_args_is_help=True, help="Generate, import, validate and inspect case banks.")
-out = Console(soft_wrap=True)
+out = make_console()
 
 
 def write_jsonl(cases: Sequence[Case], path: Path) -> None:

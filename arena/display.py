@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Display(Protocol):
@@ -84,3 +87,17 @@ class RichDisplay:
 def make_display() -> Display:
     """Return a bar on a terminal and plain lines otherwise."""
     return RichDisplay() if sys.stderr.isatty() else PlainDisplay()
+
+
+def make_console() -> Console:
+    """A console for command output: the terminal's width, or 160 columns when piped.
+
+    Rich would squeeze tables into 80 columns when output goes to a file or a
+    pipe, truncating headers; logs and CI are read in wider windows than that.
+    """
+    import os
+
+    from rich.console import Console
+
+    wide = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(soft_wrap=True, width=wide)

@@ -73,8 +73,9 @@ class ChecklistDoctor:
     It picks the conditions the opening complaint suggests, asks their history
     topics, examines, orders their tests, then names the condition whose
     typical features best match what it heard. ``diligence`` (0-1) is the
-    chance it performs each checklist step; skipped steps are kept in
-    ``skipped`` so its omissions are known exactly.
+    chance it performs each checklist step; steps taken are kept in
+    ``performed`` and skipped ones in ``skipped``, so what it did and did not
+    do is known exactly (ground truth for testing judges).
     """
 
     def __init__(self, name: str, seed: int, diligence: float = 0.85) -> None:
@@ -92,6 +93,7 @@ class ChecklistDoctor:
         self.diligence = diligence
         self.plan: list[tuple[str, str]] = []
         self.skipped: list[str] = []
+        self.performed: list[tuple[str, str]] = []
         self.ordered: list[str] = []
         self.candidates: list[Condition] = []
         self._planned = False
@@ -108,6 +110,8 @@ class ChecklistDoctor:
             exams.extend(t for t in c.exams if t not in exams)
             tests.extend(t for t in c.workup if t not in tests)
         history.extend(t for t in _GENERAL_HISTORY if t not in history)
+        # Vital signs come first in every examination.
+        exams = ["vitals", *(e for e in exams if e != "vitals")]
         n_tests = min(len(tests), max(1, budget // 4))
         n_exams = min(len(exams), max(1, budget // 5))
         n_hist = max(0, budget - n_tests - n_exams)
@@ -154,6 +158,7 @@ class ChecklistDoctor:
                 self.skipped.append(topic)
                 continue
             t = topics()[topic]
+            self.performed.append((kind, topic))
             if kind == "ask":
                 action = DoctorAction(kind="ask", text=t.question)
             else:

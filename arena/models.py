@@ -95,6 +95,9 @@ class ChatModel(ABC):
 
 
 _FLOAT_PARAMS = {"temperature", "top_p", "timeout"}
+ROLE_PARAMS = frozenset({"weight", "mode"})
+"""Parameters that configure the role a model plays (a judge's vote weight, a
+judge's item or batch mode); they are not sent to the provider."""
 _INT_PARAMS = {"max_tokens", "seed"}
 
 
@@ -116,6 +119,8 @@ class LiteLLMModel(ChatModel):
             self.litellm_model = raw_name.strip()
             return
         for k, v in spec.params.items():
+            if k in ROLE_PARAMS:
+                continue
             if k in _FLOAT_PARAMS:
                 self.kwargs[k] = float(v)
             elif k in _INT_PARAMS:

@@ -109,7 +109,12 @@ def simulate(
 
 
 def judge(
-    store: Store, run_ref: str, display: Display, judges: list[str] | None = None, rule: Rule = "majority"
+    store: Store,
+    run_ref: str,
+    display: Display,
+    judges: list[str] | None = None,
+    rule: Rule = "majority",
+    diagnosis_judge: str | None = None,
 ) -> int:
     """(Re-)judge a stored run with a committee; replaces earlier verdicts.
 
@@ -119,6 +124,7 @@ def judge(
         display: Progress display.
         judges: Judge names; default the run's configured judges.
         rule: Aggregation rule.
+        diagnosis_judge: Optional chat model for diagnoses the rules cannot match.
 
     Returns:
         Number of consultations scored.
@@ -127,11 +133,15 @@ def judge(
     names = judges or run.config.judges
     for n in names:
         check_judge(n)
+    if diagnosis_judge:
+        check_judge(diagnosis_judge)
     transcripts = list(store.transcripts(run.id))
     cases = store.cases(run.id)
     display.start("judging", len(transcripts))
     try:
-        verdicts, scores = asyncio.run(judge_run(transcripts, cases, names, rule=rule, progress=display.advance))
+        verdicts, scores = asyncio.run(
+            judge_run(transcripts, cases, names, rule=rule, diagnosis_judge=diagnosis_judge, progress=display.advance)
+        )
     finally:
         display.stop()
     store.replace_judgement(run.id, verdicts, scores)

@@ -548,3 +548,118 @@ class PatientReply(BaseModel):
     """Guard interventions made while producing it."""
     usage: Usage = Field(default_factory=Usage)
     """Model usage for producing it."""
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class Estimate(BaseModel):
+    """A mean with its bootstrap 95% confidence interval."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float
+    """Point estimate."""
+    low: float
+    """Lower end of the 95% interval."""
+    high: float
+    """Upper end of the 95% interval."""
+    n: int
+    """Consultations it is computed over."""
+
+
+class Agreement(BaseModel):
+    """How far the judges of a committee agree, over one scope of rubric items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: str
+    """``all`` or an axis name such as ``history``."""
+    judges: list[str]
+    """The judges compared."""
+    items: int
+    """(Consultation, item) pairs that at least two judges scored."""
+    fleiss_kappa: float | None = None
+    """Fleiss' kappa over all judges (None when undefined)."""
+    krippendorff_alpha: float | None = None
+    """Krippendorff's alpha, nominal (None when undefined)."""
+    cohen: dict[str, float] = Field(default_factory=dict)
+    """Cohen's kappa per judge pair, keyed ``judge A | judge B``."""
+    split: int = 0
+    """Pairs on which the judges did not all agree."""
+    percent_agreement: float | None = None
+    """Share of pairs on which all scoring judges agreed."""
+
+
+class JudgeCalibration(BaseModel):
+    """One judge against reference labels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    judge: str
+    """The judge."""
+    n: int
+    """Labelled (consultation, item) pairs it scored."""
+    accuracy: float
+    """Share of its verdicts equal to the label."""
+    precision: float | None
+    """Of its ``met`` verdicts, the share labelled met."""
+    recall: float | None
+    """Of the pairs labelled met, the share it called met."""
+
+
+class ConsultationBrief(BaseModel):
+    """One consultation in a report's list (e.g. the worst ones)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    consultation_id: str
+    """The consultation."""
+    case_id: str
+    """Its case."""
+    doctor: str
+    """Its doctor."""
+    diagnosis_given: str
+    """The doctor's final diagnosis, or empty."""
+    diagnosis_true: str
+    """The case's diagnosis."""
+    match: DiagnosisMatch
+    """How they matched."""
+    score: float
+    """Overall score."""
+
+
+class RunAnalysis(BaseModel):
+    """Everything a report shows about a judged run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    """The run."""
+    name: str
+    """Its name."""
+    judges: list[str]
+    """The committee."""
+    rule: str
+    """How the committee's verdicts were aggregated."""
+    consultations: int
+    """Scored consultations."""
+    overall: Estimate
+    """Mean overall score."""
+    by_axis: dict[str, Estimate] = Field(default_factory=dict)
+    """Mean score per rubric axis."""
+    breakdowns: dict[str, dict[str, Estimate]] = Field(default_factory=dict)
+    """Mean overall score per group, for each dimension: ``doctor``, ``organ_system``,
+    ``complaint``, ``difficulty``, ``persona``."""
+    heatmap: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Mean overall score per doctor (outer key) and organ system (inner key)."""
+    diagnosis: dict[str, float] = Field(default_factory=dict)
+    """Share of consultations per diagnosis match: exact, partial, wrong, missing."""
+    pass_k: dict[int, float] = Field(default_factory=dict)
+    """pass^k over trials: chance that k trials of a case all pass."""
+    agreement: list[Agreement] = Field(default_factory=list)
+    """Judge agreement, over all items and per axis."""
+    calibration: list[JudgeCalibration] = Field(default_factory=list)
+    """Judges against reference labels, when labels were given."""
+    worst: list[ConsultationBrief] = Field(default_factory=list)
+    """The lowest-scoring consultations."""

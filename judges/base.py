@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from arena.types import Case, RubricItem, Transcript, Verdict, Verdict3
+from arena.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict, Verdict3
 
 
 class Judge(Protocol):
@@ -12,8 +12,15 @@ class Judge(Protocol):
 
     name: str
 
-    async def judge(self, transcript: Transcript, case: Case) -> list[Verdict]:
-        """Return one verdict per rubric item of ``case``."""
+    async def judge(self, transcript: Transcript, case: Case, diagnosis: DiagnosisMatch | None = None) -> list[Verdict]:
+        """Return one verdict per rubric item of ``case``.
+
+        Args:
+            transcript: The consultation.
+            case: Its case.
+            diagnosis: The committee's diagnosis decision, for judges that
+                decide diagnosis items structurally (others may ignore it).
+        """
         ...
 
 

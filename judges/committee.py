@@ -1,34 +1,78 @@
-"""The committee: several judges, every verdict kept, one aggregated verdict per item."""
+"""The committee: several judges, every verdict kept, one aggregated verdict per item.
+
+Rules:
+
+* ``majority``: the outcome most scoring judges gave; a tie is unscored.
+* ``unanimous``: met only when every scoring judge said met.
+* ``weighted``: like majority, each vote counted with its judge's weight
+  (``?weight=2`` on the judge's name; default 1).
+* ``mean``: item verdicts as ``majority`` (they feed the distiller), but the
+  consultation's score is the mean of the scores each judge alone would give.
+
+Unscored verdicts never vote; an item no judge scored stays unscored.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
-from arena.models import BuiltinRef, ModelError, get_model
+from arena.models import BuiltinRef, ModelError, get_model, parse_model_name
 from arena.types import Case, Score, Transcript, Verdict, Verdict3
 from judges.base import Judge
-from judges.builtin_rubric import BuiltinRubricJudge
-from judges.diagnosis import match_diagnosis
+from judges.builtin_rubric import BuiltinRubricJudge, BuiltinSafetyJudge
+from judges.diagnosis import DiagnosisDecider, match_diagnosis
 from judges.llm_rubric import LLMRubricJudge
 from judges.scoring import score_consultation
 
 COMMITTEE = "committee"
-Rule = Literal["majority", "unanimous"]
-BUILTIN_JUDGES = ("rubric",)
+Rule = Literal["majority", "mean", "unanimous", "weighted"]
+RULES: tuple[str, ...] = get_args(Rule)
+BUILTIN_JUDGES = ("rubric", "safety")
+
+
+def judge_weight(name: str) -> float:
+    """The vote weight a judge name carries (``?weight=``), default 1.
+
+    Raises:
+        ModelError: if the weight is not a positive number.
+    """
+    raw = parse_model_name(name).params.get("weight", "1")
+    try:
+        w = float(raw)
+    except ValueError:
+        raise ModelError(f"{name!r}: weight must be a number, not {raw!r}") from None
+    if w <= 0:
+        raise ModelError(f"{name!r}: weight must be positive")
+    return w
 
 
 def check_judge(name: str) -> None:
     """Raise if ``name`` cannot judge.
 
     Raises:
-        ModelError: for malformed names and unknown built-in judges.
+        ModelError: for malformed names, unknown built-in judges and bad parameters.
     """
     model = get_model(name)
+    judge_weight(name)
     if isinstance(model, BuiltinRef) and model.policy not in BUILTIN_JUDGES:
-        raise ModelError(f"unknown built-in judge {name!r} (known: builtin/rubric)")
+        raise ModelError(f"unknown built-in judge {name!r} (known: builtin/rubric, builtin/safety)")
+    mode = parse_model_name(name).params.get("mode", "item")
+    if mode not in ("item", "batch"):
+        raise ModelError(f"{name!r}: mode must be item or batch, not {mode!r}")
+
+
+def check_rule(rule: str) -> Rule:
+    """Return ``rule`` if it is a known aggregation rule.
+
+    Raises:
+        ModelError: naming the known rules.
+    """
+    if rule not in RULES:
+        raise ModelError(f"unknown rule {rule!r} (known: {', '.join(RULES)})")
+    return rule  # type: ignore[return-value]
 
 
 def get_judge(name: str) -> Judge:
@@ -36,26 +80,34 @@ def get_judge(name: str) -> Judge:
     check_judge(name)
     model = get_model(name)
     if isinstance(model, BuiltinRef):
-        return BuiltinRubricJudge(name)
-    return LLMRubricJudge(model)
+        return BuiltinSafetyJudge(name) if model.policy == "safety" else BuiltinRubricJudge(name)
+    return LLMRubricJudge(model, batch=parse_model_name(name).params.get("mode") == "batch")
 
 
-def aggregate(outcomes: Sequence[Verdict3], rule: Rule = "majority") -> Verdict3:
-    """Combine judges' outcomes on one item.
+def aggregate(
+    outcomes: Sequence[Verdict3], rule: Rule = "majority", weights: Sequence[float] | None = None
+) -> Verdict3:
+    """Combine judges' outcomes on one item (see the module docstring for the rules).
 
-    ``majority``: the outcome most scored judges gave; a tie is unscored.
-    ``unanimous``: met only if every scored judge said met.
-    Unscored verdicts do not vote; with no votes the item is unscored.
+    Args:
+        outcomes: One outcome per judge.
+        rule: Aggregation rule.
+        weights: Vote weights, one per outcome (``weighted`` only; default 1 each).
+
+    Returns:
+        The committee's outcome.
     """
-    votes = [o for o in outcomes if o != "unscored"]
+    ws = list(weights) if weights is not None and rule == "weighted" else [1.0] * len(outcomes)
+    votes = [(o, w) for o, w in zip(outcomes, ws, strict=True) if o != "unscored"]
     if not votes:
         return "unscored"
-    met = votes.count("met")
+    met = sum(w for o, w in votes if o == "met")
+    total = sum(w for _, w in votes)
     if rule == "unanimous":
-        return "met" if met == len(votes) else "not_met"
-    if met * 2 == len(votes):
+        return "met" if met == total else "not_met"
+    if met * 2 == total:
         return "unscored"
-    return "met" if met * 2 > len(votes) else "not_met"
+    return "met" if met * 2 > total else "not_met"
 
 
 async def judge_run(
@@ -64,6 +116,7 @@ async def judge_run(
     judge_names: Sequence[str],
     *,
     rule: Rule = "majority",
+    diagnosis_judge: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Verdict], list[Score]]:
     """Judge every transcript with every judge, aggregate, and score.
@@ -73,6 +126,8 @@ async def judge_run(
         cases: Their cases by id.
         judge_names: Model names of the committee.
         rule: Aggregation rule.
+        diagnosis_judge: Optional chat model asked when the built-in diagnosis
+            match finds no synonym or ICD-10 relation (free-text fallback).
         progress: Called with the number of consultations just judged.
 
     Returns:
@@ -80,12 +135,15 @@ async def judge_run(
         consultation that has a case.
     """
     judges = [get_judge(n) for n in judge_names]
+    weights = [judge_weight(n) for n in judge_names]
+    decider = DiagnosisDecider(diagnosis_judge)
     verdicts: list[Verdict] = []
     scores: list[Score] = []
 
     async def one(tr: Transcript) -> None:
         case = cases[tr.case_id]
-        per_judge = await asyncio.gather(*(j.judge(tr, case) for j in judges))
+        match = await decider.decide(tr.final, case)
+        per_judge = await asyncio.gather(*(j.judge(tr, case, match) for j in judges))
         by_item: dict[str, list[Verdict]] = defaultdict(list)
         for vs in per_judge:
             for v in vs:
@@ -94,7 +152,7 @@ async def judge_run(
         committee: list[Verdict] = []
         for item in case.rubric:
             vs = by_item[item.id]
-            outcome = aggregate([v.outcome for v in vs], rule)
+            outcome = aggregate([v.outcome for v in vs], rule, [weights[judge_names.index(v.judge)] for v in vs])
             split = len({v.outcome for v in vs if v.outcome != "unscored"}) > 1
             committee.append(
                 Verdict(
@@ -109,7 +167,16 @@ async def judge_run(
                 )
             )
         verdicts.extend(committee)
-        scores.append(score_consultation(tr.id, committee, match_diagnosis(tr.final, case)))
+        score = score_consultation(tr.id, committee, match)
+        if rule == "mean":
+            own = [score_consultation(tr.id, vs, match) for vs in per_judge]
+            score = score.model_copy(
+                update={
+                    "overall": sum(s.overall for s in own) / len(own),
+                    "raw": sum(s.raw for s in own) / len(own),
+                }
+            )
+        scores.append(score)
         if progress:
             progress(1)
 
@@ -119,3 +186,17 @@ async def judge_run(
     for i in range(0, len(usable), batch):
         await asyncio.gather(*(one(tr) for tr in usable[i : i + batch]))
     return verdicts, scores
+
+
+__all__ = [
+    "COMMITTEE",
+    "RULES",
+    "Rule",
+    "aggregate",
+    "check_judge",
+    "check_rule",
+    "get_judge",
+    "judge_run",
+    "judge_weight",
+    "match_diagnosis",
+]

@@ -1,14 +1,29 @@
 """Deciding whether a final diagnosis names the case's diagnosis.
 
-A synonym or a more specific form of the right diagnosis counts as exact
-("acute inferior STEMI" for "STEMI"); a less specific form is partial
-("chest infection" for "community-acquired pneumonia" only when listed as a
-synonym; "myocardial infarction" for "inferior myocardial infarction");
-anything else is wrong.
+In order:
+
+1. a name or synonym of the case's diagnosis inside the answer is ``exact``
+   ("acute inferior STEMI" for "STEMI");
+2. an answer whose content words are a strict subset of a name's is
+   ``partial`` (a less specific form: "myocardial infarction" for "inferior
+   myocardial infarction");
+3. otherwise the answer is looked up in the knowledge base and the ICD-10
+   codes compared: the same code or a code under the case's (more specific)
+   is ``exact``, a code above it (less specific) is ``partial``, a sibling in
+   the same three-character category is ``partial``;
+4. a different disease is ``wrong``; no answer is ``missing``.
+
+An optional chat model decides what rules 1-3 leave ``wrong`` (free text the
+rules cannot read, e.g. a description instead of a name).
 """
 
 from __future__ import annotations
 
+import json
+import re
+
+from arena.models import ChatModel, get_model
+from arena.templating import render
 from arena.types import Case, DiagnosisMatch, FinalAnswer
 from personas.matcher import normalise
 
@@ -34,12 +49,33 @@ def _core(text: str) -> set[str]:
     return {w for w in normalise(text).split() if w not in _FILLER}
 
 
+def _icd(code: str) -> str:
+    return code.upper().replace(".", "").strip()
+
+
+def icd_relation(said: str, truth: str) -> DiagnosisMatch:
+    """Compare two ICD-10 codes.
+
+    Returns:
+        ``exact`` for the same code or a more specific one, ``partial`` for a
+        less specific one or a sibling in the same category, ``wrong`` otherwise.
+    """
+    a, b = _icd(said), _icd(truth)
+    if not a or not b:
+        return "wrong"
+    if a == b or a.startswith(b):
+        return "exact"
+    if b.startswith(a) or a[:3] == b[:3]:
+        return "partial"
+    return "wrong"
+
+
 def match_diagnosis(final: FinalAnswer | None, case: Case) -> DiagnosisMatch:
-    """Compare a doctor's final diagnosis with the case's.
+    """Compare a doctor's final diagnosis with the case's (rules 1-4 above).
 
     Args:
         final: The doctor's final answer, or None if none was given.
-        case: The case with its diagnosis and synonyms.
+        case: The case with its diagnosis, synonyms and ICD-10 code.
 
     Returns:
         ``exact``, ``partial``, ``wrong`` or ``missing``.
@@ -56,4 +92,53 @@ def match_diagnosis(final: FinalAnswer | None, case: Case) -> DiagnosisMatch:
         core = _core(n)
         if said_core and core and said_core < core:
             return "partial"
+    if case.diagnosis.icd10:
+        from cases.kb import load_kb
+        from cases.rubric_from_kb import find_condition
+
+        cond = find_condition(load_kb(), final.diagnosis)
+        if cond is not None:
+            return icd_relation(cond.icd10, case.diagnosis.icd10)
     return "wrong"
+
+
+_VERDICTS: dict[str, DiagnosisMatch] = {
+    "exact": "exact",
+    "same": "exact",
+    "partial": "partial",
+    "wrong": "wrong",
+    "different": "wrong",
+}
+
+
+class DiagnosisDecider:
+    """Rule-based diagnosis matching with an optional chat-model fallback."""
+
+    def __init__(self, model_name: str | None = None) -> None:
+        """Create the decider.
+
+        Args:
+            model_name: Chat model asked when the rules say ``wrong``; None for rules only.
+        """
+        model = get_model(model_name) if model_name else None
+        self.model: ChatModel | None = model if isinstance(model, ChatModel) else None
+
+    async def decide(self, final: FinalAnswer | None, case: Case) -> DiagnosisMatch:
+        """Return how ``final`` matches the case's diagnosis."""
+        m = match_diagnosis(final, case)
+        if m != "wrong" or self.model is None or final is None:
+            return m
+        prompt = render("judges", "diagnosis_match.j2", said=final.diagnosis, case=case)
+        for _ in range(2):
+            try:
+                out = await self.model.complete([{"role": "user", "content": prompt}])
+            except Exception:  # noqa: BLE001 - the rules' answer stands when the fallback fails
+                return m
+            found = re.search(r"\{.*\}", out.text, re.DOTALL)
+            try:
+                word = str(json.loads(found.group(0)).get("match", "")).lower() if found else ""
+            except json.JSONDecodeError:
+                word = ""
+            if word in _VERDICTS:
+                return _VERDICTS[word]
+        return m

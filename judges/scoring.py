@@ -79,6 +79,28 @@ def bootstrap_ci(values: Sequence[float], *, n: int = 1000, seed: int = 0, level
     return lo, hi
 
 
+def bootstrap_diff(
+    a: Sequence[float], b: Sequence[float], *, n: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Difference of means ``mean(b) - mean(a)`` with a percentile bootstrap interval.
+
+    The two samples are resampled independently (different runs, different
+    consultations).
+
+    Returns:
+        ``(difference, low, high)``; the interval collapses to the difference
+        when either sample has fewer than two values.
+    """
+    if not a or not b:
+        return 0.0, 0.0, 0.0
+    d = sum(b) / len(b) - sum(a) / len(a)
+    if len(a) < 2 or len(b) < 2:
+        return d, d, d
+    rng = random.Random(seed)
+    diffs = sorted(sum(rng.choices(b, k=len(b))) / len(b) - sum(rng.choices(a, k=len(a))) / len(a) for _ in range(n))
+    return d, diffs[int((1 - level) / 2 * n)], diffs[min(n - 1, int((1 + level) / 2 * n))]
+
+
 def rubric_points(case: Case) -> float:
     """Sum of a case's positive points."""
     return sum(i.points for i in case.rubric if i.points > 0)

@@ -1,0 +1,157 @@
+"""``arena judge``, ``arena report`` and ``arena compare``: judging runs and reading the results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from arena.display import make_console
+from arena.types import Estimate, RunAnalysis, Verdict
+
+out = make_console()
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: $ARENA_DB or sqlite:///arena.db).")]
+
+
+def _est(e: Estimate) -> str:
+    return f"{e.mean:.3f} [{e.low:.3f}, {e.high:.3f}] n={e.n}"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def print_analysis(a: RunAnalysis) -> None:
+    """Print a run's leaderboard, breakdowns and agreement to the terminal."""
+    out.print(
+        f"[bold]{a.name}[/bold] ({a.run_id}): {a.consultations} consultations; judges {', '.join(a.judges)}; "
+        f"rule {a.rule}"
+    )
+    out.print(f"overall score {_est(a.overall)}")
+    board = Table(title="leaderboard (by doctor)")
+    for col in ("doctor", "score [95% CI]", "n"):
+        board.add_column(col)
+    for doc, e in sorted(a.breakdowns.get("doctor", {}).items(), key=lambda kv: -kv[1].mean):
+        board.add_row(doc, f"{e.mean:.3f} [{e.low:.3f}, {e.high:.3f}]", str(e.n))
+    out.print(board)
+    axes = Table(title="by axis")
+    axes.add_column("axis")
+    axes.add_column("score [95% CI]")
+    for axis, e in a.by_axis.items():
+        axes.add_row(axis, _est(e))
+    out.print(axes)
+    for dim in ("organ_system", "complaint", "difficulty", "persona"):
+        rows = a.breakdowns.get(dim, {})
+        if len(rows) > 1:
+            t = Table(title=f"by {dim.replace('_', ' ')}")
+            t.add_column(dim)
+            t.add_column("score [95% CI]")
+            for g, e in sorted(rows.items(), key=lambda kv: kv[1].mean):
+                t.add_row(g, _est(e))
+            out.print(t)
+    out.print("diagnosis: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in a.diagnosis.items()))
+    if a.pass_k:
+        out.print("pass^k: " + ", ".join(f"k={k} {v:.3f}" for k, v in a.pass_k.items()))
+    ag = Table(title="judge agreement")
+    for col in ("scope", "items", "agree %", "split", "Fleiss kappa", "Krippendorff alpha", "Cohen kappa (pairs)"):
+        ag.add_column(col)
+    for agr in a.agreement:
+        cohen = "; ".join(f"{k}: {v:.3f}" for k, v in agr.cohen.items()) or "n/a"
+        pct = "n/a" if agr.percent_agreement is None else f"{100 * agr.percent_agreement:.1f}"
+        ag.add_row(
+            agr.scope, str(agr.items), pct, str(agr.split), _num(agr.fleiss_kappa), _num(agr.krippendorff_alpha), cohen
+        )
+    out.print(ag)
+    if a.calibration:
+        cal = Table(title="judges against reference labels")
+        for col in ("judge", "n", "accuracy", "precision", "recall"):
+            cal.add_column(col)
+        for c in a.calibration:
+            cal.add_row(c.judge, str(c.n), _num(c.accuracy), _num(c.precision), _num(c.recall))
+        out.print(cal)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the judge, report and compare commands to ``app``."""
+
+    @app.command("judge")
+    def judge_cmd(
+        run: Annotated[str, typer.Argument(help="Run id or name.")],
+        judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
+        rule: Annotated[str, typer.Option("--rule", help="majority, mean, unanimous or weighted.")] = "majority",
+        diagnosis_judge: Annotated[
+            str | None, typer.Option("--diagnosis-judge", help="Chat model for diagnoses the rules cannot match.")
+        ] = None,
+        reference: Annotated[
+            Path | None, typer.Option("--reference", help="JSONL of consultation_id, item_id, label.")
+        ] = None,
+        db: DbOpt = None,
+    ) -> None:
+        """Re-judge a stored run without re-simulating, then print its figures."""
+        from arena import pipeline
+        from arena.display import make_display
+        from arena.store import Store
+        from judges.analysis import analyze_run, read_labels
+        from judges.committee import check_rule
+
+        checked = check_rule(rule)
+        labels = read_labels(reference) if reference else None
+        store = Store(db)
+        n = pipeline.judge(store, run, make_display(), judge, checked, diagnosis_judge)
+        out.print(f"judged {n} consultations")
+        print_analysis(analyze_run(store, run, labels))
+
+    @app.command("report")
+    def report_cmd(
+        run: Annotated[str, typer.Argument(help="Run id or name.")],
+        html: Annotated[Path | None, typer.Option("--html", help="Also write an HTML report here.")] = None,
+        reference: Annotated[
+            Path | None, typer.Option("--reference", help="JSONL of consultation_id, item_id, label.")
+        ] = None,
+        db: DbOpt = None,
+    ) -> None:
+        """Print a judged run's leaderboard and figures; optionally write an HTML report."""
+        from arena.store import Store
+        from judges.analysis import analyze_run, read_labels
+
+        store = Store(db)
+        analysis = analyze_run(store, run, read_labels(reference) if reference else None)
+        print_analysis(analysis)
+        if html:
+            from judges.report_html import write_report
+
+            wanted = {b.consultation_id for b in analysis.worst}
+            transcripts = {t.id: t for t in store.transcripts(analysis.run_id) if t.id in wanted}
+            verdicts: dict[str, list[Verdict]] = {c: [] for c in wanted}
+            for v in store.verdicts(analysis.run_id):
+                if v.consultation_id in wanted:
+                    verdicts[v.consultation_id].append(v)
+            write_report(analysis, transcripts, verdicts, html)
+            out.print(f"wrote {html}")
+
+    @app.command("compare")
+    def compare_cmd(
+        run_a: Annotated[str, typer.Argument(help="Baseline run.")],
+        run_b: Annotated[str, typer.Argument(help="Run compared with it.")],
+        db: DbOpt = None,
+    ) -> None:
+        """Per-doctor and per-axis score differences (B - A) with bootstrap 95% intervals."""
+        from arena.store import Store
+        from judges.comparison import compare_runs
+
+        rows = compare_runs(Store(db), run_a, run_b)
+        t = Table(title=f"{run_b} minus {run_a}")
+        for col in ("dimension", "group", "A", "B", "B - A [95% CI]"):
+            t.add_column(col)
+        for r in rows:
+            t.add_row(
+                r.dimension,
+                r.group,
+                f"{r.a:.3f} (n={r.n_a})",
+                f"{r.b:.3f} (n={r.n_b})",
+                f"{r.diff:+.3f} [{r.low:+.3f}, {r.high:+.3f}]",
+            )
+        out.print(t)

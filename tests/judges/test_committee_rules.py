@@ -1,0 +1,138 @@
+import asyncio
+
+import pytest
+
+from arena.doctors import ChecklistDoctor
+from arena.engine import run_consultation
+from arena.mock_scripts import register_script
+from arena.models import ModelError
+from arena.types import Case, FinalAnswer, RubricItem, Transcript
+from judges.analysis import pass_hat_k
+from judges.builtin_rubric import BuiltinRubricJudge
+from judges.committee import COMMITTEE, aggregate, check_judge, check_rule, get_judge, judge_run, judge_weight
+from judges.diagnosis import DiagnosisDecider, icd_relation, match_diagnosis
+from personas.builtin_patient import BuiltinPatient
+from personas.catalog import get_persona
+from personas.measurement import CaseMeasurement
+
+
+def _tr(case: Case) -> Transcript:
+    doc = ChecklistDoctor("builtin/checklist", seed=0, diligence=1.0)
+    return asyncio.run(
+        run_consultation(
+            case,
+            doc,
+            BuiltinPatient(case, get_persona("plain")),
+            CaseMeasurement(case),
+            consultation_id="c1",
+            run_id="r1",
+            max_turns=20,
+        )
+    )
+
+
+def test_weighted_votes():
+    assert aggregate(["met", "not_met", "not_met"], "weighted", [3, 1, 1]) == "met"
+    assert aggregate(["met", "not_met", "not_met"], "majority", [3, 1, 1]) == "not_met"
+    assert aggregate(["met", "not_met"], "weighted", [1, 1]) == "unscored"
+    assert judge_weight("openai/gpt-4o?weight=2.5") == 2.5
+    with pytest.raises(ModelError):
+        judge_weight("openai/gpt-4o?weight=-1")
+    with pytest.raises(ModelError):
+        check_rule("plurality")
+    with pytest.raises(ModelError, match="mode"):
+        check_judge("mock/judge?mode=sometimes")
+
+
+def test_mean_rule_averages_each_judges_score(stemi: Case):
+    tr = _tr(stemi)
+    _, [maj] = asyncio.run(judge_run([tr], {stemi.id: stemi}, ["mock/judge?met=true", "mock/judge?met=false"]))
+    _, [mean] = asyncio.run(
+        judge_run([tr], {stemi.id: stemi}, ["mock/judge?met=true", "mock/judge?met=false"], rule="mean")
+    )
+    # All-met scores (positives - harms) / positives clipped to 1 and all-not-met scores 0: the mean is the average.
+    positives = sum(i.points for i in stemi.rubric if i.points > 0)
+    harms = sum(i.points for i in stemi.rubric if i.points < 0)
+    all_met = min(1.0, (positives + harms) / positives)
+    assert mean.overall == pytest.approx(all_met / 2)
+    assert maj.unscored == len(stemi.rubric)  # every item tied 1-1
+
+
+def test_safety_judge_votes_only_on_safety_items(stemi: Case):
+    tr = _tr(stemi)
+    vs = asyncio.run(get_judge("builtin/safety").judge(tr, stemi))
+    for v in vs:
+        item = next(i for i in stemi.rubric if i.id == v.item_id)
+        assert (v.outcome == "unscored") == ("axis:safety" not in item.tags)
+
+
+def test_lexical_fallback_for_items_without_a_check(stemi: Case):
+    tr = _tr(stemi)
+    asked = next(t.content for t in tr.turns if t.role == "doctor")
+    item = RubricItem(id="hb.1", criterion=f"Asks: {asked}", points=3)
+    harm = RubricItem(id="hb.2", criterion="Prescribes opioids without assessment", points=-5)
+    never = RubricItem(id="hb.3", criterion="Recommends snorkelling lessons and trampoline therapy", points=2)
+    j = BuiltinRubricJudge()
+    assert j.judge_item(tr, stemi, item).outcome == "met"
+    assert j.judge_item(tr, stemi, harm).outcome == "unscored"
+    assert j.judge_item(tr, stemi, never).outcome == "not_met"
+
+
+def test_batch_llm_judge_falls_back_per_item_for_missing_items(stemi: Case):
+    tr = _tr(stemi)
+    calls = []
+
+    def script(messages, params):
+        calls.append(messages[-1]["content"])
+        if "list of rubric criteria" in messages[-1]["content"]:
+            first = stemi.rubric[0].id
+            return f'[{{"item_id": "{first}", "criteria_met": true, "explanation": "x", "evidence_turns": [1]}}]'
+        return '{"criteria_met": false, "explanation": "single"}'
+
+    register_script("test-batch-judge", script)
+    vs = asyncio.run(get_judge("mock/test-batch-judge?mode=batch").judge(tr, stemi))
+    assert [v.item_id for v in vs] == [i.id for i in stemi.rubric]
+    assert vs[0].outcome == "met" and vs[0].evidence_turns == [1]
+    assert all(v.outcome == "not_met" for v in vs[1:])
+    assert len(calls) == len(stemi.rubric)  # one batch call plus one per missing item
+
+
+def test_icd_hierarchy():
+    assert icd_relation("I21.1", "I21.1") == "exact"
+    assert icd_relation("I21.19", "I21.1") == "exact"  # more specific
+    assert icd_relation("I21", "I21.1") == "partial"  # less specific
+    assert icd_relation("I21.4", "I21.1") == "partial"  # sibling
+    assert icd_relation("K21.9", "I21.1") == "wrong"
+
+
+def test_diagnosis_by_knowledge_base_code(stemi: Case):
+    # NSTEMI is a sibling code of STEMI in I21: partial, not a different disease.
+    assert match_diagnosis(FinalAnswer(diagnosis="NSTEMI"), stemi) == "partial"
+    assert match_diagnosis(FinalAnswer(diagnosis="Aortic dissection"), stemi) == "wrong"
+
+
+def test_llm_fallback_decides_only_what_the_rules_call_wrong(stemi: Case):
+    seen = []
+
+    def script(messages, params):
+        seen.append(messages[-1]["content"])
+        return '{"match": "exact", "explanation": "same thing"}'
+
+    register_script("test-dx", script)
+    d = DiagnosisDecider("mock/test-dx")
+    assert asyncio.run(d.decide(FinalAnswer(diagnosis="blocked coronary artery with ST rise"), stemi)) == "exact"
+    assert asyncio.run(d.decide(FinalAnswer(diagnosis=stemi.diagnosis.name), stemi)) == "exact"
+    assert asyncio.run(d.decide(None, stemi)) == "missing"
+    assert len(seen) == 1
+
+
+def test_committee_records_the_rule(stemi: Case):
+    tr = _tr(stemi)
+    verdicts, _ = asyncio.run(judge_run([tr], {stemi.id: stemi}, ["builtin/rubric"], rule="unanimous"))
+    assert all(v.explanation.startswith("unanimous") for v in verdicts if v.judge == COMMITTEE)
+
+
+def test_pass_hat_k_matches_the_combinatorial_estimate():
+    # Task A passes 2 of 3 trials, task B 3 of 3: pass^1 = (2/3 + 1)/2, pass^2 = (1/3 + 1)/2, pass^3 = (0 + 1)/2.
+    got = pass_hat_k({"A": [True, True, False], "B": [True, True, True]})
+    assert got == {1: pytest.approx(5 / 6), 2: pytest.approx(2 / 3), 3: pytest.approx(0.5)}
