@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.table import Table
@@ -118,13 +118,29 @@ def simulate(
 
 
 @app.command("distill")
-def distill_cmd(run: Annotated[str, typer.Argument(help="Run id or name.")], db: DbOpt = None) -> None:
-    """Turn a judged run's failures into mistake records and QA items."""
+def distill_cmd(
+    run: Annotated[str, typer.Argument(help="Run id or name.")],
+    generator: Annotated[
+        str | None,
+        typer.Option("--generator", help="builtin/templates (default) or a chat model that writes QA items."),
+    ] = None,
+    replicate: Annotated[
+        bool, typer.Option("--replicate", help="Put each QA item to the doctor that made the mistake.")
+    ] = False,
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=1.0, help="Similarity at which mistakes merge.")
+    ] = 0.8,
+    db: DbOpt = None,
+) -> None:
+    """Turn a judged run's failures into mistake records, clusters and QA items."""
     from arena import pipeline
 
-    store = _store(db)
-    m, q = pipeline.distill(store, run)
-    out.print(f"{m} mistakes, {q} valid QA items")
+    s = pipeline.distill(_store(db), run, generator=generator, replicate_items=replicate, threshold=threshold)
+    out.print(
+        f"{s.mistakes} mistakes, {s.clusters} after de-duplication; "
+        f"QA items {s.qa_valid} valid, {s.qa_rejected} rejected"
+        + (f"; replicated {s.replicated} of {s.replication_tried}" if s.replication_tried else "")
+    )
 
 
 @export_app.command("hf")
@@ -132,13 +148,44 @@ def export_hf_cmd(
     run: Annotated[str, typer.Argument(help="Run id or name.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Dataset folder to write.")],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing folder.")] = False,
+    min_risk: Annotated[
+        str | None, typer.Option("--min-risk", help="Keep mistakes at or above: low, medium, high, critical.")
+    ] = None,
+    replicated_only: Annotated[
+        bool, typer.Option("--replicated-only", help="Keep QA items the doctor failed again.")
+    ] = False,
+    split_by: Annotated[
+        str | None, typer.Option("--split-by", help="Split qa and mistakes by: system or complaint.")
+    ] = None,
+    push: Annotated[bool, typer.Option("--push", help="Publish to the Hugging Face Hub.")] = False,
+    repo: Annotated[str | None, typer.Option("--repo", help="org/name of the dataset repository.")] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the repository private.")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Write a run as a Hugging Face dataset folder (qa, mistakes, transcripts, verdicts)."""
-    from distill.export_hf import export_hf
+    """Write a run as a Hugging Face dataset folder (qa, mistakes, transcripts, verdicts); optionally push it."""
+    from arena.types import RiskLevel
+    from distill.export_hf import SplitBy, export_hf
 
-    counts = export_hf(_store(db), run, out_dir, force=force)
+    if min_risk is not None and min_risk not in ("low", "medium", "high", "critical"):
+        raise typer.BadParameter(f"--min-risk must be low, medium, high or critical, not {min_risk!r}")
+    if split_by is not None and split_by not in ("system", "complaint"):
+        raise typer.BadParameter(f"--split-by must be system or complaint, not {split_by!r}")
+    if push and not repo:
+        raise typer.BadParameter("--push needs --repo ORG/NAME")
+    counts = export_hf(
+        _store(db),
+        run,
+        out_dir,
+        force=force,
+        min_risk=cast("RiskLevel | None", min_risk),
+        replicated_only=replicated_only,
+        split_by=cast("SplitBy | None", split_by),
+        push_repo=repo if push else None,
+        private=private,
+    )
     out.print(f"wrote {out_dir}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if push:
+        out.print(f"published to https://huggingface.co/datasets/{repo}")
 
 
 @app.command()

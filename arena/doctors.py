@@ -147,6 +147,44 @@ class ChecklistDoctor:
         final = FinalAnswer(diagnosis=top, differential=[c.name for c in ranked[1:4]], plan=plan)
         return DoctorAction(kind="final", text=top, final=final)
 
+    def answer_single_shot(self, scenario: str, question: str, options: list[str]) -> str:
+        """Answer a single-shot question the way this doctor works in a consultation.
+
+        It ranks diagnoses from the scenario, names its first test for the
+        complaint, or its first history question the scenario leaves open;
+        with probability ``1 - diligence`` it slips, as it does when it skips
+        a checklist step.
+
+        Args:
+            scenario: The vignette.
+            question: The question.
+            options: Multiple-choice options (may be empty).
+
+        Returns:
+            The chosen option, or a free-text answer.
+        """
+        self._make_plan(scenario, budget=40)
+        q = question.lower()
+        if "diagnosis" in q:
+            reply = self._conclude([("patient", scenario)]).text
+        elif "investigation" in q or "test" in q:
+            tests = [t for k, t in self.plan if k == "test"]
+            reply = topics()[tests[0]].question if tests else "No investigation needed"
+        elif "ask" in q:
+            norm = normalise(scenario)
+            open_topics = [
+                t for k, t in self.plan if k == "ask" and not any(phrase_in(w, norm) for w in topics()[t].keywords)
+            ]
+            reply = topics()[open_topics[0]].question if open_topics else "No further questions"
+        else:
+            reply = "Explain the diagnosis and the plan."
+        if options:
+            words = salient_words(reply)
+            reply = max(options, key=lambda o: (len(words & salient_words(o)), -options.index(o)))
+            if self.rng.random() >= self.diligence:
+                reply = self.rng.choice(options)
+        return reply
+
     async def act(self, dialogue: list[tuple[str, str]], turns_left: int) -> tuple[DoctorAction, Usage, str]:
         """Take the next checklist step, or conclude on the last turn."""
         if not self._planned:

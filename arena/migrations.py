@@ -133,8 +133,23 @@ def m001_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m002_mistake_clusters(conn: Connection) -> None:
+    """Create mistake_clusters: near-duplicate mistakes merged, with their members."""
+    md = MetaData()
+    Table(
+        "mistake_clusters",
+        md,
+        Column("id", String, primary_key=True),
+        Column("run_id", String, nullable=False, index=True),
+        Column("count", Integer, nullable=False),
+        Column("data", JSON, nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
+    ("m002_mistake_clusters", m002_mistake_clusters),
 ]
 """Every migration, in the order it must run. Append; never reorder or rename."""
 

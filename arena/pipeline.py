@@ -13,7 +13,8 @@ from arena.store import Store
 from arena.types import Case, Run, RunConfig
 from cases.loader import builtin_cases, load_case_file, select_cases
 from cases.synthesizer import generate
-from distill.pipeline import distill_run
+from distill.dedup import DEFAULT_THRESHOLD
+from distill.pipeline import DistillSummary, distill_run
 from judges.committee import Rule, check_judge, judge_run
 from personas.catalog import get_persona
 from personas.factory import check_patient
@@ -148,12 +149,14 @@ def judge(
     return len(scores)
 
 
-def distill(store: Store, run_ref: str) -> tuple[int, int]:
-    """Distill a judged run into mistakes and QA items.
-
-    Returns:
-        ``(mistakes, valid QA items)``.
-    """
+def distill(
+    store: Store,
+    run_ref: str,
+    *,
+    generator: str | None = None,
+    replicate_items: bool = False,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> DistillSummary:
+    """Distill a judged run into mistakes, clusters and QA items (see :func:`distill.pipeline.distill_run`)."""
     run = store.get_run(run_ref)
-    mistakes, items = distill_run(store, run.id)
-    return len(mistakes), sum(1 for q in items if q.valid)
+    return distill_run(store, run.id, generator=generator, replicate_items=replicate_items, threshold=threshold)

@@ -24,6 +24,7 @@ from arena.types import (
     Case,
     FinalAnswer,
     Mistake,
+    MistakeCluster,
     QAItem,
     Run,
     RunStatus,
@@ -49,6 +50,7 @@ VERDICTS = SQLModel.metadata.tables["verdicts"]
 SCORES = SQLModel.metadata.tables["scores"]
 MISTAKES = SQLModel.metadata.tables["mistakes"]
 QA_ITEMS = SQLModel.metadata.tables["qa_items"]
+CLUSTERS = SQLModel.metadata.tables["mistake_clusters"]
 
 
 class StoreError(RuntimeError):
@@ -384,11 +386,21 @@ class Store:
             },
         )
 
-    def replace_distillation(self, run_id: str, mistakes: Sequence[Mistake], items: Sequence[QAItem]) -> None:
-        """Replace a run's mistakes and QA items in one transaction."""
+    def replace_distillation(
+        self,
+        run_id: str,
+        mistakes: Sequence[Mistake],
+        items: Sequence[QAItem],
+        clusters: Sequence[MistakeCluster] = (),
+    ) -> None:
+        """Replace a run's mistakes, clusters and QA items in one transaction."""
         self._replace(
             run_id,
             {
+                CLUSTERS: [
+                    {"id": c.id, "run_id": run_id, "count": c.count, "data": c.model_dump(mode="json")}
+                    for c in clusters
+                ],
                 QA_ITEMS: [
                     {
                         "id": q.id,
@@ -428,6 +440,19 @@ class Store:
     def mistakes(self, run_id: str) -> list[Mistake]:
         """Return a run's mistake records."""
         return [Mistake.model_validate(d) for d in self._records(MISTAKES, run_id, MISTAKES.c.id)]
+
+    def clusters(self, run_id: str) -> list[MistakeCluster]:
+        """Return a run's mistake clusters, largest first."""
+        rows = self._records(CLUSTERS, run_id, CLUSTERS.c.count.desc())
+        return [MistakeCluster.model_validate(d) for d in rows]
+
+    def update_qa_items(self, items: Sequence[QAItem]) -> None:
+        """Rewrite stored QA items (e.g. after replication), in one transaction."""
+        with self.engine.begin() as conn:
+            for q in items:
+                conn.execute(
+                    update(QA_ITEMS).where(QA_ITEMS.c.id == q.id).values(valid=q.valid, data=q.model_dump(mode="json"))
+                )
 
     def qa_items(self, run_id: str) -> list[QAItem]:
         """Return a run's QA items (valid and rejected)."""

@@ -118,6 +118,16 @@ class MistakeRow(SQLModel, table=True):
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
+class MistakeClusterRow(SQLModel, table=True):
+    """Near-duplicate mistakes merged into one."""
+
+    __tablename__ = "mistake_clusters"
+    id: str = Field(primary_key=True)
+    run_id: str = Field(index=True)
+    count: int
+    data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
 class QAItemRow(SQLModel, table=True):
     """A single-shot QA item."""
 

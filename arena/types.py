@@ -432,6 +432,35 @@ class Mistake(StoredRecord):
     """How dangerous the mistake is."""
     turns: list[int] = Field(default_factory=list)
     """Turn indices the mistake concerns."""
+    verdicts: list[str] = Field(default_factory=list)
+    """The verdicts that found it, as ``judge`` names whose verdict on the item failed it."""
+    cluster_id: str = ""
+    """The cluster of near-duplicate mistakes it was merged into."""
+
+
+class MistakeCluster(StoredRecord):
+    """Near-duplicate mistakes merged into one, with every source kept."""
+
+    id: str
+    """Stable id (from its representative)."""
+    run_id: str
+    """The run."""
+    representative: str
+    """Id of the mistake that stands for the cluster."""
+    title: str
+    """The representative's title."""
+    category: MistakeCategory
+    """Shared category."""
+    risk: RiskLevel
+    """Highest risk among the members."""
+    count: int
+    """How many mistakes were merged."""
+    members: list[str]
+    """Ids of every merged mistake."""
+    consultations: list[str]
+    """Consultations the members came from."""
+    doctors: list[str]
+    """Doctors that made them."""
 
 
 class QAItem(StoredRecord):
@@ -453,7 +482,17 @@ class QAItem(StoredRecord):
     rationale: str = ""
     """Why that answer is right."""
     options: list[str] = Field(default_factory=list)
-    """Multiple-choice options, if any (the answer is among them)."""
+    """Multiple-choice options (the answer is among them; the rest are distractors)."""
+    grading: list[str] = Field(default_factory=list)
+    """Rubric for grading a free-text answer, one criterion per entry."""
+    cluster_id: str = ""
+    """The mistake cluster it reproduces."""
+    generator: str = "builtin/templates"
+    """What wrote it: ``builtin/templates`` or a chat model name."""
+    replicated: bool | None = None
+    """Whether the doctor that made the mistake failed this item again (None: not tried)."""
+    replication_answer: str = ""
+    """What that doctor answered when it was put the item."""
     valid: bool = True
     """Whether the item passed validation."""
     rejection: str = ""

@@ -1,18 +1,24 @@
-"""Export a run to a Hugging Face dataset folder: one parquet config per record kind."""
+"""Export a run to a Hugging Face dataset folder: one parquet config per record kind, optionally pushed."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
+from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from arena.store import Store
 from arena.templating import render
+from arena.types import RiskLevel
+
+SplitBy = Literal["system", "complaint"]
+_RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 class ExportError(RuntimeError):
-    """The export cannot be written where asked."""
+    """The export cannot be written or published as asked."""
 
 
 def _features() -> dict[str, Any]:
@@ -24,16 +30,23 @@ def _features() -> dict[str, Any]:
             {
                 "id": s,
                 "mistake_id": s,
+                "cluster_id": s,
+                "cluster_size": Value("int32"),
                 "run_id": s,
                 "case_id": s,
                 "doctor": s,
                 "category": s,
                 "risk": s,
+                "organ_system": s,
+                "complaint": s,
                 "scenario": s,
                 "question": s,
                 "answer": s,
                 "rationale": s,
                 "options": List(s),
+                "grading": List(s),
+                "generator": s,
+                "replicated": Value("bool"),
             }
         ),
         "mistakes": Features(
@@ -51,6 +64,10 @@ def _features() -> dict[str, Any]:
                 "tags": List(s),
                 "risk": s,
                 "turns": List(Value("int32")),
+                "verdicts": List(s),
+                "cluster_id": s,
+                "organ_system": s,
+                "complaint": s,
             }
         ),
         "transcripts": Features(
@@ -86,33 +103,53 @@ def _features() -> dict[str, Any]:
 
 
 _DOCS = {
-    "qa": "a single-shot question that reproduces one mistake, with its expected answer",
+    "qa": "a single-shot question that reproduces one (de-duplicated) mistake, with its expected answer",
     "mistakes": "a structured record of one failure in one consultation",
     "transcripts": "one whole consultation, turn by turn",
     "verdicts": "one judge's (or the committee's) verdict on one rubric item",
 }
 
 
-def _rows(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
-    mistakes = store.mistakes(run_id)
+def _rows(
+    store: Store, run_id: str, min_risk: RiskLevel | None, replicated_only: bool
+) -> dict[str, list[dict[str, Any]]]:
+    cases = store.cases(run_id)
+    sizes = {c.id: c.count for c in store.clusters(run_id)}
+
+    def where(case_id: str) -> dict[str, str]:
+        case = cases.get(case_id)
+        return {"organ_system": case.organ_system if case else "", "complaint": case.complaint if case else ""}
+
+    floor = _RISK_ORDER[min_risk] if min_risk else 0
+    mistakes = [m for m in store.mistakes(run_id) if _RISK_ORDER[m.risk] >= floor]
     by_id = {m.id: m for m in mistakes}
+    items = [q for q in store.qa_items(run_id) if q.valid and q.mistake_id in by_id]
+    if replicated_only:
+        items = [q for q in items if q.replicated]
+        keep = {q.cluster_id for q in items}
+        mistakes = [m for m in mistakes if m.cluster_id in keep]
     qa = [
         {
             "id": q.id,
             "mistake_id": q.mistake_id,
+            "cluster_id": q.cluster_id,
+            "cluster_size": sizes.get(q.cluster_id, 1),
             "run_id": q.run_id,
             "case_id": by_id[q.mistake_id].case_id,
             "doctor": by_id[q.mistake_id].doctor,
             "category": by_id[q.mistake_id].category,
             "risk": by_id[q.mistake_id].risk,
+            **where(by_id[q.mistake_id].case_id),
             "scenario": q.scenario,
             "question": q.question,
             "answer": q.answer,
             "rationale": q.rationale,
             "options": q.options,
+            "grading": q.grading,
+            "generator": q.generator,
+            "replicated": q.replicated,
         }
-        for q in store.qa_items(run_id)
-        if q.valid and q.mistake_id in by_id
+        for q in items
     ]
     transcripts = [
         {
@@ -147,7 +184,7 @@ def _rows(store: Store, run_id: str) -> dict[str, list[dict[str, Any]]]:
     ]
     return {
         "qa": qa,
-        "mistakes": [m.model_dump(mode="json", exclude={"schema_version"}) for m in mistakes],
+        "mistakes": [{**m.model_dump(mode="json", exclude={"schema_version"}), **where(m.case_id)} for m in mistakes],
         "transcripts": transcripts,
         "verdicts": verdicts,
     }
@@ -163,13 +200,47 @@ def _size_category(n: int) -> str:
     return "100K<n<1M"
 
 
+def split_name(value: str) -> str:
+    """A Hugging Face split name for a group value (word characters only)."""
+    name = re.sub(r"\W+", "_", value.strip().lower()).strip("_")
+    return name or "unknown"
+
+
+def _splits(name: str, data: list[dict[str, Any]], split_by: SplitBy | None) -> dict[str, list[dict[str, Any]]]:
+    if split_by is None or name not in ("qa", "mistakes"):
+        return {"train": data}
+    key = "organ_system" if split_by == "system" else "complaint"
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in data:
+        out[split_name(str(row.get(key, "")))].append(row)
+    return dict(sorted(out.items())) or {"train": []}
+
+
+def hf_token() -> str | None:
+    """The Hugging Face token from ``HF_TOKEN`` or the login cache, if any."""
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
 def export_hf(
-    store: Store, run_ref: str, out: Path, *, force: bool = False, license: str = "cc-by-4.0"
+    store: Store,
+    run_ref: str,
+    out: Path,
+    *,
+    force: bool = False,
+    license: str = "cc-by-4.0",
+    min_risk: RiskLevel | None = None,
+    replicated_only: bool = False,
+    split_by: SplitBy | None = None,
+    push_repo: str | None = None,
+    private: bool = False,
 ) -> dict[str, int]:
-    """Write a run as a dataset folder that ``datasets.load_dataset(out, config)`` reads.
+    """Write a run as a dataset folder that ``datasets.load_dataset(out, config)`` reads; optionally push it.
 
     The folder is built beside ``out`` and moved into place at the end, so a
-    failure leaves nothing half-written.
+    failure leaves nothing half-written. When pushing, a missing token is
+    reported before anything is written.
 
     Args:
         store: The store.
@@ -177,33 +248,51 @@ def export_hf(
         out: Destination folder; it must not exist (or be empty) unless ``force``.
         force: Replace an existing folder.
         license: Licence identifier for the card.
+        min_risk: Keep only mistakes (and their QA items) at or above this risk.
+        replicated_only: Keep only QA items the doctor failed again (and their mistakes).
+        split_by: Split ``qa`` and ``mistakes`` by organ system or complaint.
+        push_repo: ``org/name`` of a Hugging Face dataset repository to publish to.
+        private: Create the repository private.
 
     Returns:
         Rows written per config.
 
     Raises:
-        ExportError: if ``out`` exists and is not empty, and ``force`` is not set.
+        ExportError: if ``out`` is taken, no token is available for a push, or the push fails.
     """
+    import datasets
     from datasets import Dataset
 
+    # The CLI shows its own progress; per-file parquet bars would flood it.
+    datasets.disable_progress_bars()
     run = store.get_run(run_ref)
     out = out.resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise ExportError(f"{out} already exists and is not empty (use --force to replace it)")
-    rows = _rows(store, run.id)
+    token = None
+    if push_repo:
+        token = hf_token()
+        if not token:
+            raise ExportError("no Hugging Face token: set HF_TOKEN or log in with `hf auth login`")
+    rows = _rows(store, run.id, min_risk, replicated_only)
     features = _features()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    configs = []
     try:
         for name, data in rows.items():
             (tmp / name).mkdir()
-            ds = (
-                Dataset.from_list(data, features=features[name])
-                if data
-                else Dataset.from_dict({k: [] for k in features[name]}, features=features[name])
-            )
-            ds.to_parquet(str(tmp / name / "train-00000-of-00001.parquet"))
-        configs = [{"name": n, "rows": len(r), "doc": _DOCS[n]} for n, r in rows.items()]
+            splits = _splits(name, data, split_by)
+            sizes: dict[str, dict[str, int]] = {}
+            for split, part in splits.items():
+                ds = (
+                    Dataset.from_list(part, features=features[name])
+                    if part
+                    else Dataset.from_dict({k: [] for k in features[name]}, features=features[name])
+                )
+                ds.to_parquet(str(tmp / name / f"{split}-00000-of-00001.parquet"))
+                sizes[split] = {"rows": len(part), "bytes": int(ds.data.nbytes)}
+            configs.append({"name": name, "rows": len(data), "doc": _DOCS[name], "splits": sizes})
         card = render(
             "distill",
             "dataset_card.md.j2",
@@ -216,6 +305,7 @@ def export_hf(
             doctors=sorted({t["doctor"] for t in rows["transcripts"]}) or [run.config.doctor],
             judges=run.config.judges,
             rule="majority",
+            filters={"min_risk": min_risk, "replicated_only": replicated_only, "split_by": split_by},
         )
         (tmp / "README.md").write_text(card + "\n", encoding="utf-8")
         if out.exists():
@@ -224,4 +314,18 @@ def export_hf(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if push_repo:
+        _push(out, push_repo, token, private)
     return {n: len(r) for n, r in rows.items()}
+
+
+def _push(folder: Path, repo: str, token: str | None, private: bool) -> None:
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
+        api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset")
+    except Exception as exc:  # noqa: BLE001 - any hub or network failure is one line for the user
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"could not publish to {repo}: {first} (the local copy in {folder} is complete)") from None

@@ -58,20 +58,25 @@ def _title(item: RubricItem) -> str:
     return "Did not: " + text[0].lower() + text[1:] if text else "Missed a rubric item"
 
 
-def mistakes_for(tr: Transcript, case: Case, committee: Sequence[Verdict]) -> list[Mistake]:
+def mistakes_for(tr: Transcript, case: Case, verdicts: Sequence[Verdict]) -> list[Mistake]:
     """Turn one consultation's failed committee verdicts into mistake records.
 
     Args:
         tr: The transcript.
         case: Its case.
-        committee: The committee's verdicts for it.
+        verdicts: Its verdicts: the committee's decide what failed; each
+            judge whose own verdict failed the item is linked from the record.
 
     Returns:
         One record per failure.
     """
     items = {i.id: i for i in case.rubric}
+    judges_failing: dict[str, list[str]] = {}
+    for v in verdicts:
+        if v.judge != COMMITTEE and failed(v):
+            judges_failing.setdefault(v.item_id, []).append(v.judge)
     out: list[Mistake] = []
-    for v in committee:
+    for v in verdicts:
         if v.judge != COMMITTEE or not failed(v) or v.item_id not in items:
             continue
         item = items[v.item_id]
@@ -107,6 +112,7 @@ def mistakes_for(tr: Transcript, case: Case, committee: Sequence[Verdict]) -> li
                 tags=tags[:10],
                 risk=_risk(item),
                 turns=v.evidence_turns,
+                verdicts=sorted(judges_failing.get(item.id, [])),
             )
         )
     return out

@@ -26,3 +26,56 @@ def stemi() -> Case:
 @pytest.fixture
 def bank() -> tuple[Case, ...]:
     return builtin_cases()
+
+
+def store_run(store: Store, name: str, diligence: float, n: int = 12, trials: int = 2) -> str:
+    """Store a run of checklist-doctor consultations without Ray (engine + store only)."""
+    import asyncio
+
+    from arena.doctors import ChecklistDoctor
+    from arena.engine import run_consultation
+    from arena.types import Run, RunConfig, utcnow
+    from cases.synthesizer import generate
+    from personas.builtin_patient import BuiltinPatient
+    from personas.catalog import get_persona
+    from personas.measurement import CaseMeasurement
+
+    cases = generate(n, seed=3)
+    run = Run(id=f"run-{name}", name=name, config=RunConfig(cases=n, trials=trials))
+    store.create_run(run, cases)
+    transcripts = []
+    for i, case in enumerate(cases):
+        for trial in range(trials):
+            cid = f"{run.id}/{case.id}/t{trial}"
+            store.start_consultations(
+                [
+                    {
+                        "id": cid,
+                        "run_id": run.id,
+                        "case_id": case.id,
+                        "trial": trial,
+                        "seed": i,
+                        "doctor": "builtin/checklist",
+                        "patient": "builtin/patient",
+                        "persona": "plain",
+                        "started_at": utcnow(),
+                    }
+                ]
+            )
+            doc = ChecklistDoctor("builtin/checklist", seed=i * trials + trial, diligence=diligence)
+            transcripts.append(
+                asyncio.run(
+                    run_consultation(
+                        case,
+                        doc,
+                        BuiltinPatient(case, get_persona("plain")),
+                        CaseMeasurement(case),
+                        consultation_id=cid,
+                        run_id=run.id,
+                        trial=trial,
+                        max_turns=20,
+                    )
+                )
+            )
+    store.finish_consultations(transcripts, {})
+    return run.id

@@ -1,66 +1,17 @@
 """`arena judge`, `arena report` and `arena compare` on runs stored without Ray."""
 
-import asyncio
 import json
 
 from arena.cli import main
-from arena.doctors import ChecklistDoctor
-from arena.engine import run_consultation
 from arena.store import Store
-from arena.types import Run, RunConfig, utcnow
-from cases.synthesizer import generate
-from personas.builtin_patient import BuiltinPatient
-from personas.catalog import get_persona
-from personas.measurement import CaseMeasurement
-
-
-def _store_run(store: Store, name: str, diligence: float, n: int = 12) -> str:
-    cases = generate(n, seed=3)
-    run = Run(id=f"run-{name}", name=name, config=RunConfig(cases=n, trials=2))
-    store.create_run(run, cases)
-    transcripts = []
-    for i, case in enumerate(cases):
-        for trial in range(2):
-            cid = f"{run.id}/{case.id}/t{trial}"
-            store.start_consultations(
-                [
-                    {
-                        "id": cid,
-                        "run_id": run.id,
-                        "case_id": case.id,
-                        "trial": trial,
-                        "seed": i,
-                        "doctor": "builtin/checklist",
-                        "patient": "builtin/patient",
-                        "persona": "plain",
-                        "started_at": utcnow(),
-                    }
-                ]
-            )
-            doc = ChecklistDoctor("builtin/checklist", seed=i * 2 + trial, diligence=diligence)
-            transcripts.append(
-                asyncio.run(
-                    run_consultation(
-                        case,
-                        doc,
-                        BuiltinPatient(case, get_persona("plain")),
-                        CaseMeasurement(case),
-                        consultation_id=cid,
-                        run_id=run.id,
-                        trial=trial,
-                        max_turns=20,
-                    )
-                )
-            )
-    store.finish_consultations(transcripts, {})
-    return run.id
+from tests.conftest import store_run
 
 
 def test_judge_report_and_compare(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'r.db'}"
     store = Store(url)
-    a = _store_run(store, "a", 1.0)
-    b = _store_run(store, "b", 0.5)
+    a = store_run(store, "a", 1.0)
+    b = store_run(store, "b", 0.5)
     [first] = list(store.transcripts(a))[:1]
     labels = tmp_path / "labels.jsonl"
     labels.write_text(
