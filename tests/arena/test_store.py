@@ -111,3 +111,22 @@ def test_rejudging_replaces_verdicts(store, stemi):
     store.replace_judgement("r1", [v], [sc])
     assert store.verdicts("r1") == [v]
     assert store.scores("r1") == [sc]
+
+
+def test_an_older_database_is_upgraded_in_order(tmp_path):
+    from sqlalchemy import MetaData, create_engine, insert
+
+    from arena.migrations import m001_initial, migrations_table
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    md = MetaData()
+    table = migrations_table(md)
+    with engine.begin() as conn:
+        md.create_all(conn)
+        m001_initial(conn)
+        conn.execute(insert(table).values(name="m001_initial", applied_at=utcnow()))
+    assert "mistake_clusters" not in inspect(engine).get_table_names()
+    store = Store(url)
+    assert "mistake_clusters" in store.table_names()
+    assert store.applied_migrations() == [n for n, _ in MIGRATIONS]
