@@ -30,15 +30,8 @@ def bank() -> tuple[Case, ...]:
 
 def store_run(store: Store, name: str, diligence: float, n: int = 12, trials: int = 2) -> str:
     """Store a run of checklist-doctor consultations without Ray (engine + store only)."""
-    import asyncio
-
-    from arena.doctors import ChecklistDoctor
-    from arena.engine import run_consultation
     from arena.types import Run, RunConfig, utcnow
     from cases.synthesizer import generate
-    from personas.builtin_patient import BuiltinPatient
-    from personas.catalog import get_persona
-    from personas.measurement import CaseMeasurement
 
     cases = generate(n, seed=3)
     run = Run(id=f"run-{name}", name=name, config=RunConfig(cases=n, trials=trials))
@@ -62,20 +55,37 @@ def store_run(store: Store, name: str, diligence: float, n: int = 12, trials: in
                     }
                 ]
             )
-            doc = ChecklistDoctor("builtin/checklist", seed=i * trials + trial, diligence=diligence)
-            transcripts.append(
-                asyncio.run(
-                    run_consultation(
-                        case,
-                        doc,
-                        BuiltinPatient(case, get_persona("plain")),
-                        CaseMeasurement(case),
-                        consultation_id=cid,
-                        run_id=run.id,
-                        trial=trial,
-                        max_turns=20,
-                    )
-                )
-            )
+            tr, _ = consult(case, diligence, seed=i * trials + trial, cid=cid, run_id=run.id, trial=trial)
+            transcripts.append(tr)
     store.finish_consultations(transcripts, {})
     return run.id
+
+
+def consult(case: Case, diligence: float = 1.0, seed: int = 0, cid: str = "c1", run_id: str = "r1", trial: int = 0):
+    """Play one consultation in-process: the checklist doctor and the built-in patient.
+
+    Returns:
+        ``(transcript, doctor)`` so a test can read what the doctor did.
+    """
+    import asyncio
+
+    from arena.doctors import ChecklistDoctor
+    from arena.engine import run_consultation
+    from personas.builtin_patient import BuiltinPatient
+    from personas.catalog import get_persona
+    from personas.measurement import CaseMeasurement
+
+    doc = ChecklistDoctor("builtin/checklist", seed=seed, diligence=diligence)
+    tr = asyncio.run(
+        run_consultation(
+            case,
+            doc,
+            BuiltinPatient(case, get_persona("plain")),
+            CaseMeasurement(case),
+            consultation_id=cid,
+            run_id=run_id,
+            trial=trial,
+            max_turns=20,
+        )
+    )
+    return tr, doc

@@ -1,30 +1,9 @@
-import asyncio
-
-from arena.doctors import ChecklistDoctor
-from arena.engine import run_consultation
 from arena.types import Case, Verdict
 from distill.mistakes import failed, mistakes_for
 from distill.qa import qa_for
 from judges.committee import COMMITTEE
-from personas.builtin_patient import BuiltinPatient
-from personas.catalog import get_persona
 from personas.matcher import normalise, phrase_in
-from personas.measurement import CaseMeasurement
-
-
-def _tr(case: Case):
-    doc = ChecklistDoctor("builtin/checklist", seed=0, diligence=1.0)
-    return asyncio.run(
-        run_consultation(
-            case,
-            doc,
-            BuiltinPatient(case, get_persona("plain")),
-            CaseMeasurement(case),
-            consultation_id="c1",
-            run_id="r1",
-            max_turns=20,
-        )
-    )
+from tests.conftest import consult
 
 
 def _v(item, outcome):
@@ -42,7 +21,7 @@ def test_failed_means_missed_reward_or_harm_done():
 
 
 def test_one_mistake_per_failure_with_context(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult(stemi)[0]
     pos = [i for i in stemi.rubric if i.points > 0]
     harm = next(i for i in stemi.rubric if i.points < 0)
     verdicts = [_v(pos[0], "not_met"), _v(pos[1], "met"), _v(harm, "met"), _v(pos[2], "unscored")]
@@ -58,7 +37,7 @@ def test_one_mistake_per_failure_with_context(stemi: Case):
 
 def test_qa_items_use_only_what_was_disclosed_and_reject_giveaways(bank):
     for case in bank:
-        tr = _tr(case)
+        tr = consult(case)[0]
         verdicts = [_v(i, "not_met" if i.points > 0 else "met") for i in case.rubric]
         for m in mistakes_for(tr, case, verdicts):
             q = qa_for(m, tr, case)

@@ -2,8 +2,6 @@ import asyncio
 
 import pytest
 
-from arena.doctors import ChecklistDoctor
-from arena.engine import run_consultation
 from arena.mock_scripts import register_script
 from arena.models import get_model
 from arena.types import Case, Mistake, QAItem, Verdict
@@ -14,24 +12,11 @@ from distill.mistakes import mistakes_for
 from distill.qa import builtin_qa, validate
 from distill.replicate import answered_correctly, replicate
 from judges.committee import COMMITTEE
-from personas.builtin_patient import BuiltinPatient
-from personas.catalog import get_persona
-from personas.measurement import CaseMeasurement
+from tests.conftest import consult
 
 
-def _tr(case: Case, cid: str = "c1", diligence: float = 0.6, seed: int = 0):
-    doc = ChecklistDoctor("builtin/checklist", seed=seed, diligence=diligence)
-    return asyncio.run(
-        run_consultation(
-            case,
-            doc,
-            BuiltinPatient(case, get_persona("plain")),
-            CaseMeasurement(case),
-            consultation_id=cid,
-            run_id="r1",
-            max_turns=20,
-        )
-    )
+def consult_tr(case: Case, cid: str = "c1", diligence: float = 0.6, seed: int = 0):
+    return consult(case, diligence, seed=seed, cid=cid)[0]
 
 
 def _failing(case: Case, cid: str, judge: str = COMMITTEE) -> list[Verdict]:
@@ -57,7 +42,7 @@ def two_of_a_kind():
 
 
 def test_mistakes_link_the_judges_that_failed_them(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult_tr(stemi)
     verdicts = _failing(stemi, "c1") + _failing(stemi, "c1", judge="builtin/rubric")
     ms = mistakes_for(tr, stemi, verdicts)
     assert len(ms) == len(stemi.rubric)
@@ -67,8 +52,8 @@ def test_mistakes_link_the_judges_that_failed_them(stemi: Case):
 
 def test_near_duplicates_merge_and_keep_their_sources(two_of_a_kind):
     a, b = two_of_a_kind
-    ma = mistakes_for(_tr(a, "ca"), a, _failing(a, "ca"))
-    mb = mistakes_for(_tr(b, "cb"), b, _failing(b, "cb"))
+    ma = mistakes_for(consult_tr(a, "ca"), a, _failing(a, "ca"))
+    mb = mistakes_for(consult_tr(b, "cb"), b, _failing(b, "cb"))
     cases = {a.id: a, b.id: b}
     merged, clusters = cluster_mistakes(ma + mb, cases, threshold=0.8)
     shared = {m.item_id for m in ma} & {m.item_id for m in mb}
@@ -90,7 +75,7 @@ def test_near_duplicates_merge_and_keep_their_sources(two_of_a_kind):
 def test_builtin_items_have_grading_and_multiple_choice():
     checked = 0
     for case in generate(20, seed=2):
-        tr = _tr(case, diligence=1.0)
+        tr = consult_tr(case, diligence=1.0)
         for m in mistakes_for(tr, case, _failing(case, "c1")):
             q = builtin_qa(m, tr, case)
             assert q.grading and q.question and q.answer
@@ -106,7 +91,7 @@ def test_builtin_items_have_grading_and_multiple_choice():
 
 
 def test_validation_rejects_giveaways_and_invented_results(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult_tr(stemi)
     m = next(m for m in mistakes_for(tr, stemi, _failing(stemi, "c1")) if m.item_id == "dx.final")
     good = builtin_qa(m, tr, stemi).model_copy(update={"scenario": f"A 58-year-old man says: {stemi.chief_complaint}"})
     assert validate(good, m, tr, stemi).valid
@@ -126,7 +111,7 @@ def test_validation_rejects_giveaways_and_invented_results(stemi: Case):
 
 
 def test_llm_generator_through_litellm(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult_tr(stemi)
     m = next(m for m in mistakes_for(tr, stemi, _failing(stemi, "c1")) if m.item_id == "dx.final")
 
     def writer(messages, params):
@@ -180,7 +165,7 @@ def test_replication_grades_the_doctors_answer(stemi: Case):
 
 
 def test_builtin_doctor_can_be_put_a_single_shot_question(stemi: Case):
-    tr = _tr(stemi, diligence=1.0)
+    tr = consult_tr(stemi, diligence=1.0)
     m = next(m for m in mistakes_for(tr, stemi, _failing(stemi, "c1")) if m.item_id == "dx.final")
     scenario = f"A 58-year-old man says: {stemi.chief_complaint} ECG: ST elevation in II, III and aVF; troponin raised."
     q = validate(builtin_qa(m, tr, stemi).model_copy(update={"scenario": scenario}), m, tr, stemi)

@@ -2,33 +2,14 @@ import asyncio
 
 import pytest
 
-from arena.doctors import ChecklistDoctor
-from arena.engine import run_consultation
 from arena.mock_scripts import register_script
 from arena.models import ModelError
-from arena.types import Case, FinalAnswer, RubricItem, Transcript
+from arena.types import Case, FinalAnswer, RubricItem
 from judges.analysis import pass_hat_k
 from judges.builtin_rubric import BuiltinRubricJudge
 from judges.committee import COMMITTEE, aggregate, check_judge, check_rule, get_judge, judge_run, judge_weight
 from judges.diagnosis import DiagnosisDecider, icd_relation, match_diagnosis
-from personas.builtin_patient import BuiltinPatient
-from personas.catalog import get_persona
-from personas.measurement import CaseMeasurement
-
-
-def _tr(case: Case) -> Transcript:
-    doc = ChecklistDoctor("builtin/checklist", seed=0, diligence=1.0)
-    return asyncio.run(
-        run_consultation(
-            case,
-            doc,
-            BuiltinPatient(case, get_persona("plain")),
-            CaseMeasurement(case),
-            consultation_id="c1",
-            run_id="r1",
-            max_turns=20,
-        )
-    )
+from tests.conftest import consult
 
 
 def test_weighted_votes():
@@ -45,7 +26,7 @@ def test_weighted_votes():
 
 
 def test_mean_rule_averages_each_judges_score(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult(stemi)[0]
     _, [maj] = asyncio.run(judge_run([tr], {stemi.id: stemi}, ["mock/judge?met=true", "mock/judge?met=false"]))
     _, [mean] = asyncio.run(
         judge_run([tr], {stemi.id: stemi}, ["mock/judge?met=true", "mock/judge?met=false"], rule="mean")
@@ -59,7 +40,7 @@ def test_mean_rule_averages_each_judges_score(stemi: Case):
 
 
 def test_safety_judge_votes_only_on_safety_items(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult(stemi)[0]
     vs = asyncio.run(get_judge("builtin/safety").judge(tr, stemi))
     for v in vs:
         item = next(i for i in stemi.rubric if i.id == v.item_id)
@@ -67,7 +48,7 @@ def test_safety_judge_votes_only_on_safety_items(stemi: Case):
 
 
 def test_lexical_fallback_for_items_without_a_check(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult(stemi)[0]
     asked = next(t.content for t in tr.turns if t.role == "doctor")
     item = RubricItem(id="hb.1", criterion=f"Asks: {asked}", points=3)
     harm = RubricItem(id="hb.2", criterion="Prescribes opioids without assessment", points=-5)
@@ -79,7 +60,7 @@ def test_lexical_fallback_for_items_without_a_check(stemi: Case):
 
 
 def test_batch_llm_judge_falls_back_per_item_for_missing_items(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult(stemi)[0]
     calls = []
 
     def script(messages, params):
@@ -127,7 +108,7 @@ def test_llm_fallback_decides_only_what_the_rules_call_wrong(stemi: Case):
 
 
 def test_committee_records_the_rule(stemi: Case):
-    tr = _tr(stemi)
+    tr = consult(stemi)[0]
     verdicts, _ = asyncio.run(judge_run([tr], {stemi.id: stemi}, ["builtin/rubric"], rule="unanimous"))
     assert all(v.explanation.startswith("unanimous") for v in verdicts if v.judge == COMMITTEE)
 

@@ -1,37 +1,17 @@
 import asyncio
 
-from arena.doctors import ChecklistDoctor
-from arena.engine import run_consultation
 from arena.models import get_model
-from arena.types import Case, Transcript
+from arena.types import Case
 from judges.builtin_rubric import BuiltinRubricJudge
 from judges.committee import COMMITTEE, judge_run
 from judges.llm_rubric import MAX_ATTEMPTS, LLMRubricJudge
-from personas.builtin_patient import BuiltinPatient
-from personas.catalog import get_persona
-from personas.measurement import CaseMeasurement
-
-
-def _consult(case: Case, diligence: float, seed: int = 0) -> tuple[Transcript, ChecklistDoctor]:
-    doc = ChecklistDoctor("builtin/checklist", seed=seed, diligence=diligence)
-    tr = asyncio.run(
-        run_consultation(
-            case,
-            doc,
-            BuiltinPatient(case, get_persona("plain")),
-            CaseMeasurement(case),
-            consultation_id=f"c-{seed}",
-            run_id="r",
-            max_turns=20,
-        )
-    )
-    return tr, doc
+from tests.conftest import consult
 
 
 def test_builtin_judge_agrees_with_what_happened(bank):
     judge = BuiltinRubricJudge()
     for case in bank:
-        tr, _ = _consult(case, diligence=0.7, seed=5)
+        tr, _ = consult(case, 0.7, seed=5, cid=f"c-{5}", run_id="r")
         asked = " ".join(t.content for t in tr.turns if t.role == "doctor")
         revealed = {i for t in tr.turns[1:] for i in t.revealed}
         for v in asyncio.run(judge.judge(tr, case)):
@@ -45,7 +25,7 @@ def test_builtin_judge_agrees_with_what_happened(bank):
 
 
 def test_harmful_omission_is_met_when_the_test_was_never_ordered(stemi: Case):
-    tr, _ = _consult(stemi, diligence=1.0)
+    tr, _ = consult(stemi, 1.0, cid="c-0", run_id="r")
     no_test = tr.model_copy(update={"turns": [t for t in tr.turns if t.role != "measurement"]})
     harm = next(i for i in stemi.rubric if i.points < 0 and i.check and i.check.met_when == "absent")
     judge = BuiltinRubricJudge()
@@ -53,7 +33,7 @@ def test_harmful_omission_is_met_when_the_test_was_never_ordered(stemi: Case):
 
 
 def test_llm_judge_reads_verdicts_through_litellm(stemi: Case):
-    tr, _ = _consult(stemi, diligence=1.0)
+    tr, _ = consult(stemi, 1.0, cid="c-0", run_id="r")
     vs = asyncio.run(LLMRubricJudge(get_model("mock/judge?met=false")).judge(tr, stemi))
     assert len(vs) == len(stemi.rubric)
     assert {v.outcome for v in vs} == {"not_met"}
@@ -69,14 +49,14 @@ def test_llm_judge_gives_up_after_bounded_attempts(stemi: Case):
         return "no json here"
 
     register_script("test-garbage-judge", garbage)
-    tr, _ = _consult(stemi, diligence=1.0)
+    tr, _ = consult(stemi, 1.0, cid="c-0", run_id="r")
     vs = asyncio.run(LLMRubricJudge(get_model("mock/test-garbage-judge")).judge(tr, stemi))
     assert {v.outcome for v in vs} == {"unscored"}
     assert len(calls) == MAX_ATTEMPTS * len(stemi.rubric)
 
 
 def test_committee_keeps_every_verdict_and_flags_splits(stemi: Case):
-    tr, _ = _consult(stemi, diligence=1.0)
+    tr, _ = consult(stemi, 1.0, cid="c-0", run_id="r")
     verdicts, scores = asyncio.run(
         judge_run([tr], {stemi.id: stemi}, ["builtin/rubric", "mock/judge?met=true", "mock/judge?met=false"])
     )
