@@ -11,7 +11,7 @@ from tests.conftest import consult
 def test_builtin_judge_agrees_with_what_happened(bank):
     judge = BuiltinRubricJudge()
     for case in bank:
-        tr, _ = consult(case, 0.7, seed=5, cid=f"c-{5}", run_id="r")
+        tr, _ = consult(case, 0.7, seed=5, cid="c-5", run_id="r")
         asked = " ".join(t.content for t in tr.turns if t.role == "doctor")
         revealed = {i for t in tr.turns[1:] for i in t.revealed}
         for v in asyncio.run(judge.judge(tr, case)):
