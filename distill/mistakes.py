@@ -55,7 +55,14 @@ def _title(item: RubricItem) -> str:
     if item.axis == "diagnosis":
         return "Missed the diagnosis"
     text = item.criterion.rstrip(".")
-    return "Did not: " + text[0].lower() + text[1:] if text else "Missed a rubric item"
+    if not text:
+        return "Missed a rubric item"
+    verb, _, rest = text.partition(" ")
+    # "Asks whether..." -> "Did not ask whether...": rubric criteria open with a third-person verb.
+    if verb.endswith("s") and not verb.endswith("ss") and rest:
+        base = verb[:-2] if verb.endswith(("sses", "shes", "ches", "xes", "zes")) else verb[:-1]
+        return f"Did not {base.lower()} {rest}"
+    return "Did not meet: " + text[0].lower() + text[1:]
 
 
 def mistakes_for(tr: Transcript, case: Case, verdicts: Sequence[Verdict]) -> list[Mistake]:

@@ -18,15 +18,33 @@ BUILTIN_GENERATOR = "builtin/templates"
 
 
 def disclosed_lines(tr: Transcript, with_findings: bool) -> tuple[list[str], list[str]]:
-    """What the patient said when asked, and (optionally) the results that came back."""
-    said = [t.content for t in tr.turns[1:] if t.role == "patient" and t.revealed]
+    """What the patient said when asked, and (optionally) the results that came back, each once."""
+    said = list(dict.fromkeys(t.content for t in tr.turns[1:] if t.role == "patient" and t.revealed))
     found = [t.content for t in tr.turns if t.role == "measurement" and t.revealed] if with_findings else []
-    return said, found
+    return said, list(dict.fromkeys(found))
+
+
+def disclosed_facts(tr: Transcript, case: Case, with_findings: bool) -> tuple[list[str], list[str]]:
+    """The facts the consultation disclosed after the opening, in clinical words, in the order disclosed.
+
+    A vignette reads better as "Drinks 36 units of alcohol a week" than as the
+    patient's reply to a question it no longer shows; the content is the same.
+    """
+    history: list[str] = []
+    results: list[str] = []
+    for t in tr.turns[1:]:
+        if t.role == "patient" or (with_findings and t.role == "measurement"):
+            for fid in t.revealed:
+                f = case.fact(fid)
+                if f.disclosure == "volunteered":
+                    continue  # the opening complaint is already quoted
+                (history if t.role == "patient" else results).append(f.text)
+    return list(dict.fromkeys(history)), list(dict.fromkeys(results))
 
 
 def scenario_text(tr: Transcript, case: Case, with_findings: bool) -> str:
     """A short vignette from the consultation's disclosed facts."""
-    said, found = disclosed_lines(tr, with_findings)
+    said, found = disclosed_facts(tr, case, with_findings)
     return render(
         "distill",
         "qa_scenario.j2",
