@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
@@ -12,6 +12,10 @@ from rich.table import Table
 from arena.cli_cases import cases_app
 from arena.cli_report import register as register_report_commands
 from arena.display import make_console
+
+if TYPE_CHECKING:
+    from arena.store import Store
+    from arena.types import RunConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -80,6 +84,7 @@ def simulate(
     name: Annotated[str | None, typer.Option("--name", help="Run name.")] = None,
     no_judge: Annotated[bool, typer.Option("--no-judge", help="Stop after simulating.")] = False,
     no_distill: Annotated[bool, typer.Option("--no-distill", help="Stop after judging.")] = False,
+    tui: Annotated[bool, typer.Option("--tui", help="Follow the run in the terminal app while it goes.")] = False,
 ) -> None:
     """Run consultations, judge them, distill the failures, print a summary."""
     from arena import pipeline
@@ -103,18 +108,75 @@ def simulate(
     pipeline.validate_config(config)
     pipeline.plan_cases(config)  # bad case files fail here, before the run is recorded
     store = _store(db)
-    display = make_display()
-    try:
-        run = pipeline.simulate(store, config, display, name=name, address=address)
-    finally:
-        shutdown_ray()
-    if not no_judge:
-        pipeline.judge(store, run.id, display)
-        if not no_distill:
-            pipeline.distill(store, run.id)
+    if tui:
+        run_id = _simulate_with_tui(store, config, name, address, no_judge, no_distill)
+    else:
+        display = make_display()
+        try:
+            run_id = pipeline.simulate(store, config, display, name=name, address=address).id
+        finally:
+            shutdown_ray()
+        if not no_judge:
+            pipeline.judge(store, run_id, display)
+            if not no_distill:
+                pipeline.distill(store, run_id)
+    run = store.get_run(run_id)
     _print_summary(store, run.id)
     out.print(f"Results: run [bold]{run.id}[/bold] in {store.url}")
     out.print(f"  arena show {run.id}   |   arena export hf {run.id} --out DIR")
+
+
+def _simulate_with_tui(
+    store: Store, config: RunConfig, name: str | None, address: str | None, no_judge: bool, no_distill: bool
+) -> str:
+    """Run the stages in a worker thread while the terminal app follows the run in this one."""
+    import threading
+
+    from arena import pipeline
+    from arena.display import SilentDisplay
+    from arena.ray_local import init_ray, shutdown_ray
+    from tui.cli import run_app_in_process
+
+    run_id = pipeline.new_run_id()
+    # Ray starts here, in the main thread, before the app takes over the
+    # terminal: Ray wants the real stderr and the main thread's signal handlers.
+    init_ray(address)
+    failure: list[BaseException] = []
+
+    def stages() -> None:
+        display = SilentDisplay()
+        try:
+            try:
+                pipeline.simulate(store, config, display, name=name, address=address, run_id=run_id)
+            finally:
+                shutdown_ray()
+            if not no_judge:
+                pipeline.judge(store, run_id, display)
+                if not no_distill:
+                    pipeline.distill(store, run_id)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
+            failure.append(exc)
+
+    worker = threading.Thread(target=stages, name="arena-run", daemon=True)
+    worker.start()
+    run_app_in_process(store.url, run_id)
+    if worker.is_alive():
+        out.print("the terminal app closed; the run goes on to the end...")
+    worker.join()
+    if failure:
+        raise failure[0]
+    return run_id
+
+
+@app.command()
+def watch(
+    run: Annotated[str | None, typer.Argument(help="Run id or name (default: the newest).")] = None,
+    db: DbOpt = None,
+) -> None:
+    """Follow a run live in the terminal app (or replay a finished one)."""
+    from tui.cli import watch as watch_app
+
+    watch_app(run, db)
 
 
 @app.command("distill")

@@ -84,6 +84,19 @@ class RichDisplay:
         self._task = None
 
 
+class SilentDisplay:
+    """Shows nothing: for when another view (the terminal app) owns the screen."""
+
+    def start(self, label: str, total: int) -> None:
+        """Ignore the start of a step."""
+
+    def advance(self, n: int = 1) -> None:
+        """Ignore progress."""
+
+    def stop(self) -> None:
+        """Ignore the end of a step."""
+
+
 def make_display() -> Display:
     """Return a bar on a terminal and plain lines otherwise."""
     return RichDisplay() if sys.stderr.isatty() else PlainDisplay()

@@ -57,7 +57,13 @@ def plan_cases(config: RunConfig) -> list[Case]:
 
 
 def simulate(
-    store: Store, config: RunConfig, display: Display, *, name: str | None = None, address: str | None = None
+    store: Store,
+    config: RunConfig,
+    display: Display,
+    *,
+    name: str | None = None,
+    address: str | None = None,
+    run_id: str | None = None,
 ) -> Run:
     """Run every consultation of a new run on Ray and store it.
 
@@ -67,13 +73,14 @@ def simulate(
         display: Progress display.
         name: Run name (default: the id).
         address: Ray cluster to join; default a local Ray.
+        run_id: Id for the new run (default: a fresh random one).
 
     Returns:
         The finished run.
     """
     validate_config(config)
     cases = plan_cases(config)
-    run_id = new_run_id()
+    run_id = run_id or new_run_id()
     run = Run(id=run_id, name=name or run_id, config=config)
     init_ray(address)
     store.create_run(run, cases)

@@ -1,0 +1,1 @@
+"""Screens of the terminal app: runs, dashboard, consultations, one consultation, mistakes, QA."""
