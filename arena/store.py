@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import MetaData, Table, create_engine, delete, event, func, insert, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import SQLModel
 
-import arena.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 from arena.migrations import MIGRATIONS, migrations_table
+from arena.tables import (
+    CASES,
+    CLUSTERS,
+    CONSULTATIONS,
+    MISTAKES,
+    QA_ITEMS,
+    RUNS,
+    SCORES,
+    TURNS,
+    VERDICTS,
+    aware,
+)
 from arena.types import (
     SCHEMA_VERSION,
     Case,
@@ -40,18 +49,6 @@ from cases.loader import base_case_id
 
 DEFAULT_DB = "sqlite:///arena.db"
 
-# Core handles on the sqlmodel tables: queries here are plain SQLAlchemy Core,
-# which keeps bulk reads and writes fast and typed.
-RUNS = SQLModel.metadata.tables["runs"]
-CASES = SQLModel.metadata.tables["cases"]
-CONSULTATIONS = SQLModel.metadata.tables["consultations"]
-TURNS = SQLModel.metadata.tables["turns"]
-VERDICTS = SQLModel.metadata.tables["verdicts"]
-SCORES = SQLModel.metadata.tables["scores"]
-MISTAKES = SQLModel.metadata.tables["mistakes"]
-QA_ITEMS = SQLModel.metadata.tables["qa_items"]
-CLUSTERS = SQLModel.metadata.tables["mistake_clusters"]
-
 
 class StoreError(RuntimeError):
     """The database cannot be opened or holds no such record."""
@@ -70,15 +67,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
-
-
-def _ts(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we write is UTC.
-    if value is not None and value.tzinfo is None:
-        from datetime import UTC
-
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 class Store:
@@ -185,8 +173,8 @@ class Store:
             name=row.name,
             config=row.config,
             status=row.status,
-            created_at=_ts(row.created_at),
-            finished_at=_ts(row.finished_at),
+            created_at=aware(row.created_at),
+            finished_at=aware(row.finished_at),
             schema_version=row.schema_version,
         )
 
@@ -307,7 +295,7 @@ class Store:
                         index=r.idx,
                         role=r.role,
                         content=r.content,
-                        created_at=_ts(r.created_at),
+                        created_at=aware(r.created_at),
                         **r.data,
                     )
                 )
@@ -326,8 +314,8 @@ class Store:
                 stop_reason=r.stop_reason,
                 error=r.error,
                 usage={k: Usage.model_validate(v) for k, v in (r.usage or {}).items()},
-                started_at=_ts(r.started_at),
-                finished_at=_ts(r.finished_at) or _ts(r.started_at),
+                started_at=aware(r.started_at),
+                finished_at=aware(r.finished_at) or aware(r.started_at),
                 schema_version=r.schema_version,
             )
 

@@ -8,7 +8,7 @@ exactly. The schema itself is created by the named migrations in
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
@@ -145,3 +145,23 @@ class MigrationRow(SQLModel, table=True):
     __tablename__ = "migrations"
     name: str = Field(primary_key=True)
     applied_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+# Core handles on the tables: stages and the terminal app query with plain
+# SQLAlchemy Core, which keeps bulk reads and writes fast and typed.
+RUNS = SQLModel.metadata.tables["runs"]
+CASES = SQLModel.metadata.tables["cases"]
+CONSULTATIONS = SQLModel.metadata.tables["consultations"]
+TURNS = SQLModel.metadata.tables["turns"]
+VERDICTS = SQLModel.metadata.tables["verdicts"]
+SCORES = SQLModel.metadata.tables["scores"]
+MISTAKES = SQLModel.metadata.tables["mistakes"]
+QA_ITEMS = SQLModel.metadata.tables["qa_items"]
+CLUSTERS = SQLModel.metadata.tables["mistake_clusters"]
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Return ``value`` as a UTC-aware datetime (SQLite hands back naive ones; everything written is UTC)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

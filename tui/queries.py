@@ -22,33 +22,16 @@ from typing import Any, get_args
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.engine import Engine, Row
-from sqlmodel import SQLModel
 
-import arena.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+from arena.tables import CASES, CONSULTATIONS, MISTAKES, QA_ITEMS, RUNS, SCORES, TURNS, VERDICTS, aware
 from arena.types import Case, Role
 from judges.committee import COMMITTEE
-
-RUNS = SQLModel.metadata.tables["runs"]
-CASES = SQLModel.metadata.tables["cases"]
-CONSULTATIONS = SQLModel.metadata.tables["consultations"]
-TURNS = SQLModel.metadata.tables["turns"]
-VERDICTS = SQLModel.metadata.tables["verdicts"]
-SCORES = SQLModel.metadata.tables["scores"]
-MISTAKES = SQLModel.metadata.tables["mistakes"]
-QA_ITEMS = SQLModel.metadata.tables["qa_items"]
 
 ROLES: tuple[str, ...] = get_args(Role)
 """Every role a usage record may be kept under."""
 
 _CHUNK = 500
 """Most ids bound into one ``IN (...)``: old SQLite builds allow 999 parameters."""
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """Return ``value`` as a UTC-aware datetime (SQLite hands back naive ones)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _chunks(ids: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
