@@ -37,7 +37,7 @@ class MockLLM(CustomLLM):
         text = run_script(name, list(messages), params)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         completion_tokens = len(text.split())
-        return litellm.ModelResponse(
+        resp = litellm.ModelResponse(
             choices=[{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             usage={
                 "prompt_tokens": prompt_tokens,
@@ -46,6 +46,9 @@ class MockLLM(CustomLLM):
             },
             model=f"mock/{name}",
         )
+        # A mock costs nothing; saying so spares litellm a failing price lookup on every call.
+        resp._hidden_params["response_cost"] = 0.0
+        return resp
 
     def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> litellm.ModelResponse:
         """Synchronous form of :meth:`acompletion`."""

@@ -203,7 +203,13 @@ def load_litellm() -> Any:
 
         litellm.suppress_debug_info = True
         litellm.telemetry = False
-        litellm.turn_off_message_logging = True
+        # No logging callbacks are registered, so nothing would log messages;
+        # turning message logging "off" would make litellm redact (copy) every
+        # request and response for no reader, which costs CPU on each call.
+        litellm.turn_off_message_logging = False
+        litellm.callbacks = []
+        litellm.success_callback = []
+        litellm.failure_callback = []
         litellm.drop_params = True
         litellm.custom_provider_map = [
             *[p for p in (litellm.custom_provider_map or []) if p.get("provider") != "mock"],
