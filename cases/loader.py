@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -37,6 +39,32 @@ def builtin_cases() -> tuple[Case, ...]:
     return tuple(sorted(out, key=lambda c: c.id))
 
 
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line number, parsed object)`` for each non-blank line of a JSONL file.
+
+    Raises:
+        CaseFileError: for a missing or unreadable file, or a line that is not
+            JSON, naming the file and line.
+    """
+    p = Path(path)
+    try:
+        # utf-8-sig: files saved by some editors start with a byte-order mark.
+        text = p.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CaseFileError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseFileError(f"{p}: cannot read: {exc}") from None
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CaseFileError(f"{p}:{n}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            raise CaseFileError(f"{p}:{n}: invalid JSON: nested too deeply") from None
+
+
 def load_case_file(path: str | Path) -> list[Case]:
     """Read a JSONL file of cases (one JSON object per line; blank lines allowed).
 
@@ -50,21 +78,9 @@ def load_case_file(path: str | Path) -> list[Case]:
         CaseFileError: naming the file, line and field of the first problem.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CaseFileError(f"{p}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseFileError(f"{p}: cannot read: {exc}") from None
     cases: list[Case] = []
     seen: dict[str, int] = {}
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CaseFileError(f"{p}:{n}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+    for n, obj in iter_jsonl(p):
         try:
             case = Case.model_validate(obj)
         except ValidationError as exc:

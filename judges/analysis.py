@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from math import comb
@@ -10,7 +9,7 @@ from pathlib import Path
 
 from arena.store import Store
 from arena.types import ConsultationBrief, Estimate, RunAnalysis, Score, Verdict
-from cases.loader import CaseFileError, base_case_id
+from cases.loader import CaseFileError, base_case_id, iter_jsonl
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
 from judges.scoring import bootstrap_ci
@@ -54,18 +53,8 @@ def read_labels(path: str | Path) -> dict[tuple[str, str], bool]:
         CaseFileError: naming file, line and field of the first problem.
     """
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CaseFileError(f"{p}: cannot read: {exc.strerror or exc}") from None
     out: dict[tuple[str, str], bool] = {}
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CaseFileError(f"{p}:{n}: invalid JSON: {exc.msg}") from None
+    for n, obj in iter_jsonl(p):
         for key in ("consultation_id", "item_id", "label"):
             if not isinstance(obj, dict) or key not in obj:
                 raise CaseFileError(f"{p}:{n}: field {key}: missing")

@@ -11,7 +11,6 @@ that names file, line and key.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from arena.types import Case, Demographics, Diagnosis, Fact, RubricCheck, RubricItem, Speaker
 from cases.kb import Condition, KnowledgeBase, load_kb
-from cases.loader import CaseFileError
+from cases.loader import CaseFileError, iter_jsonl
 from cases.rubric_from_kb import SAFETY_NET_WORDS, derive_rubric, find_condition
 from cases.synthesizer import contradictions
 from personas.matcher import normalise, phrase_in
@@ -240,27 +239,13 @@ def _require(obj: Mapping[str, Any], key: str, where: Where, prefix: str) -> Any
 
 
 def _records(path: Path) -> Iterator[tuple[Where, object]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CaseFileError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseFileError(f"{path}: cannot read: {exc}") from None
-    lines = text.splitlines()
     seen = False
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CaseFileError(f"{path}:{n}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-        except RecursionError:
-            raise CaseFileError(f"{path}:{n}: invalid JSON: nested too deeply") from None
+    for n, obj in iter_jsonl(path):
         seen = True
         yield Where(path, n), obj
     if not seen:
-        raise CaseFileError(f"{path}:{max(1, len(lines))}: no cases in file (it is empty)")
+        lines = len(path.read_text(encoding="utf-8-sig").splitlines())
+        raise CaseFileError(f"{path}:{max(1, lines)}: no cases in file (it is empty)")
 
 
 def _first_error(exc: ValidationError) -> tuple[str, str]:
