@@ -89,7 +89,6 @@ def simulate(
     """Run consultations, judge them, distill the failures, print a summary."""
     from arena import pipeline
     from arena.display import make_display
-    from arena.ray_local import shutdown_ray
     from arena.types import RunConfig
 
     config = RunConfig(
@@ -111,15 +110,15 @@ def simulate(
     if tui:
         run_id = _simulate_with_tui(store, config, name, address, no_judge, no_distill)
     else:
-        display = make_display()
-        try:
-            run_id = pipeline.simulate(store, config, display, name=name, address=address).id
-        finally:
-            shutdown_ray()
-        if not no_judge:
-            pipeline.judge(store, run_id, display)
-            if not no_distill:
-                pipeline.distill(store, run_id)
+        run_id = pipeline.run_stages(
+            store,
+            config,
+            make_display(),
+            name=name,
+            address=address,
+            judge_run=not no_judge,
+            distill_run=not no_distill,
+        )
     run = store.get_run(run_id)
     _print_summary(store, run.id)
     out.print(f"Results: run [bold]{run.id}[/bold] in {store.url}")
@@ -134,7 +133,7 @@ def _simulate_with_tui(
 
     from arena import pipeline
     from arena.display import SilentDisplay
-    from arena.ray_local import init_ray, shutdown_ray
+    from arena.ray_local import init_ray
     from tui.cli import run_app_in_process
 
     run_id = pipeline.new_run_id()
@@ -144,16 +143,17 @@ def _simulate_with_tui(
     failure: list[BaseException] = []
 
     def stages() -> None:
-        display = SilentDisplay()
         try:
-            try:
-                pipeline.simulate(store, config, display, name=name, address=address, run_id=run_id)
-            finally:
-                shutdown_ray()
-            if not no_judge:
-                pipeline.judge(store, run_id, display)
-                if not no_distill:
-                    pipeline.distill(store, run_id)
+            pipeline.run_stages(
+                store,
+                config,
+                SilentDisplay(),
+                name=name,
+                address=address,
+                run_id=run_id,
+                judge_run=not no_judge,
+                distill_run=not no_distill,
+            )
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
             failure.append(exc)
 

@@ -167,3 +167,35 @@ def distill(
     """Distill a judged run into mistakes, clusters and QA items (see :func:`distill.pipeline.distill_run`)."""
     run = store.get_run(run_ref)
     return distill_run(store, run.id, generator=generator, replicate_items=replicate_items, threshold=threshold)
+
+
+def run_stages(
+    store: Store,
+    config: RunConfig,
+    display: Display,
+    *,
+    name: str | None = None,
+    address: str | None = None,
+    run_id: str | None = None,
+    judge_run: bool = True,
+    distill_run: bool = True,
+) -> str:
+    """Simulate a new run, then judge and distill it unless told to stop early.
+
+    Ray is shut down as soon as the consultations are done: judging and
+    distilling run in this process.
+
+    Returns:
+        The run's id.
+    """
+    from arena.ray_local import shutdown_ray
+
+    try:
+        rid = simulate(store, config, display, name=name, address=address, run_id=run_id).id
+    finally:
+        shutdown_ray()
+    if judge_run:
+        judge(store, rid, display)
+        if distill_run:
+            distill(store, rid)
+    return rid
