@@ -70,7 +70,14 @@ def simulate(
         str | None,
         typer.Option("--case-file", help="JSONL case file, or 'builtin' (default: synthesize cases)."),
     ] = None,
-    doctor: Annotated[str, typer.Option("--doctor", help="Doctor model.")] = "builtin/checklist",
+    doctor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--doctor",
+            help="Doctor: a model name (?style=thorough|efficient|cautious|patient_centred), builtin/checklist, "
+            "an http(s):// endpoint, or 'human'. Repeat to compare doctors on the same cases and seeds.",
+        ),
+    ] = None,
     patient: Annotated[str, typer.Option("--patient", help="Patient model.")] = "builtin/patient",
     judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
     persona: Annotated[str, typer.Option("--persona", help="Patient persona.")] = "plain",
@@ -85,16 +92,29 @@ def simulate(
     no_judge: Annotated[bool, typer.Option("--no-judge", help="Stop after simulating.")] = False,
     no_distill: Annotated[bool, typer.Option("--no-distill", help="Stop after judging.")] = False,
     tui: Annotated[bool, typer.Option("--tui", help="Follow the run in the terminal app while it goes.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.001, help="Seconds allowed per consultation.")
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", min=0.0, help="USD: stop starting consultations once the run has cost this much."),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", help="Continue an interrupted run (id or name) where it stopped."),
+    ] = None,
 ) -> None:
     """Run consultations, judge them, distill the failures, print a summary."""
     from arena import pipeline
     from arena.display import make_display
     from arena.types import RunConfig
 
+    doctors = doctor or ["builtin/checklist"]
     config = RunConfig(
         cases=cases,
         case_file=str(case_file) if case_file else None,
-        doctor=doctor,
+        doctor=doctors[0],
+        doctors=doctors,
         patient=patient,
         judges=judge or ["builtin/rubric"],
         persona=persona,
@@ -103,12 +123,18 @@ def simulate(
         concurrency=concurrency,
         actors=actors,
         seed=seed,
+        timeout_s=timeout,
+        max_cost_usd=max_cost,
     )
-    pipeline.validate_config(config)
-    pipeline.plan_cases(config)  # bad case files fail here, before the run is recorded
-    store = _store(db)
+    if resume is None:
+        pipeline.validate_config(config)
+        pipeline.plan_cases(config)  # bad case files fail here, before the database is touched
+        store = _store(db)
+    else:
+        store = _store(db)
+        resume = store.get_run(resume).id  # an unknown run fails here, in one line
     if tui:
-        run_id = _simulate_with_tui(store, config, name, address, no_judge, no_distill)
+        run_id = _simulate_with_tui(store, config, name, address, no_judge, no_distill, resume)
     else:
         run_id = pipeline.run_stages(
             store,
@@ -116,6 +142,8 @@ def simulate(
             make_display(),
             name=name,
             address=address,
+            run_id=resume,
+            resume=resume is not None,
             judge_run=not no_judge,
             distill_run=not no_distill,
         )
@@ -126,7 +154,13 @@ def simulate(
 
 
 def _simulate_with_tui(
-    store: Store, config: RunConfig, name: str | None, address: str | None, no_judge: bool, no_distill: bool
+    store: Store,
+    config: RunConfig,
+    name: str | None,
+    address: str | None,
+    no_judge: bool,
+    no_distill: bool,
+    resume: str | None = None,
 ) -> str:
     """Run the stages in a worker thread while the terminal app follows the run in this one."""
     import threading
@@ -136,7 +170,7 @@ def _simulate_with_tui(
     from arena.ray_local import init_ray
     from tui.cli import run_app_in_process
 
-    run_id = pipeline.new_run_id()
+    run_id = resume or pipeline.new_run_id()
     # Ray starts here, in the main thread, before the app takes over the
     # terminal: Ray wants the real stderr and the main thread's signal handlers.
     init_ray(address)
@@ -151,6 +185,7 @@ def _simulate_with_tui(
                 name=name,
                 address=address,
                 run_id=run_id,
+                resume=resume is not None,
                 judge_run=not no_judge,
                 distill_run=not no_distill,
             )

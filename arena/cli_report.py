@@ -55,6 +55,9 @@ def print_analysis(a: RunAnalysis) -> None:
     out.print("diagnosis: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in a.diagnosis.items()))
     if a.pass_k:
         out.print("pass^k: " + ", ".join(f"k={k} {v:.3f}" for k, v in a.pass_k.items()))
+    if len(a.pass_k_by_doctor) > 1:
+        for doctor, pk in a.pass_k_by_doctor.items():
+            out.print(f"  {doctor}: " + ", ".join(f"k={k} {v:.3f}" for k, v in pk.items()))
     ag = Table(title="judge agreement")
     for col in ("scope", "items", "agree %", "split", "Fleiss kappa", "Krippendorff alpha", "Cohen kappa (pairs)"):
         ag.add_column(col)

@@ -9,13 +9,18 @@ from functools import cache
 
 from arena.agents import Doctor
 from arena.doctor_protocol import parse_doctor_reply
-from arena.models import BuiltinRef, ChatModel, Message, ModelError, get_model
+from arena.models import BuiltinRef, ChatModel, Message, ModelError, get_model, parse_model_name
 from arena.templating import render
-from arena.types import DoctorAction, FinalAnswer, Usage
+from arena.types import Case, DoctorAction, FinalAnswer, Usage
 from cases.knowledge import Condition, conditions, salient_words, topics
 from personas.matcher import normalise, phrase_in
 
 BUILTIN_DOCTORS = ("checklist",)
+DOCTOR_STYLES = ("standard", "thorough", "efficient", "cautious", "patient_centred")
+"""Styles a chat-model doctor can be given with ``?style=``; each is a template
+in ``arena/templates/doctor_styles/``."""
+HUMAN = "human"
+"""``--doctor human``: a person plays the doctor from the terminal."""
 _GENERAL_HISTORY = ("onset", "pmh", "medications", "allergies", "smoking", "family_history")
 # "Gram-negative" is a positive finding, so a hyphen before "negative" does not negate.
 _NEGATION = re.compile(
@@ -36,13 +41,13 @@ def _idf() -> dict[str, float]:
 class LLMDoctor:
     """A doctor played by a chat model through the JSON action protocol."""
 
-    def __init__(self, model: ChatModel, max_turns: int, style: str = "") -> None:
+    def __init__(self, model: ChatModel, max_turns: int, style: str = "standard") -> None:
         """Prepare the system prompt.
 
         Args:
             model: The chat model.
             max_turns: The turn cap, stated in the prompt.
-            style: Optional style note for the prompt.
+            style: One of :data:`DOCTOR_STYLES`.
         """
         self.name = model.name
         self.model = model
@@ -208,12 +213,24 @@ class ChecklistDoctor:
         return action, Usage(), action.text
 
 
+def is_http_doctor(name: str) -> bool:
+    """Whether ``name`` is the URL of a doctor served over HTTP."""
+    return name.startswith(("http://", "https://"))
+
+
 def check_doctor(name: str) -> None:
     """Raise if ``name`` cannot play the doctor.
 
     Raises:
-        ModelError: for malformed names, unknown built-ins and bad parameters.
+        ModelError: for malformed names, unknown built-ins and styles, and bad parameters.
     """
+    if name == HUMAN:
+        return
+    if is_http_doctor(name):
+        from arena.http_doctor import check_url
+
+        check_url(name)
+        return
     model = get_model(name)
     if isinstance(model, BuiltinRef):
         if model.policy not in BUILTIN_DOCTORS:
@@ -222,18 +239,34 @@ def check_doctor(name: str) -> None:
             float(model.params.get("diligence", "0.85"))
         except ValueError:
             raise ModelError(f"{name!r}: diligence must be a number") from None
+        return
+    style = parse_model_name(name).params.get("style", "standard")
+    if style not in DOCTOR_STYLES:
+        raise ModelError(f"{name!r}: unknown doctor style {style!r} (known: {', '.join(DOCTOR_STYLES)})")
 
 
-def get_doctor(name: str, seed: int, max_turns: int) -> Doctor:
+def get_doctor(name: str, seed: int, max_turns: int, case: Case | None = None) -> Doctor:
     """Return a doctor policy for one consultation.
 
     Args:
-        name: ``builtin/checklist[?diligence=0.85]`` or any chat model name.
+        name: ``builtin/checklist[?diligence=0.85]``, ``human``, an
+            ``http(s)://`` endpoint, or any chat model name
+            (``?style=`` picks one of :data:`DOCTOR_STYLES`).
         seed: Seed for stochastic policies.
         max_turns: The consultation's turn cap.
+        case: The case played (an HTTP doctor is told the patient's
+            age, sex and setting; nothing hidden).
     """
     check_doctor(name)
+    if name == HUMAN:
+        from arena.human_doctor import HumanDoctor
+
+        return HumanDoctor()
+    if is_http_doctor(name):
+        from arena.http_doctor import HTTPDoctor
+
+        return HTTPDoctor(name, max_turns, case)
     model = get_model(name)
     if isinstance(model, BuiltinRef):
         return ChecklistDoctor(name, seed, float(model.params.get("diligence", "0.85")))
-    return LLMDoctor(model, max_turns)
+    return LLMDoctor(model, max_turns, parse_model_name(name).params.get("style", "standard"))

@@ -147,9 +147,18 @@ def m002_mistake_clusters(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m003_consultation_worker(conn: Connection) -> None:
+    """Record where each consultation ran, and index consultations by start time within a run."""
+    from sqlalchemy import text
+
+    conn.execute(text("ALTER TABLE consultations ADD COLUMN worker VARCHAR"))
+    conn.execute(text("CREATE INDEX ix_consultations_run_started ON consultations (run_id, started_at)"))
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
     ("m002_mistake_clusters", m002_mistake_clusters),
+    ("m003_consultation_worker", m003_consultation_worker),
 ]
 """Every migration, in the order it must run. Append; never reorder or rename."""
 

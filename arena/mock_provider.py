@@ -4,11 +4,19 @@ Registered with litellm by :func:`arena.models.load_litellm`, so a mock model
 runs the same litellm code path (argument handling, response objects, usage)
 as a real provider, without any network. ``latency=S`` in the name sleeps S
 seconds per call, for throughput benchmarks.
+
+Fault injection, for tests of retries and robustness: ``fail=0.2`` makes a
+fifth of calls fail, drawing each failure from ``faults`` (comma-separated;
+default all of them): ``429`` (rate limit), ``500`` (server error),
+``timeout``, ``reset`` (connection dropped), ``empty`` (a reply with no
+content) and ``garbage`` (a reply that is not what was asked for).
+``fault_seed=N`` makes the draws repeatable within a process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,16 +33,53 @@ def _split(model: str) -> tuple[str, dict[str, str]]:
     return base, dict(parse_qsl(query, keep_blank_values=True))
 
 
+FAULTS = ("429", "500", "timeout", "reset", "empty", "garbage")
+"""Fault kinds ``fail=`` draws from."""
+
+_fault_rngs: dict[str, random.Random] = {}
+
+
+def _draw_fault(model: str, params: dict[str, str]) -> str | None:
+    rate = float(params.get("fail", "0") or 0)
+    if rate <= 0:
+        return None
+    kinds = [k for k in params.get("faults", ",".join(FAULTS)).split(",") if k]
+    unknown = sorted(set(kinds) - set(FAULTS))
+    if unknown:
+        raise ValueError(f"unknown fault {unknown[0]!r} in {model!r} (known: {', '.join(FAULTS)})")
+    rng = _fault_rngs.setdefault(model, random.Random(params.get("fault_seed")))
+    return rng.choice(kinds) if rng.random() < rate else None
+
+
+def _raise_fault(kind: str, model: str) -> None:
+    if kind == "429":
+        raise litellm.RateLimitError("injected fault: rate limited", llm_provider="mock", model=model)
+    if kind == "500":
+        raise litellm.InternalServerError("injected fault: server error", llm_provider="mock", model=model)
+    if kind == "timeout":
+        raise litellm.Timeout("injected fault: request timed out", llm_provider="mock", model=model)
+    if kind == "reset":
+        raise litellm.APIConnectionError("injected fault: connection reset by peer", llm_provider="mock", model=model)
+
+
 class MockLLM(CustomLLM):
     """Serves scripted replies as litellm responses."""
 
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> litellm.ModelResponse:
-        """Return the script's reply, after the configured latency."""
+        """Return the script's reply, after the configured latency (or an injected fault)."""
         name, params = _split(model)
         latency = float(params.get("latency", "0") or 0)
         if latency > 0:
             await asyncio.sleep(latency)
-        text = run_script(name, list(messages), params)
+        fault = _draw_fault(model, params)
+        if fault is not None:
+            _raise_fault(fault, f"mock/{name}")
+        if fault == "empty":
+            text = ""
+        elif fault == "garbage":
+            text = "\x00}{ lorem ipsum ##?? <<" + str(random.random())
+        else:
+            text = run_script(name, list(messages), params)
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
         completion_tokens = len(text.split())
         resp = litellm.ModelResponse(

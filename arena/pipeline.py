@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import zlib
+from collections.abc import Sequence
 
 from arena.display import Display
-from arena.doctors import check_doctor
+from arena.doctors import HUMAN, check_doctor
 from arena.ray_local import init_ray
-from arena.runner import ActorSettings, Job, run_jobs
-from arena.store import Store
+from arena.runner import ActorSettings, Job, run_jobs, run_jobs_inline
+from arena.store import Store, StoreError
 from arena.types import Case, Run, RunConfig
 from cases.loader import builtin_cases, load_case_file, select_cases
 from cases.synthesizer import generate
@@ -32,7 +34,8 @@ def validate_config(config: RunConfig) -> None:
         ModelError: for unknown or malformed model names.
         PersonaError: for an unknown persona.
     """
-    check_doctor(config.doctor)
+    for d in config.doctors:
+        check_doctor(d)
     check_patient(config.patient)
     for j in config.judges:
         check_judge(j)
@@ -56,6 +59,36 @@ def plan_cases(config: RunConfig) -> list[Case]:
     return select_cases(bank, config.cases)
 
 
+def consultation_seed(run_seed: int, case_id: str, trial: int) -> int:
+    """The seed of one (case, trial): the same for every doctor, and for a resumed run."""
+    return zlib.crc32(f"{run_seed}/{case_id}/{trial}".encode())
+
+
+def plan_jobs(run_id: str, config: RunConfig, cases: Sequence[Case]) -> list[Job]:
+    """Every consultation of a run: each doctor plays each case ``trials`` times.
+
+    Doctors share the cases and the seeds, so their consultations differ only
+    by the doctor. The key (run, case, doctor, trial) is unique.
+    """
+    jobs = []
+    for t in range(config.trials):
+        for c in cases:
+            seed = consultation_seed(config.seed, c.id, t)
+            for k, doctor in enumerate(config.doctors):
+                suffix = f"/d{k}" if k else ""
+                jobs.append(
+                    Job(
+                        consultation_id=f"{run_id}/{c.id}/t{t}{suffix}",
+                        case_id=c.id,
+                        trial=t,
+                        seed=seed,
+                        doctor=doctor,
+                        persona=config.persona,
+                    )
+                )
+    return jobs
+
+
 def simulate(
     store: Store,
     config: RunConfig,
@@ -64,55 +97,82 @@ def simulate(
     name: str | None = None,
     address: str | None = None,
     run_id: str | None = None,
+    resume: bool = False,
 ) -> Run:
-    """Run every consultation of a new run on Ray and store it.
+    """Run every consultation of a new run (or the rest of an interrupted one) and store it.
 
     Args:
         store: The store.
-        config: What to run.
+        config: What to run. With ``resume``, only ``max_cost_usd`` is read
+            from it (the stored run's config decides the rest).
         display: Progress display.
         name: Run name (default: the id).
         address: Ray cluster to join; default a local Ray.
-        run_id: Id for the new run (default: a fresh random one).
+        run_id: Id for the new run (default: a fresh random one), or the run to resume.
+        resume: Continue ``run_id``: consultations already saved are kept, ones
+            cut off mid-way are discarded and played again, the rest are played.
 
     Returns:
         The finished run.
     """
-    validate_config(config)
-    cases = plan_cases(config)
-    run_id = run_id or new_run_id()
-    run = Run(id=run_id, name=name or run_id, config=config)
-    init_ray(address)
-    store.create_run(run, cases)
-    jobs = [
-        Job(consultation_id=f"{run_id}/{c.id}/t{t}", case_id=c.id, trial=t, seed=config.seed * 100_003 + i * 17 + t)
-        for i, c in enumerate(cases)
-        for t in range(config.trials)
-    ]
+    spent = 0.0
+    if resume:
+        if run_id is None:
+            raise StoreError("--resume needs a run id or name")
+        stored = store.get_run(run_id)
+        run_id = stored.id
+        budget = config.max_cost_usd if config.max_cost_usd is not None else stored.config.max_cost_usd
+        config = stored.config.model_copy(update={"max_cost_usd": budget})
+        validate_config(config)
+        cases = list(store.cases(run_id).values())
+        store.discard_consultations(run_id)
+        done = store.finished_ids(run_id)
+        spent = store.run_cost(run_id)
+        store.set_run_status(run_id, "running")
+        jobs = [j for j in plan_jobs(run_id, config, cases) if j.consultation_id not in done]
+    else:
+        validate_config(config)
+        cases = plan_cases(config)
+        run_id = run_id or new_run_id()
+        store.create_run(Run(id=run_id, name=name or run_id, config=config), cases)
+        jobs = plan_jobs(run_id, config, cases)
+    human = HUMAN in config.doctors
+    if not human:
+        init_ray(address)
     settings = ActorSettings(
-        run_id=run_id,
-        doctor=config.doctor,
-        patient=config.patient,
-        persona=config.persona,
-        max_turns=config.max_turns,
+        run_id=run_id, patient=config.patient, max_turns=config.max_turns, timeout_s=config.timeout_s
     )
+    budget_left = None if config.max_cost_usd is None else max(0.0, config.max_cost_usd - spent)
     display.start("consultations", len(jobs))
     try:
-        run_jobs(
-            store,
-            settings,
-            {c.id: c for c in cases},
-            jobs,
-            concurrency=config.concurrency,
-            actors=config.actors,
-            on_done=lambda _tr: display.advance(1),
-        )
+        if human:
+            # The person at the terminal plays one consultation at a time, in this process.
+            progress = run_jobs_inline(
+                store,
+                settings,
+                {c.id: c for c in cases},
+                jobs,
+                concurrency=1,
+                max_cost_usd=budget_left,
+                on_done=lambda _tr: display.advance(1),
+            )
+        else:
+            progress = run_jobs(
+                store,
+                settings,
+                {c.id: c for c in cases},
+                jobs,
+                concurrency=config.concurrency,
+                actors=config.actors,
+                max_cost_usd=budget_left,
+                on_done=lambda _tr: display.advance(1),
+            )
     except BaseException:
         store.set_run_status(run_id, "interrupted")
         raise
     finally:
         display.stop()
-    store.set_run_status(run_id, "finished")
+    store.set_run_status(run_id, "budget_reached" if progress.unscheduled else "finished")
     return store.get_run(run_id)
 
 
@@ -177,6 +237,7 @@ def run_stages(
     name: str | None = None,
     address: str | None = None,
     run_id: str | None = None,
+    resume: bool = False,
     judge_run: bool = True,
     distill_run: bool = True,
 ) -> str:
@@ -191,7 +252,7 @@ def run_stages(
     from arena.ray_local import shutdown_ray
 
     try:
-        rid = simulate(store, config, display, name=name, address=address, run_id=run_id).id
+        rid = simulate(store, config, display, name=name, address=address, run_id=run_id, resume=resume).id
     finally:
         shutdown_ray()
     if judge_run:

@@ -1,23 +1,31 @@
-"""The Ray layer: a few async actors, each running many consultations at once.
+"""Where consultations run: a few async Ray actors, or the driver's own event loop.
 
 The driver feeds consultations to the actors with backpressure (never more
 than ``concurrency`` in flight), collects finished transcripts as they come,
 and every tick drains the turns the actors produced so far. All database
 writes happen in the driver, in batches, so actors on other nodes need no
 database access and a viewer sees turns within a tick of their happening.
+
+A dead actor is replaced and the consultations it had in flight are played
+again from the start (once); a consultation that fails in any other way
+keeps its error and the run goes on. With a cost budget the driver stops
+scheduling new consultations once the turns it has seen cost that much; the
+ones in flight finish.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import math
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arena.store import Store
-from arena.types import Case, Transcript, Turn, utcnow
+from arena.types import Case, RunProgress, Transcript, Turn, utcnow
 
 TICK_S = 0.25
 """How often the driver drains turns and writes them."""
@@ -35,6 +43,10 @@ class Job:
     """Trial number."""
     seed: int
     """Seed for its policies."""
+    doctor: str
+    """Doctor model name."""
+    persona: str = "plain"
+    """Persona id the patient speaks with."""
 
 
 @dataclass(frozen=True)
@@ -42,27 +54,32 @@ class ActorSettings:
     """What every consultation of a run shares."""
 
     run_id: str
-    doctor: str
     patient: str
-    persona: str
     max_turns: int
     timeout_s: float | None = None
+    share: float = 1.0
+    """This worker's share of each model's rate limits (1/number of workers)."""
 
 
 class ConsultationWorker:
-    """Runs consultations inside one Ray actor (also usable in-process in tests)."""
+    """Runs consultations inside one Ray actor, or in the driver's own loop."""
 
-    def __init__(self, settings: ActorSettings, cases: dict[str, Case]) -> None:
+    def __init__(self, settings: ActorSettings, cases: dict[str, Case], uses_litellm: bool = True) -> None:
         """Keep the run's settings and cases.
 
         Args:
             settings: Shared settings.
             cases: Every case of the run, by id (sent once, not per job).
+            uses_litellm: Whether any policy of the run calls litellm.
         """
+        from arena.call_policy import set_share
+
         self.settings = settings
         self.cases = cases
         self._turns: list[Turn] = []
-        if not (settings.doctor.startswith("builtin/") and settings.patient.startswith("builtin/")):
+        self.where: str | None = None
+        set_share(settings.share)
+        if uses_litellm:
             # Importing litellm takes seconds; doing it here keeps it from
             # stalling the event loop under the first wave of consultations.
             from arena.models import load_litellm
@@ -79,32 +96,34 @@ class ConsultationWorker:
 
         s = self.settings
         case = self.cases[job.case_id]
-        persona = get_persona(s.persona)
-        return await run_consultation(
+        tr = await run_consultation(
             case,
-            get_doctor(s.doctor, job.seed, s.max_turns),
-            get_patient(s.patient, case, persona),
+            get_doctor(job.doctor, job.seed, s.max_turns, case=case),
+            get_patient(s.patient, case, get_persona(job.persona)),
             CaseMeasurement(case),
             consultation_id=job.consultation_id,
             run_id=s.run_id,
             trial=job.trial,
             seed=job.seed,
-            persona=s.persona,
+            persona=job.persona,
             max_turns=s.max_turns,
             timeout_s=s.timeout_s,
             on_turn=self._turns.append,
         )
+        tr.worker = self.where
+        return tr
 
     async def drain(self) -> list[Turn]:
         """Return and forget the turns produced since the last call."""
         out, self._turns = self._turns, []
         return out
 
-    async def pid(self) -> tuple[int, str]:
-        """Return this worker's process id and node id (for tests of placement)."""
+    async def locate(self) -> str:
+        """Record and return where this worker runs, as ``node-id:pid``."""
         import ray
 
-        return os.getpid(), ray.get_runtime_context().get_node_id()
+        self.where = f"{ray.get_runtime_context().get_node_id()}:{os.getpid()}"
+        return self.where
 
 
 def default_actor_count() -> int:
@@ -112,6 +131,100 @@ def default_actor_count() -> int:
     import ray
 
     return max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)))
+
+
+def uses_litellm(jobs: Sequence[Job], patient: str) -> bool:
+    """Whether any policy in these jobs is a chat model rather than a built-in."""
+    return not patient.startswith("builtin/") or any(
+        not (j.doctor.startswith("builtin/") or j.doctor == "human" or j.doctor.startswith(("http://", "https://")))
+        for j in jobs
+    )
+
+
+@dataclass
+class _Ledger:
+    """The driver's bookkeeping: which turns are stored, what was spent, what is left."""
+
+    store: Store
+    settings: ActorSettings
+    patient: str
+    max_cost_usd: float | None
+    on_done: Callable[[Transcript], None] | None
+    written: dict[str, int] = field(default_factory=dict)
+    finished: set[str] = field(default_factory=set)
+    progress: RunProgress = field(default_factory=RunProgress)
+
+    def can_start(self) -> bool:
+        return self.max_cost_usd is None or self.progress.cost_usd < self.max_cost_usd
+
+    def start(self, jobs: Sequence[Job]) -> None:
+        for job in jobs:
+            self.written[job.consultation_id] = 0
+        self.store.start_consultations(
+            {
+                "id": job.consultation_id,
+                "run_id": self.settings.run_id,
+                "case_id": job.case_id,
+                "trial": job.trial,
+                "seed": job.seed,
+                "doctor": job.doctor,
+                "patient": self.patient,
+                "persona": job.persona,
+                "started_at": utcnow(),
+            }
+            for job in jobs
+        )
+
+    def turns(self, batches: Sequence[Sequence[Turn]]) -> None:
+        new: list[Turn] = []
+        for batch in batches:
+            for t in batch:
+                # Turns of a consultation that was restarted or already saved whole are dropped.
+                if t.consultation_id in self.finished or t.index != self.written.get(t.consultation_id, -1):
+                    continue
+                new.append(t)
+                self.written[t.consultation_id] += 1
+                self.progress.cost_usd += t.usage.cost_usd
+        self.store.add_turns(self.settings.run_id, new)
+
+    def finish(self, done: Sequence[Transcript]) -> None:
+        for tr in done:
+            for t in tr.turns[self.written.get(tr.id, 0) :]:
+                self.progress.cost_usd += t.usage.cost_usd
+        self.store.finish_consultations(done, self.written)
+        for tr in done:
+            self.finished.add(tr.id)
+            self.written.pop(tr.id, None)
+            if tr.error:
+                self.progress.error += 1
+            else:
+                self.progress.done += 1
+            self.progress.retries += sum(u.retries for u in tr.usage.values())
+            if self.on_done:
+                self.on_done(tr)
+
+    def restart(self, jobs: Sequence[Job]) -> None:
+        """Forget consultations whose worker died, so they can be played again from the start."""
+        ids = [j.consultation_id for j in jobs]
+        self.store.discard_consultations(self.settings.run_id, ids)
+        for cid in ids:
+            self.written.pop(cid, None)
+        self.progress.restarted += len(ids)
+
+
+def _failed(settings: ActorSettings, patient: str, job: Job, exc: BaseException) -> Transcript:
+    return Transcript(
+        id=job.consultation_id,
+        run_id=settings.run_id,
+        case_id=job.case_id,
+        trial=job.trial,
+        seed=job.seed,
+        doctor=job.doctor,
+        patient=patient,
+        persona=job.persona,
+        stop_reason="error",
+        error=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:500]}",
+    )
 
 
 def run_jobs(
@@ -122,104 +235,139 @@ def run_jobs(
     *,
     concurrency: int,
     actors: int | None = None,
+    max_cost_usd: float | None = None,
     on_done: Callable[[Transcript], None] | None = None,
-) -> dict[str, int]:
+) -> RunProgress:
     """Run consultations on Ray actors and store everything as it happens.
 
     Args:
         store: Where turns and transcripts go.
-        settings: Shared settings.
+        settings: Shared settings (``share`` is set here from the actor count).
         cases: The run's cases by id.
         jobs: Consultations to run.
         concurrency: Most consultations in flight at once, over all actors.
         actors: Number of actors; default one per CPU (never more than jobs).
+        max_cost_usd: Stop scheduling new consultations once this is spent.
         on_done: Called with each stored transcript (progress display).
 
     Returns:
-        Counts: ``done``, ``error``.
+        What happened: consultations done, failed, left unscheduled, restarted.
     """
     import ray
+    from ray.exceptions import RayActorError
 
     n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
     per_actor = max(1, math.ceil(concurrency / n_actors))
+    settings = dataclasses.replace(settings, share=1.0 / n_actors)
     remote_cls: Any = ray.remote(ConsultationWorker)
     cases_ref = ray.put(cases)
-    pool = [
-        remote_cls.options(
+    llm = uses_litellm(jobs, settings.patient)
+
+    def new_actor() -> Any:
+        actor = remote_cls.options(
             max_concurrency=per_actor + 4,  # room for drain() beside the consultations
             num_cpus=0,
             scheduling_strategy="SPREAD",
-        ).remote(settings, cases_ref)
-        for _ in range(n_actors)
-    ]
+            max_restarts=0,
+        ).remote(settings, cases_ref, llm)
+        actor.locate.remote()
+        return actor
+
+    pool = [new_actor() for _ in range(n_actors)]
+    ledger = _Ledger(store, settings, settings.patient, max_cost_usd, on_done)
     queue = deque(jobs)
     pending: dict[Any, tuple[int, Job]] = {}
     inflight = [0] * n_actors
-    written: dict[str, int] = {}
-    finished: set[str] = set()
-    counts = {"done": 0, "error": 0}
+    replayed: set[str] = set()
     try:
-        while queue or pending:
-            started: list[dict[str, Any]] = []
-            while queue and len(pending) < concurrency:
+        while pending or (queue and ledger.can_start()):
+            started: list[Job] = []
+            while queue and len(pending) < concurrency and ledger.can_start():
                 a = min(range(n_actors), key=inflight.__getitem__)
                 if inflight[a] >= per_actor:
                     break
                 job = queue.popleft()
                 pending[pool[a].run.remote(job)] = (a, job)
                 inflight[a] += 1
-                written[job.consultation_id] = 0
-                started.append(
-                    {
-                        "id": job.consultation_id,
-                        "run_id": settings.run_id,
-                        "case_id": job.case_id,
-                        "trial": job.trial,
-                        "seed": job.seed,
-                        "doctor": settings.doctor,
-                        "patient": settings.patient,
-                        "persona": settings.persona,
-                        "started_at": utcnow(),
-                    }
-                )
-            store.start_consultations(started)
-            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=TICK_S)
-            new_turns: list[Turn] = []
-            for batch in ray.get([a.drain.remote() for a in pool]):
-                for t in batch:
-                    if t.consultation_id in finished or t.index != written.get(t.consultation_id, -1):
-                        continue
-                    new_turns.append(t)
-                    written[t.consultation_id] += 1
-            store.add_turns(settings.run_id, new_turns)
+                started.append(job)
+            ledger.start(started)
+            # Wake when a quarter of the slots have freed up, or at the tick.
+            want = max(1, min(len(pending), concurrency // 4))
+            ready, _ = ray.wait(list(pending), num_returns=want, timeout=TICK_S)
+            batches: list[list[Turn]] = []
+            for ref in [actor.drain.remote() for actor in pool]:
+                try:
+                    batches.append(ray.get(ref))
+                except RayActorError:
+                    continue  # its consultations are handled below
+            ledger.turns(batches)
             done: list[Transcript] = []
+            dead: set[int] = set()
             for ref in ready:
                 a, job = pending.pop(ref)
                 inflight[a] -= 1
                 try:
-                    tr = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - an actor crash fails its consultations, not the run
-                    tr = Transcript(
-                        id=job.consultation_id,
-                        run_id=settings.run_id,
-                        case_id=job.case_id,
-                        trial=job.trial,
-                        seed=job.seed,
-                        doctor=settings.doctor,
-                        patient=settings.patient,
-                        persona=settings.persona,
-                        stop_reason="error",
-                        error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}",
-                    )
-                done.append(tr)
-            store.finish_consultations(done, written)
-            for tr in done:
-                finished.add(tr.id)
-                written.pop(tr.id, None)
-                counts["error" if tr.error else "done"] += 1
-                if on_done:
-                    on_done(tr)
+                    done.append(ray.get(ref))
+                except RayActorError as exc:
+                    dead.add(a)
+                    if job.consultation_id in replayed:
+                        done.append(_failed(settings, settings.patient, job, exc))
+                    else:
+                        replayed.add(job.consultation_id)
+                        ledger.restart([job])
+                        queue.appendleft(job)
+                except Exception as exc:  # noqa: BLE001 - one consultation fails alone
+                    done.append(_failed(settings, settings.patient, job, exc))
+            for a in dead:
+                pool[a] = new_actor()
+            ledger.finish(done)
     finally:
-        for a in pool:
-            ray.kill(a)
-    return counts
+        for actor in pool:
+            ray.kill(actor)
+    ledger.progress.unscheduled = len(queue)
+    return ledger.progress
+
+
+def run_jobs_inline(
+    store: Store,
+    settings: ActorSettings,
+    cases: dict[str, Case],
+    jobs: Sequence[Job],
+    *,
+    concurrency: int,
+    max_cost_usd: float | None = None,
+    on_done: Callable[[Transcript], None] | None = None,
+) -> RunProgress:
+    """Run consultations in this process's event loop (no Ray), storing as they go.
+
+    Used when a policy needs the driver's own terminal (``--doctor human``).
+    Same arguments and result as :func:`run_jobs`.
+    """
+    worker = ConsultationWorker(settings, cases, uses_litellm(jobs, settings.patient))
+    ledger = _Ledger(store, settings, settings.patient, max_cost_usd, on_done)
+    queue = deque(jobs)
+
+    async def main() -> None:
+        running: set[asyncio.Task[Transcript]] = set()
+        by_task: dict[asyncio.Task[Transcript], Job] = {}
+        while running or (queue and ledger.can_start()):
+            started: list[Job] = []
+            while queue and len(running) < concurrency and ledger.can_start():
+                job = queue.popleft()
+                task = asyncio.create_task(worker.run(job))
+                running.add(task)
+                by_task[task] = job
+                started.append(job)
+            ledger.start(started)
+            finished, running = await asyncio.wait(running, timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED)
+            ledger.turns([await worker.drain()])
+            done: list[Transcript] = []
+            for task in finished:
+                job = by_task.pop(task)
+                exc = task.exception()
+                done.append(_failed(settings, settings.patient, job, exc) if exc else task.result())
+            ledger.finish(done)
+
+    asyncio.run(main())
+    ledger.progress.unscheduled = len(queue)
+    return ledger.progress

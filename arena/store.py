@@ -274,6 +274,7 @@ class Store:
                         final=tr.final.model_dump(mode="json") if tr.final else None,
                         usage={k: v.model_dump() for k, v in tr.usage.items()},
                         finished_at=tr.finished_at,
+                        worker=tr.worker,
                     )
                 )
 
@@ -317,6 +318,7 @@ class Store:
                 started_at=aware(r.started_at),
                 finished_at=aware(r.finished_at) or aware(r.started_at),
                 schema_version=r.schema_version,
+                worker=r.worker,
             )
 
     def consultation_meta(self, run_id: str) -> list[dict[str, Any]]:
@@ -326,6 +328,39 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(q.where(c.run_id == run_id, c.status != "running").order_by(c.id)).mappings().all()
         return [dict(r) for r in rows]
+
+    def run_cost(self, run_id: str) -> float:
+        """Return what a run's saved consultations cost, over all roles."""
+        c = CONSULTATIONS.c
+        with self.engine.connect() as conn:
+            usages = conn.execute(select(c.usage).where(c.run_id == run_id, c.usage.is_not(None))).scalars()
+            return sum(float(u.get("cost_usd", 0.0)) for usage in usages for u in usage.values())
+
+    def finished_ids(self, run_id: str) -> set[str]:
+        """Return the ids of a run's consultations whose transcripts are saved."""
+        c = CONSULTATIONS.c
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(c.id).where(c.run_id == run_id, c.status != "running")).scalars())
+
+    def discard_consultations(self, run_id: str, ids: Sequence[str] | None = None) -> int:
+        """Delete consultations that never finished, with their turns, so they can be played again.
+
+        Args:
+            run_id: The run.
+            ids: The consultations to delete; default every one still marked running.
+
+        Returns:
+            How many were deleted.
+        """
+        c, t = CONSULTATIONS.c, TURNS.c
+        with self.engine.begin() as conn:
+            if ids is None:
+                ids = list(conn.execute(select(c.id).where(c.run_id == run_id, c.status == "running")).scalars())
+            for i in range(0, len(ids), 500):
+                chunk = list(ids[i : i + 500])
+                conn.execute(delete(TURNS).where(t.run_id == run_id, t.consultation_id.in_(chunk)))
+                conn.execute(delete(CONSULTATIONS).where(c.run_id == run_id, c.id.in_(chunk)))
+        return len(ids)
 
     def consultation_status(self, run_id: str) -> dict[str, int]:
         """Return consultation counts by status for a run."""

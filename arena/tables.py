@@ -43,7 +43,10 @@ class ConsultationRow(SQLModel, table=True):
     """One consultation; ``status`` is ``running`` until its transcript is saved."""
 
     __tablename__ = "consultations"
-    __table_args__ = (UniqueConstraint("run_id", "case_id", "doctor", "trial", name="uq_consultation_key"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "case_id", "doctor", "trial", name="uq_consultation_key"),
+        Index("ix_consultations_run_started", "run_id", "started_at"),
+    )
     id: str = Field(primary_key=True)
     run_id: str = Field(index=True)
     case_id: str
@@ -61,6 +64,7 @@ class ConsultationRow(SQLModel, table=True):
     started_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     schema_version: int
+    worker: str | None = None
 
 
 class TurnRow(SQLModel, table=True):

@@ -27,7 +27,7 @@ DiagnosisMatch = Literal["exact", "partial", "wrong", "missing"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 MistakeCategory = Literal["history_taking", "diagnosis", "test_ordering", "safety", "communication", "management"]
 Speaker = Literal["self", "caregiver"]
-RunStatus = Literal["running", "finished", "failed", "interrupted"]
+RunStatus = Literal["running", "finished", "failed", "interrupted", "budget_reached"]
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -286,6 +286,10 @@ class Usage(BaseModel):
     """Output tokens."""
     cost_usd: float = 0.0
     """Cost as litellm reports it; zero for built-in policies."""
+    retries: int = 0
+    """Calls that failed with a transient error and were made again."""
+    rate_wait_s: float = 0.0
+    """Seconds spent waiting for a rate limit before calls."""
 
     def add(self, other: Usage) -> None:
         """Add another usage record into this one in place."""
@@ -293,6 +297,8 @@ class Usage(BaseModel):
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.cost_usd += other.cost_usd
+        self.retries += other.retries
+        self.rate_wait_s += other.rate_wait_s
 
 
 class Turn(StoredRecord):
@@ -351,6 +357,8 @@ class Transcript(StoredRecord):
     """When the consultation started."""
     finished_at: datetime = Field(default_factory=utcnow)
     """When it ended."""
+    worker: str | None = None
+    """Where it ran: ``node-id:pid`` of the Ray worker (None when run in-process)."""
 
     def doctor_turns(self) -> list[Turn]:
         """Return the doctor's turns in order."""
@@ -513,13 +521,16 @@ class RunConfig(BaseModel):
     """JSONL case file to play, ``builtin`` for the hand-written cases, or None
     to synthesize cases from the knowledge base."""
     doctor: str = "builtin/checklist"
-    """Doctor model name."""
+    """The first (or only) doctor model name."""
+    doctors: list[str] = Field(default_factory=list)
+    """Every doctor of the run, in order; each plays every case and trial with
+    the same seeds. Filled from ``doctor`` when left empty."""
     patient: str = "builtin/patient"
     """Patient model name."""
     judges: list[str] = Field(default_factory=lambda: ["builtin/rubric"])
     """Judge model names (the committee)."""
     persona: str = "plain"
-    """Persona id."""
+    """Persona id, or ``mix`` for a seeded draw per case."""
     trials: int = Field(default=1, ge=1)
     """Trials per case."""
     max_turns: int = Field(default=20, ge=1)
@@ -530,6 +541,41 @@ class RunConfig(BaseModel):
     """Ray actors; None means one per CPU."""
     seed: int = 0
     """Seed for everything stochastic."""
+    timeout_s: float | None = Field(default=None, gt=0)
+    """Wall-clock limit per consultation; None for no limit."""
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    """Stop scheduling new consultations once the run has cost this much."""
+
+    @model_validator(mode="after")
+    def _doctor_list(self) -> RunConfig:
+        # ``doctor`` stays the first doctor so single-doctor code and stored
+        # configs keep reading one name.
+        if not self.doctors:
+            self.doctors = [self.doctor]
+        else:
+            self.doctor = self.doctors[0]
+        if len(set(self.doctors)) != len(self.doctors):
+            raise ValueError("each --doctor may be given once")
+        return self
+
+
+class RunProgress(BaseModel):
+    """What the engine did with a run's consultations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    done: int = 0
+    """Consultations that finished (final answer, turn cap)."""
+    error: int = 0
+    """Consultations that ended with an error or a timeout, kept with it."""
+    unscheduled: int = 0
+    """Consultations never started because the cost budget was reached."""
+    restarted: int = 0
+    """Consultations played again because their worker died."""
+    retries: int = 0
+    """Model calls retried after a transient failure."""
+    cost_usd: float = 0.0
+    """What the consultations' model calls cost."""
 
 
 class Run(StoredRecord):
@@ -696,6 +742,8 @@ class RunAnalysis(BaseModel):
     """Share of consultations per diagnosis match: exact, partial, wrong, missing."""
     pass_k: dict[int, float] = Field(default_factory=dict)
     """pass^k over trials: chance that k trials of a case all pass."""
+    pass_k_by_doctor: dict[str, dict[int, float]] = Field(default_factory=dict)
+    """pass^k for each doctor alone."""
     agreement: list[Agreement] = Field(default_factory=list)
     """Judge agreement, over all items and per axis."""
     calibration: list[JudgeCalibration] = Field(default_factory=list)

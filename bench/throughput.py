@@ -267,8 +267,11 @@ def bench_ray(store: Store, stage: str, n: int, concurrency: int, latency: float
     run_id = f"bench-{concurrency}-{time.monotonic_ns()}"
     cases = select_cases(builtin_cases(), n)
     store.create_run(Run(id=run_id, name=run_id, config=config), cases)
-    jobs = [Job(consultation_id=f"{run_id}/{c.id}", case_id=c.id, trial=0, seed=i) for i, c in enumerate(cases)]
-    settings = ActorSettings(run_id=run_id, doctor=doctor, patient=patient, persona=PERSONA, max_turns=MAX_TURNS)
+    jobs = [
+        Job(consultation_id=f"{run_id}/{c.id}", case_id=c.id, trial=0, seed=i, doctor=doctor, persona=PERSONA)
+        for i, c in enumerate(cases)
+    ]
+    settings = ActorSettings(run_id=run_id, patient=patient, max_turns=MAX_TURNS)
     done: list[Transcript] = []
 
     def go() -> list[Transcript]:

@@ -163,6 +163,10 @@ def analyze_run(
         heatmap=heatmap,
         diagnosis=diagnosis,
         pass_k=pass_hat_k(tasks),
+        pass_k_by_doctor={
+            d: pass_hat_k({t: v for t, v in tasks.items() if t.split("|", 1)[0] == d})
+            for d in sorted({t.split("|", 1)[0] for t in tasks})
+        },
         agreement=agreements,
         calibration=calibration(verdicts, labels) if labels else [],
         worst=briefs,

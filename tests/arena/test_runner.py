@@ -23,8 +23,11 @@ def _setup(tmp_path, bank, n, doctor):
     store = Store(f"sqlite:///{tmp_path / 'run.db'}")
     cases = select_cases(bank, n)
     store.create_run(Run(id="r1", name="r1", config=RunConfig(cases=n, doctor=doctor)), cases)
-    jobs = [Job(consultation_id=f"r1/{c.id}/t0", case_id=c.id, trial=0, seed=i) for i, c in enumerate(cases)]
-    settings = ActorSettings(run_id="r1", doctor=doctor, patient="builtin/patient", persona="plain", max_turns=20)
+    jobs = [
+        Job(consultation_id=f"r1/{c.id}/t0", case_id=c.id, trial=0, seed=i, doctor=doctor)
+        for i, c in enumerate(cases)
+    ]
+    settings = ActorSettings(run_id="r1", patient="builtin/patient", max_turns=20)
     return store, {c.id: c for c in cases}, jobs, settings
 
 
@@ -32,7 +35,7 @@ def test_every_consultation_and_turn_is_stored_once(ray_local, tmp_path, bank):
     store, cases, jobs, settings = _setup(tmp_path, bank, 30, "builtin/checklist")
     done = []
     counts = run_jobs(store, settings, cases, jobs, concurrency=8, actors=2, on_done=done.append)
-    assert counts == {"done": 30, "error": 0}
+    assert (counts.done, counts.error, counts.unscheduled, counts.restarted) == (30, 0, 0, 0)
     assert len(done) == 30
     stored = list(store.transcripts("r1"))
     assert sorted(t.id for t in stored) == sorted(j.consultation_id for j in jobs)
@@ -49,7 +52,8 @@ def test_turns_are_persisted_while_consultations_run(ray_local, tmp_path, bank):
     viewer = Store(store.url)
     result = {}
     t = threading.Thread(
-        target=lambda: result.update(run_jobs(store, settings, cases, jobs, concurrency=6, actors=2)), daemon=True
+        target=lambda: result.update(progress=run_jobs(store, settings, cases, jobs, concurrency=6, actors=2)),
+        daemon=True,
     )
     t.start()
     seen_live = False
@@ -62,15 +66,13 @@ def test_turns_are_persisted_while_consultations_run(ray_local, tmp_path, bank):
         t.join(timeout=0.05)
     t.join(timeout=120)
     assert seen_live, "a viewer should see turns of consultations that are still running"
-    assert result == {"done": 6, "error": 0}
+    assert (result["progress"].done, result["progress"].error) == (6, 0)
 
 
 def test_a_failing_policy_fails_its_consultation_not_the_run(ray_local, tmp_path, bank):
     # mock/garbage never gives a final answer; the turn cap ends each consultation.
     store, cases, jobs, settings = _setup(tmp_path, bank, 4, "mock/garbage")
-    settings = ActorSettings(
-        run_id="r1", doctor="mock/garbage", patient="builtin/patient", persona="plain", max_turns=3, timeout_s=30
-    )
+    settings = ActorSettings(run_id="r1", patient="builtin/patient", max_turns=3, timeout_s=30)
     counts = run_jobs(store, settings, cases, jobs, concurrency=4, actors=1)
-    assert counts == {"done": 4, "error": 0}
+    assert (counts.done, counts.error) == (4, 0)
     assert {t.stop_reason for t in store.transcripts("r1")} == {"max_turns"}
