@@ -136,14 +136,22 @@ def set_share(share: float) -> None:
     _share = min(1.0, max(share, 1e-6))
 
 
+def _per_minute(rate: float) -> AsyncLimiter:
+    # Paced per second rather than per minute, so a limit never allows a
+    # whole minute's calls in one burst; below one a second, one call per interval.
+    if rate >= 60:
+        return AsyncLimiter(rate / 60, 1)
+    return AsyncLimiter(1, 60 / rate)
+
+
 class Gate:
     """One model's limits inside one event loop."""
 
     def __init__(self, policy: CallPolicy, share: float) -> None:
         """Build the limiters for this process's share of the policy."""
         self.policy = policy
-        self.requests = AsyncLimiter(max(policy.rpm * share, 1e-3), 60) if policy.rpm else None
-        self.tokens = AsyncLimiter(max(policy.tpm * share, 1.0), 60) if policy.tpm else None
+        self.requests = _per_minute(policy.rpm * share) if policy.rpm else None
+        self.tokens = _per_minute(policy.tpm * share) if policy.tpm else None
         self.slots = asyncio.Semaphore(max(1, int(policy.concurrency * share))) if policy.concurrency else None
 
     async def _admit(self, tokens: int) -> float:

@@ -11,12 +11,17 @@ default all of them): ``429`` (rate limit), ``500`` (server error),
 ``timeout``, ``reset`` (connection dropped), ``empty`` (a reply with no
 content) and ``garbage`` (a reply that is not what was asked for).
 ``fault_seed=N`` makes the draws repeatable within a process.
+``die=PATH`` ends the whole process (as a crash would) on the first call
+that finds no file at PATH, after creating it: one crash per test.
+``cost=USD`` bills each call that much, for tests of budgets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -71,6 +76,10 @@ class MockLLM(CustomLLM):
         latency = float(params.get("latency", "0") or 0)
         if latency > 0:
             await asyncio.sleep(latency)
+        marker = params.get("die")
+        if marker and not Path(marker).exists():
+            Path(marker).touch()
+            os._exit(1)
         fault = _draw_fault(model, params)
         if fault is not None:
             _raise_fault(fault, f"mock/{name}")
@@ -91,8 +100,9 @@ class MockLLM(CustomLLM):
             },
             model=f"mock/{name}",
         )
-        # A mock costs nothing; saying so spares litellm a failing price lookup on every call.
-        resp._hidden_params["response_cost"] = 0.0
+        # A mock costs what its name says (default nothing); saying so spares
+        # litellm a failing price lookup on every call.
+        resp._hidden_params["response_cost"] = float(params.get("cost", "0") or 0)
         return resp
 
     def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> litellm.ModelResponse:

@@ -77,7 +77,7 @@ class ConsultationWorker:
         self.settings = settings
         self.cases = cases
         self._turns: list[Turn] = []
-        self.where: str | None = None
+        self.where = _where()
         set_share(settings.share)
         if uses_litellm:
             # Importing litellm takes seconds; doing it here keeps it from
@@ -118,12 +118,14 @@ class ConsultationWorker:
         out, self._turns = self._turns, []
         return out
 
-    async def locate(self) -> str:
-        """Record and return where this worker runs, as ``node-id:pid``."""
-        import ray
 
-        self.where = f"{ray.get_runtime_context().get_node_id()}:{os.getpid()}"
-        return self.where
+def _where() -> str | None:
+    """``node-id:pid`` of this Ray worker; None outside Ray."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    return f"{ray.get_runtime_context().get_node_id()}:{os.getpid()}"
 
 
 def default_actor_count() -> int:
@@ -270,7 +272,6 @@ def run_jobs(
             scheduling_strategy="SPREAD",
             max_restarts=0,
         ).remote(settings, cases_ref, llm)
-        actor.locate.remote()
         return actor
 
     pool = [new_actor() for _ in range(n_actors)]

@@ -24,8 +24,7 @@ def _setup(tmp_path, bank, n, doctor):
     cases = select_cases(bank, n)
     store.create_run(Run(id="r1", name="r1", config=RunConfig(cases=n, doctor=doctor)), cases)
     jobs = [
-        Job(consultation_id=f"r1/{c.id}/t0", case_id=c.id, trial=0, seed=i, doctor=doctor)
-        for i, c in enumerate(cases)
+        Job(consultation_id=f"r1/{c.id}/t0", case_id=c.id, trial=0, seed=i, doctor=doctor) for i, c in enumerate(cases)
     ]
     settings = ActorSettings(run_id="r1", patient="builtin/patient", max_turns=20)
     return store, {c.id: c for c in cases}, jobs, settings
