@@ -203,6 +203,18 @@ def _simulate_with_tui(
     return run_id
 
 
+@app.command("ray-env")
+def ray_env() -> None:
+    """Print the environment to start Ray nodes with (`ray start`) so none contacts the cloud."""
+    import shlex
+
+    from arena.ray_local import ray_start_env
+
+    env = ray_start_env({})
+    for key in sorted(env):
+        print(f"export {key}={shlex.quote(env[key])}")
+
+
 @app.command()
 def watch(
     run: Annotated[str | None, typer.Argument(help="Run id or name (default: the newest).")] = None,

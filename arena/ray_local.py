@@ -8,6 +8,10 @@ switched off. For a local Ray we start the head's processes with ``HOME``
 pointing at a private folder that holds an empty bootstrap config, so that
 probe never runs; workers get the real ``HOME`` back through the runtime
 environment. Usage stats are switched off as well.
+
+A cluster started by hand (``ray start``) needs the same care:
+:func:`ray_start_env` gives the environment to start each node with, and
+``arena ray-env`` prints it as shell exports.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,13 +28,51 @@ from typing import Any
 _NO_PROBE_HOME = "medarena-ray-home"
 
 
-@contextlib.contextmanager
-def _home_without_cloud_probe() -> Iterator[str]:
-    real = os.environ.get("HOME", str(Path.home()))
+def _no_probe_home() -> Path:
     home = Path(tempfile.gettempdir()) / f"{_NO_PROBE_HOME}-{os.getuid()}"
     home.mkdir(mode=0o700, exist_ok=True)
     # An empty mapping: Ray reads it as a cluster config that names no cloud.
     (home / "ray_bootstrap_config.yaml").write_text("{}\n", encoding="utf-8")
+    return home
+
+
+NO_REPORT_URL = "http://127.0.0.1:9/usage"
+"""Where a hand-started cluster would send its "usage stats disabled" notice:
+the local discard port, so nothing leaves the machine."""
+
+
+def ray_start_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment to run ``ray start`` with so no node contacts the cloud.
+
+    Args:
+        base: Environment to extend (default this process's).
+
+    Returns:
+        ``base`` with HOME pointing at a folder whose empty bootstrap config
+        stops the cloud-metadata probe, usage stats off, their report URL
+        pointed at the local discard port, and token authentication on with
+        a token kept in that folder (made on first use), so every node and
+        driver started with this environment shares it.
+    """
+    env = dict(os.environ if base is None else base)
+    home = _no_probe_home()
+    token = home / ".ray" / "auth_token"
+    if not token.exists():
+        token.parent.mkdir(mode=0o700, exist_ok=True)
+        token.write_text(secrets.token_hex(32), encoding="utf-8")
+        token.chmod(0o600)
+    env["HOME"] = str(home)
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env["RAY_USAGE_STATS_REPORT_URL"] = NO_REPORT_URL
+    env["RAY_AUTH_MODE"] = "token"
+    env["RAY_AUTH_TOKEN_PATH"] = str(token)
+    return env
+
+
+@contextlib.contextmanager
+def _home_without_cloud_probe() -> Iterator[str]:
+    real = os.environ.get("HOME", str(Path.home()))
+    home = _no_probe_home()
     os.environ["HOME"] = str(home)
     try:
         yield real
@@ -48,6 +91,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
         ``ray.init``'s context as a dict (address, node id, ...).
     """
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ.setdefault("RAY_USAGE_STATS_REPORT_URL", NO_REPORT_URL)
     # Ray prints a banner and deprecation notices on import; the CLI has its own output.
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     import ray

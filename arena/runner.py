@@ -257,6 +257,7 @@ def run_jobs(
     """
     import ray
     from ray.exceptions import RayActorError
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
     per_actor = max(1, math.ceil(concurrency / n_actors))
@@ -265,16 +266,22 @@ def run_jobs(
     cases_ref = ray.put(cases)
     llm = uses_litellm(jobs, settings.patient)
 
-    def new_actor() -> Any:
-        actor = remote_cls.options(
+    def new_actor(slot: int) -> Any:
+        # Actors go round-robin over the nodes alive right now. Ray's SPREAD
+        # strategy, and soft node affinity too, left every zero-CPU actor on
+        # the node the driver is attached to.
+        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
+        strategy: Any = "SPREAD"
+        if len(nodes) > 1:
+            strategy = NodeAffinitySchedulingStrategy(node_id=nodes[slot % len(nodes)], soft=False)
+        return remote_cls.options(
             max_concurrency=per_actor + 4,  # room for drain() beside the consultations
             num_cpus=0,
-            scheduling_strategy="SPREAD",
+            scheduling_strategy=strategy,
             max_restarts=0,
         ).remote(settings, cases_ref, llm)
-        return actor
 
-    pool = [new_actor() for _ in range(n_actors)]
+    pool = [new_actor(a) for a in range(n_actors)]
     ledger = _Ledger(store, settings, settings.patient, max_cost_usd, on_done)
     queue = deque(jobs)
     pending: dict[Any, tuple[int, Job]] = {}
@@ -320,7 +327,7 @@ def run_jobs(
                 except Exception as exc:  # noqa: BLE001 - one consultation fails alone
                     done.append(_failed(settings, settings.patient, job, exc))
             for a in dead:
-                pool[a] = new_actor()
+                pool[a] = new_actor(a)
             ledger.finish(done)
     finally:
         for actor in pool:
