@@ -83,8 +83,18 @@ def clinical_corpus() -> tuple[str, ...]:
 
 
 def fact_candidates(facts: Iterable[Fact]) -> tuple[Candidate, ...]:
-    """One candidate per fact: its lay and clinical wording and its keywords."""
-    return tuple(Candidate(key=f.id, texts=tuple(t for t in (f.lay, f.text, *f.keywords) if t)) for f in facts)
+    """One candidate per fact: its lay and clinical wording and keywords, with its topic's words as context.
+
+    The topic's words let "it spreads to my arm" rest on "it goes down my
+    left arm": the topic says what spreading is about.
+    """
+    by_topic = {c.key: c.texts for c in topic_candidates(("history", "exam", "test"))}
+    return tuple(
+        Candidate(
+            key=f.id, texts=tuple(t for t in (f.lay, f.text, *f.keywords) if t), context=by_topic.get(f.topic, ())
+        )
+        for f in facts
+    )
 
 
 _CLAUSE = re.compile(r"\s*(?:[,;?]|\band\b|\bor\b|\bas well as\b)\s*", re.IGNORECASE)
