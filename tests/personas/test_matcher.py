@@ -113,3 +113,45 @@ def test_minilm_embeds_offline_and_ranks_by_meaning():
     cands = (Candidate("breath", ("Are you short of breath?",)), Candidate("rash", ("Any rash or spots?",)))
     assert m.rank("Do you get puffed out walking upstairs?", cands)[0].key == "breath"
     assert m.rank("Have you noticed any marks on your skin?", cands)[0].key == "rash"
+
+
+def test_litellm_backend_embeds_through_a_litellm_provider():
+    import zlib
+
+    from litellm import CustomLLM
+
+    from arena.models import load_litellm
+
+    calls: list[list[str]] = []
+
+    class WordHash(CustomLLM):
+        def embedding(self, model, input, model_response, *args, **kwargs):
+            calls.append(list(input))
+            data = []
+            for i, text in enumerate(input):
+                v = [0.0] * 64
+                for w in text.lower().replace("?", " ").split():
+                    v[zlib.crc32(w.encode()) % 64] += 1.0
+                data.append({"object": "embedding", "index": i, "embedding": v})
+            model_response.data = data
+            return model_response
+
+        async def aembedding(self, *args, **kwargs):
+            return self.embedding(*args, **kwargs)
+
+    litellm = load_litellm()
+    litellm.custom_provider_map = [
+        *[p for p in litellm.custom_provider_map if p["provider"] != "wordhash"],
+        {"provider": "wordhash", "custom_handler": WordHash()},
+    ]
+    from litellm.utils import custom_llm_setup
+
+    custom_llm_setup()
+    m = get_matcher("wordhash/bag")
+    cands = (Candidate("breath", ("short of breath",)), Candidate("rash", ("any rash",)))
+    ranked = m.rank("are you short of breath", cands)
+    assert ranked[0].key == "breath" and ranked[0].score > 0.5
+    assert calls
+    n = len(calls)
+    m.rank("are you short of breath", cands)
+    assert len(calls) == n  # cached
