@@ -271,6 +271,13 @@ class GuardEvent(BaseModel):
     """The claim that the facts did not support."""
     action: Literal["regenerated", "replaced"]
     """What the guard did about it."""
+    reason: str = Field(default="", exclude_if=lambda v: not v)
+    """Why the claim was rejected: ``unsupported``, ``contradicts <fact id>``, ``names the diagnosis``."""
+    attempt: int = Field(default=0, exclude_if=lambda v: not v)
+    """Which try of the reply held the claim (0 is the model's first answer).
+
+    Both added fields are left out of stored records when empty, so events
+    written before they existed read and compare as before."""
 
 
 class Usage(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from arena.types import Case, Fact, PatientReply, Persona
 from personas.matcher import match_topics, normalise, phrase_in
+from personas.matching import DEFAULT_MATCHER, get_matcher, match_intents
 
 _DIAGNOSIS_QUESTIONS = ("diagnosis", "what do you think it is", "what have i got", "what's wrong with me", "chart")
 
@@ -16,17 +17,21 @@ class BuiltinPatient:
     said either.
     """
 
-    def __init__(self, case: Case, persona: Persona, name: str = "builtin/patient") -> None:
+    def __init__(
+        self, case: Case, persona: Persona, name: str = "builtin/patient", matcher: str = DEFAULT_MATCHER
+    ) -> None:
         """Prepare a patient for one consultation.
 
         Args:
             case: The case whose facts bound every answer.
             persona: The voice to answer in.
             name: The model name recorded on the transcript.
+            matcher: The matcher backend that reads which topics a question asks about.
         """
         self.name = name
         self.case = case
         self.persona = persona
+        self.matcher = get_matcher(matcher)
         self._history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_topic: dict[str, list[Fact]] = {}
         for f in self._history:
@@ -46,7 +51,7 @@ class BuiltinPatient:
         norm = normalise(question)
         facts: list[Fact] = []
         unknown = False
-        for topic in match_topics(question):
+        for topic in match_intents(self.matcher, question):
             found = self._by_topic.get(topic)
             if found:
                 facts.extend(found)

@@ -6,29 +6,47 @@ from arena.models import ChatModel, Message
 from arena.templating import render
 from arena.types import Case, GuardEvent, PatientReply, Persona, Usage
 from personas.builtin_patient import BuiltinPatient
+from personas.guard import ClaimCheck, Guard
 from personas.matcher import normalise, phrase_in
+
+DEFAULT_TRIES = 2
+"""Regenerations the guard asks for before the built-in patient's answer is used."""
 
 
 class LLMPatient:
     """Prompts a chat model with the persona and the history facts.
 
     Examination and test findings are left out of the prompt, so the model
-    cannot leak them. Every reply passes an output check: a reply that names
-    the hidden diagnosis is replaced by the built-in patient's answer, and the
-    replacement is recorded as a guard event.
+    cannot leak them. Every reply passes two output checks. A reply that
+    names the hidden diagnosis is replaced at once by the built-in patient's
+    answer. A reply with a claim the facts do not support is sent back with
+    guidance and regenerated, up to ``tries`` times, then replaced. Each
+    intervention is recorded as a guard event.
     """
 
-    def __init__(self, model: ChatModel, case: Case, persona: Persona) -> None:
+    def __init__(
+        self,
+        model: ChatModel,
+        case: Case,
+        persona: Persona,
+        guard: Guard | None = None,
+        tries: int = DEFAULT_TRIES,
+    ) -> None:
         """Prepare the patient's system prompt.
 
         Args:
             model: The chat model that plays the patient.
             case: The case whose facts bound every answer.
             persona: The voice to answer in.
+            guard: The hallucination guard; by default one over the case with the default matcher.
+            tries: Regenerations after an unsupported claim before falling back to the built-in answer.
         """
         self.name = model.name
         self.model = model
+        self.persona = persona
         self.fallback = BuiltinPatient(case, persona)
+        self.guard = guard or Guard(case)
+        self.tries = tries
         history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         system = render("personas", "patient_system.j2", case=case, persona=persona, facts=history)
         self.messages: list[Message] = [{"role": "system", "content": system}]
@@ -44,16 +62,56 @@ class LLMPatient:
     async def reply(self, question: str) -> PatientReply:
         """Answer one question through the model, then check the answer."""
         self.messages.append({"role": "user", "content": question})
-        out = await self.model.complete(self.messages)
-        text = out.text.strip()
         usage = Usage()
-        usage.add(out.usage)
         bounded = self.fallback.answer(question)
         guard: list[GuardEvent] = []
-        norm = normalise(text)
-        leaked = next((d for d in self._forbidden if phrase_in(d, norm)), None)
-        if leaked or not text:
-            guard.append(GuardEvent(claim=leaked or "(empty reply)", action="replaced"))
-            text = bounded.text
+        prompt = self.messages
+        text = ""
+        for attempt in range(self.tries + 1):
+            out = await self.model.complete(prompt)
+            usage.add(out.usage)
+            text = out.text.strip()
+            norm = normalise(text)
+            leaked = next((d for d in self._forbidden if phrase_in(d, norm)), None)
+            if leaked or not text:
+                reason = "names the diagnosis" if leaked else "empty reply"
+                guard.append(
+                    GuardEvent(claim=leaked or "(empty reply)", action="replaced", reason=reason, attempt=attempt)
+                )
+                text = bounded.text
+                break
+            verifier_before = self.guard.usage.model_copy()
+            rejected = [c for c in await self.guard.acheck(text) if not c.supported]
+            _add_difference(usage, self.guard.usage, verifier_before)
+            if not rejected:
+                break
+            last = attempt == self.tries
+            guard.extend(
+                GuardEvent(
+                    claim=c.claim, action="replaced" if last else "regenerated", reason=c.reason, attempt=attempt
+                )
+                for c in rejected
+            )
+            if last:
+                text = bounded.text
+                break
+            prompt = [*self.messages, {"role": "assistant", "content": text}, _feedback(rejected, self.persona)]
         self.messages.append({"role": "assistant", "content": text})
         return PatientReply(text=text, revealed=bounded.revealed, guard=guard, usage=usage)
+
+
+def _feedback(rejected: list[ClaimCheck], persona: Persona) -> Message:
+    content = render("personas", "guard_feedback.j2", claims=rejected, unknown_reply=persona.unknown_reply)
+    return {"role": "user", "content": content}
+
+
+def _add_difference(total: Usage, now: Usage, before: Usage) -> None:
+    # The verifier's calls count toward the patient's usage for this turn.
+    total.add(
+        Usage(
+            calls=now.calls - before.calls,
+            prompt_tokens=now.prompt_tokens - before.prompt_tokens,
+            completion_tokens=now.completion_tokens - before.completion_tokens,
+            cost_usd=now.cost_usd - before.cost_usd,
+        )
+    )

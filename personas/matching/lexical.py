@@ -1,0 +1,117 @@
+"""The default backend: BM25 over stemmed words and bigrams, with fuzzy spelling repair.
+
+No model, no network: it runs anywhere the project installs. Candidates'
+main texts count twice as much as their background wording, and a misspelt
+word ("diarhoea") is read as the closest word any candidate uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+
+from rank_bm25 import BM25Okapi
+from rapidfuzz import fuzz, process
+
+from personas.matching.base import Candidate, Scored
+from personas.matching.text import terms, unigrams
+
+_FUZZY_CUTOFF = 88.0
+"""rapidfuzz ratio (0-100) at which an unknown word is read as a known one."""
+_MIN_FUZZY_LEN = 5
+"""Shorter words are too easily confused ("rash"/"rush") to repair."""
+
+
+class _Index:
+    """BM25 statistics for one fixed set of candidates: main texts and background wording apart."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        self.keys = [c.key for c in candidates]
+        main = [[t for text in c.texts for t in terms(text)] or ["\x00"] for c in candidates]
+        extra = [[t for text in c.context for t in terms(text)] or ["\x00"] for c in candidates]
+        self.main = BM25Okapi(main)
+        self.extra = BM25Okapi(extra)
+        self.vocab = sorted({t for d in (*main, *extra) for t in d if "_" not in t and t != "\x00"})
+        self.words = [frozenset(unigrams(" ".join((*c.texts, *c.context)))) for c in candidates]
+
+    def known(self, t: str) -> bool:
+        return t in self.main.idf or t in self.extra.idf
+
+    def repair(self, query_terms: list[str]) -> list[str]:
+        out = []
+        for t in query_terms:
+            if self.known(t) or "_" in t or len(t) < _MIN_FUZZY_LEN:
+                out.append(t)
+                continue
+            hit = process.extractOne(t, self.vocab, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
+            out.append(hit[0] if hit else t)
+        return out
+
+
+class LexicalMatcher:
+    """BM25 ranking of candidates, normalised to [0, 1] by the query's own best possible score."""
+
+    name = "lexical"
+    intent_min = 0.3
+    support_min = 0.5
+    context_weight = 0.3
+    """How much a candidate's background wording counts beside its main texts."""
+
+    def __init__(self, background: Sequence[str] = ()) -> None:
+        """Create the matcher.
+
+        Args:
+            background: Texts whose word frequencies weight claims in :meth:`support`
+                (the clinical vocabulary); a word none of them uses is read as
+                filler, not as a claim.
+        """
+        self._background_texts = tuple(background)
+        self._idf: dict[str, float] | None = None
+
+    @lru_cache(maxsize=256)  # noqa: B019 - candidate sets are few and long-lived (topics, one case's facts)
+    def _index(self, candidates: tuple[Candidate, ...]) -> _Index:
+        return _Index(candidates)
+
+    def rank(self, query: str, candidates: Sequence[Candidate]) -> list[Scored]:
+        """Score candidates by BM25, divided by the score of an ideal candidate holding every known query word once."""
+        if not candidates:
+            return []
+        index = self._index(tuple(candidates))
+        q = [t for t in index.repair(terms(query)) if index.known(t)]
+        w = self.context_weight
+        main_q = [t for t in q if t in index.main.idf]
+        extra_q = [t for t in q if t in index.extra.idf]
+        ideal = sum(index.main.idf[t] for t in main_q) + w * sum(index.extra.idf[t] for t in extra_q)
+        if ideal <= 0:
+            return []
+        raw = index.main.get_scores(main_q) + w * index.extra.get_scores(extra_q)
+        scored = [Scored(k, min(1.0, float(s) / ideal)) for k, s in zip(index.keys, raw, strict=True) if s > 0]
+        scored.sort(key=lambda s: (-s.score, s.key))
+        return scored
+
+    def support(self, claim: str, candidates: Sequence[Candidate]) -> Scored | None:
+        """Share of the claim's clinical words (weighted by rarity) that one candidate also uses."""
+        if not candidates:
+            return None
+        index = self._index(tuple(candidates))
+        idf = self._background_idf()
+        words = [w for w in index.repair(unigrams(claim)) if w in idf or index.known(w)]
+        if not words:
+            return None
+        total = sum(idf.get(w, 1.0) for w in words)
+        best: Scored | None = None
+        for key, have in zip(index.keys, index.words, strict=True):
+            got = sum(idf.get(w, 1.0) for w in words if w in have) / total
+            if got > 0 and (best is None or got > best.score):
+                best = Scored(key, got)
+        return best
+
+    def _background_idf(self) -> dict[str, float]:
+        if self._idf is None:
+            docs = [set(unigrams(t)) for t in self._background_texts]
+            df = Counter(w for d in docs for w in d)
+            n = max(len(docs), 1)
+            self._idf = {w: math.log(1 + n / c) for w, c in df.items()}
+        return self._idf

@@ -1,0 +1,114 @@
+import asyncio
+import json
+
+from arena.doctors import ChecklistDoctor
+from arena.engine import run_consultation
+from arena.mock_scripts import register_script
+from arena.models import get_model
+from arena.types import Case
+from personas.catalog import get_persona
+from personas.guard import Guard
+from personas.llm_patient import LLMPatient
+from personas.measurement import CaseMeasurement
+
+FABRICATED = "I've had a blistering rash all over my shins."
+
+
+def _radiation(case: Case) -> str:
+    return next(f for f in case.facts if f.topic == "radiation").lay
+
+
+def test_claims_skip_small_talk_and_keep_findings(stemi: Case):
+    g = Guard(stemi)
+    assert g.claims("I'm not sure, doctor. Thanks for asking.") == []
+    assert g.claims(f"Well. {FABRICATED}") == [FABRICATED]
+
+
+def test_paraphrase_of_a_fact_passes_and_an_invented_finding_does_not(stemi: Case):
+    g = Guard(stemi)
+    ok = g.check("It goes down into my left arm, and up to my jaw too.")
+    assert ok and all(c.supported for c in ok)
+    bad = g.check(FABRICATED)
+    assert len(bad) == 1 and not bad[0].supported and bad[0].reason == "unsupported"
+
+
+def test_asserting_what_the_record_denies_is_a_contradiction():
+    from cases.synthesizer import generate
+
+    case = next(c for c in generate(40, seed=5) if any(f.id == "neg.fever" for f in c.facts))
+    checks = Guard(case).check("Yes, I've had a high fever.")
+    assert checks and not checks[0].supported and checks[0].reason == "contradicts neg.fever"
+
+
+def _sequence_script(name: str, replies: list[str], seen: list[list[dict]]) -> None:
+    def script(messages, params):
+        seen.append(list(messages))
+        return replies[min(len(seen) - 1, len(replies) - 1)]
+
+    register_script(name, script)
+
+
+def test_unsupported_claim_is_fed_back_and_the_reply_regenerated(stemi: Case):
+    seen: list[list[dict]] = []
+    good = _radiation(stemi)
+    _sequence_script("guard-then-good", [f"It spreads to my arm. {FABRICATED}", good], seen)
+    p = LLMPatient(get_model("mock/guard-then-good"), stemi, get_persona("plain"))
+    asyncio.run(p.open())
+    r = asyncio.run(p.reply("Does the pain spread anywhere?"))
+    assert r.text == good
+    assert [(e.claim, e.action, e.reason, e.attempt) for e in r.guard] == [
+        (FABRICATED, "regenerated", "unsupported", 0)
+    ]
+    assert r.usage.calls == 2
+    feedback = seen[1][-1]["content"]
+    assert FABRICATED in feedback and "supervisor" in feedback
+    # The rejected reply and the guidance are not left in the patient's memory.
+    assert p.messages[-1] == {"role": "assistant", "content": good}
+    assert not any("supervisor" in m["content"] for m in p.messages)
+
+
+def test_after_k_tries_the_builtin_answer_is_used(stemi: Case):
+    seen: list[list[dict]] = []
+    _sequence_script("guard-always-bad", [FABRICATED], seen)
+    p = LLMPatient(get_model("mock/guard-always-bad"), stemi, get_persona("plain"), tries=2)
+    asyncio.run(p.open())
+    q = "Does the pain spread anywhere?"
+    r = asyncio.run(p.reply(q))
+    assert r.text == p.fallback.answer(q).text and _radiation(stemi) in r.text
+    assert [e.action for e in r.guard] == ["regenerated", "regenerated", "replaced"]
+    assert [e.attempt for e in r.guard] == [0, 1, 2]
+    assert len(seen) == 3 and r.usage.calls == 3
+
+
+def test_a_verifier_can_accept_a_claim_the_matcher_could_not_back(stemi: Case):
+    register_script("guard-verifier-yes", lambda m, p: json.dumps({"supported": True, "explanation": "ok"}))
+    register_script("guard-verifier-garbled", lambda m, p: "maybe?")
+    yes = Guard(stemi, verifier=get_model("mock/guard-verifier-yes"))
+    checks = asyncio.run(yes.acheck(FABRICATED))
+    assert checks[0].supported and checks[0].reason == "verifier"
+    assert yes.usage.calls == 1
+    garbled = Guard(stemi, verifier=get_model("mock/guard-verifier-garbled"))
+    assert not asyncio.run(garbled.acheck(FABRICATED))[0].supported
+
+
+def test_guard_events_are_stored_on_the_patient_turns(stemi: Case):
+    seen: list[list[dict]] = []
+    _sequence_script("guard-once", [FABRICATED, "I'm not sure."], seen)
+    patient = LLMPatient(get_model("mock/guard-once"), stemi, get_persona("plain"))
+    tr = asyncio.run(
+        run_consultation(
+            stemi,
+            ChecklistDoctor("builtin/checklist", seed=0),
+            patient,
+            CaseMeasurement(stemi),
+            consultation_id="g1",
+            run_id="r1",
+            max_turns=6,
+        )
+    )
+    guarded = [t for t in tr.turns if t.role == "patient" and t.guard]
+    assert len(guarded) == 1
+    assert guarded[0].guard[0].claim == FABRICATED and guarded[0].guard[0].action == "regenerated"
+    assert guarded[0].content == "I'm not sure."
+    dumped = guarded[0].model_dump(mode="json")["guard"][0]
+    assert dumped["reason"] == "unsupported" and "attempt" not in dumped
