@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from cases.knowledge import TopicKind, topics
 
@@ -38,10 +39,19 @@ def normalise(text: str) -> str:
     return " " + " ".join(_stem(w) for w in words(text)) + " "
 
 
+@lru_cache(maxsize=1 << 16)
+def _normalised_phrase(phrase: str) -> str:
+    # Phrases are the knowledge base's keywords, checked against every
+    # question: normalising each once instead of per check saves most of the
+    # built-in agents' CPU.
+    p = normalise(phrase)
+    return p if p.strip() else ""
+
+
 def phrase_in(phrase: str, normalised_text: str) -> bool:
     """Whether ``phrase`` occurs as whole words in text made by :func:`normalise`."""
-    p = normalise(phrase)
-    return p.strip() != "" and p in normalised_text
+    p = _normalised_phrase(phrase)
+    return p != "" and p in normalised_text
 
 
 def match_topics(text: str, kinds: Iterable[TopicKind] = ("history",)) -> list[str]:
