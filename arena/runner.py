@@ -87,7 +87,12 @@ class ConsultationWorker:
             load_litellm()
 
     async def run(self, job: Job) -> Transcript:
-        """Run one consultation; turns are buffered for :meth:`drain`."""
+        """Run one consultation; its turns are buffered for :meth:`drain`, not returned.
+
+        The transcript comes back without its turns: every turn already goes
+        to the driver through :meth:`drain`, and sending them twice doubled
+        the pickling on both sides.
+        """
         from arena.doctors import get_doctor
         from arena.engine import run_consultation
         from personas.catalog import get_persona
@@ -108,10 +113,16 @@ class ConsultationWorker:
             persona=job.persona,
             max_turns=s.max_turns,
             timeout_s=s.timeout_s,
-            on_turn=self._turns.append,
+            on_turn=self._buffer,
         )
         tr.worker = self.where
+        tr.turns = []
         return tr
+
+    def _buffer(self, turn: Turn) -> None:
+        # Looks the list up on each call: drain() swaps in a new one, and a
+        # consultation holding the old list's append would lose its later turns.
+        self._turns.append(turn)
 
     async def drain(self) -> list[Turn]:
         """Return and forget the turns produced since the last call."""

@@ -191,10 +191,10 @@ def measure(stage: str, concurrency: int, latency: float, fn: Callable[[], Seque
         if ticks0 and ticks1 and ticks1[1] > ticks0[1]:
             busy_cores = (ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1]) * (os.cpu_count() or 1)
             other_cores = max(0.0, busy_cores - own_cores)
-    # Startup ends when the first model reply arrives, less one call's latency. It is not the first consultation's
-    # start: a new Ray actor imports litellm on its first model call, which blocks its event loop for seconds.
-    first_reply = min((tr.turns[1].created_at.timestamp() for tr in out if len(tr.turns) > 1), default=t0_wall)
-    startup = max(0.0, first_reply - latency - t0_wall)
+    # Startup ends when the first consultation starts: Ray actors import litellm when they are created, before
+    # they take work. (Transcripts from Ray come back without their turns, which went to the store as they happened.)
+    first_start = min((tr.started_at.timestamp() for tr in out), default=t0_wall)
+    startup = max(0.0, first_start - t0_wall)
     last = max((tr.finished_at.timestamp() for tr in out), default=t0_wall)
     return Result(
         stage=stage,

@@ -34,8 +34,11 @@ def _stem(w: str) -> str:
     return w
 
 
+@lru_cache(maxsize=1 << 17)
 def normalise(text: str) -> str:
     """Return ``text`` as space-padded stemmed words, for phrase lookup."""
+    # Cached: the same questions, answers and rubric texts recur across
+    # thousands of consultations, and the judges normalise each per item.
     return " " + " ".join(_stem(w) for w in words(text)) + " "
 
 

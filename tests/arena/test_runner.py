@@ -43,7 +43,10 @@ def test_every_consultation_and_turn_is_stored_once(ray_local, tmp_path, bank):
         assert t.stop_reason == "final_answer"
     with store.engine.connect() as conn:
         n_turns = conn.execute(text("select count(*) from turns")).scalar_one()
-    assert n_turns == sum(len(t.turns) for t in done)
+    assert n_turns == sum(len(t.turns) for t in stored)
+    assert all(t.turns == [] for t in done), (
+        "transcripts come back light; their turns went to the store as they happened"
+    )
 
 
 def test_turns_are_persisted_while_consultations_run(ray_local, tmp_path, bank):
