@@ -65,9 +65,12 @@ def _machine_ticks() -> tuple[int, int] | None:
     return sum(fields) - idle, sum(fields)
 
 
-def _proc_table() -> dict[int, tuple[int, int]]:
-    """pid -> (ppid, utime + stime jiffies) for every process."""
-    out: dict[int, tuple[int, int]] = {}
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _proc_table() -> dict[int, tuple[int, int, int]]:
+    """pid -> (ppid, utime + stime jiffies, resident bytes) for every process."""
+    out: dict[int, tuple[int, int, int]] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -76,7 +79,7 @@ def _proc_table() -> dict[int, tuple[int, int]]:
         except OSError:
             continue
         f = raw[raw.rindex(")") + 2 :].split()
-        out[int(d)] = (int(f[1]), int(f[11]) + int(f[12]))
+        out[int(d)] = (int(f[1]), int(f[11]) + int(f[12]), int(f[21]) * PAGE)
     return out
 
 
@@ -91,19 +94,22 @@ class TreeCpu:
         self.ok = Path("/proc/self/stat").exists()
         self._base: dict[int, int] = {}
         self._last: dict[int, int] = {}
+        self.peak_rss = 0
+        """Most resident memory the tree held at one sample, in bytes."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _sample(self, first: bool = False) -> None:
         table = _proc_table()
         children: dict[int, list[int]] = {}
-        for pid, (ppid, _) in table.items():
+        for pid, (ppid, _, _) in table.items():
             children.setdefault(ppid, []).append(pid)
         todo, tree = [os.getpid()], set()
         while todo:
             p = todo.pop()
             tree.add(p)
             todo.extend(children.get(p, []))
+        self.peak_rss = max(self.peak_rss, sum(table[pid][2] for pid in tree))
         for pid in tree:
             ticks = table[pid][1]
             if first:
@@ -154,6 +160,8 @@ class Result:
     other_cores: float | None
     """CPU of everything else on the machine per wall second."""
     latency: float = 0.0
+    peak_rss_mb: float = 0.0
+    """Most memory this process tree (driver + Ray) held at once."""
 
     @property
     def in_flight(self) -> int:
@@ -208,6 +216,7 @@ def measure(stage: str, concurrency: int, latency: float, fn: Callable[[], Seque
         own_cores=own_cores,
         other_cores=other_cores,
         latency=latency,
+        peak_rss_mb=own.peak_rss / 2**20,
     )
 
 
@@ -311,6 +320,7 @@ def print_table(results: list[Result]) -> None:
         "ratio",
         "own cores",
         "other cores",
+        "peak MB",
         "errors",
     )
     rows = []
@@ -333,6 +343,7 @@ def print_table(results: list[Result]) -> None:
                 _f(r.rate / exact if exact else None, ".2f"),
                 _f(r.own_cores, ".2f"),
                 _f(r.other_cores, ".2f"),
+                f"{r.peak_rss_mb:.0f}",
                 str(r.errors),
             )
         )
@@ -404,6 +415,15 @@ def main(argv: list[str] | None = None) -> int:
         "C(n): only n in flight, since N < C; the ideals use n."
     )
     print_table(results)
+    latency_runs = sorted((r for r in results if r.latency > 0), key=lambda r: r.in_flight)
+    if len(latency_runs) >= 2 and latency_runs[-1].in_flight > latency_runs[0].in_flight:
+        lo, hi = latency_runs[0], latency_runs[-1]
+        per_1000 = (hi.peak_rss_mb - lo.peak_rss_mb) / (hi.in_flight - lo.in_flight) * 1000
+        print(
+            f"\nmemory: {per_1000:.0f} MB more per 1000 consultations in flight "
+            f"(peak {hi.peak_rss_mb:.0f} MB at {hi.in_flight} vs {lo.peak_rss_mb:.0f} MB at {lo.in_flight}; "
+            "driver, Ray processes and actors together)"
+        )
     bad = sum(r.errors for r in results)
     if bad:
         print(f"\n{bad} consultations did not end with a final answer", file=sys.stderr)
