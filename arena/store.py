@@ -288,7 +288,7 @@ class Store:
                         status="error" if tr.error else "done",
                         stop_reason=tr.stop_reason,
                         error=tr.error,
-                        n_turns=max(len(tr.turns), turns_written.get(tr.id, 0)),
+                        n_turns=len(tr.turns) or turns_written.get(tr.id, 0),
                         final=tr.final.model_dump(mode="json") if tr.final else None,
                         usage={k: v.model_dump() for k, v in tr.usage.items()},
                         finished_at=tr.finished_at,
