@@ -122,6 +122,7 @@ class LiteLLMModel(ChatModel):
         if spec.provider == "mock":
             # The mock provider reads its script parameters from the model string.
             self.litellm_model = raw_name.strip()
+            _price_as_free(self.litellm_model, f"mock/{spec.name}")
             return
         for k, v in spec.params.items():
             if k in ROLE_PARAMS or k in CALL_PARAMS:
@@ -164,6 +165,32 @@ class LiteLLMModel(ChatModel):
             ),
             latency_s=latency,
         )
+
+
+_free: set[str] = set()
+
+
+def _price_as_free(*names: str) -> None:
+    """Tell litellm these models cost nothing.
+
+    An unpriced model's zero cost sends litellm looking for a price on every
+    call (a search through its whole price map, with fallbacks); an explicit
+    zero price ends that search early.
+    """
+    new = [n for n in names if n not in _free]
+    if not new:
+        return
+    litellm = load_litellm()
+    free = {
+        "input_cost_per_token": 0.0,
+        "output_cost_per_token": 0.0,
+        "cache_creation_input_token_cost": 0.0,
+        "cache_read_input_token_cost": 0.0,
+        "litellm_provider": "mock",
+        "mode": "chat",
+    }
+    litellm.register_model({n: dict(free) for n in new})
+    _free.update(new)
 
 
 @dataclass(frozen=True)
