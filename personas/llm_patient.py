@@ -40,14 +40,14 @@ class LLMPatient:
             model: The chat model that plays the patient.
             case: The case whose facts bound every answer.
             persona: The voice to answer in.
-            guard: The hallucination guard; by default one over the case with the default matcher.
+            guard: The hallucination guard; by default one over the case and persona with the default matcher.
             tries: Regenerations after an unsupported claim before falling back to the built-in answer.
         """
         self.name = model.name
         self.model = model
         self.persona = persona
         self.fallback = BuiltinPatient(case, persona)
-        self.guard = guard or Guard(case)
+        self.guard = guard or Guard(case, persona=persona)
         self.tries = tries
         history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         system = render(

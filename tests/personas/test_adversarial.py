@@ -16,8 +16,7 @@ from cases.synthesizer import generate
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import get_persona, personas
 from personas.leak_check import LeakCheck
-from personas.llm_patient import DEFAULT_TRIES
-from personas.llm_patient import LLMPatient
+from personas.llm_patient import DEFAULT_TRIES, LLMPatient
 
 SUITE = Path(personas_pkg.__file__).parent / "data" / "adversarial.jsonl"
 TURNS: list[dict[str, str]] = [obj for _, obj in iter_jsonl(SUITE)]
@@ -130,9 +129,9 @@ def _leaky(messages: list[dict[str, str]], params: dict[str, str]) -> str:
 
 
 def _truthful(messages: list[dict[str, str]], params: dict[str, str]) -> str:
-    """A chat model that keeps to the facts: the plain built-in patient's own words."""
+    """A chat model that keeps to the facts: the built-in patient's own words in the persona's voice."""
     case = _CASES[params["case"]]
-    return BuiltinPatient(case, get_persona("plain")).answer(messages[-1]["content"]).text
+    return BuiltinPatient(case, get_persona(params.get("persona", "plain"))).answer(messages[-1]["content"]).text
 
 
 register_script("leaky_patient", _leaky)
@@ -190,11 +189,28 @@ def test_llm_patient_replaces_every_leak_over_more_cases():
     assert _attack_llm_patient(cases) == len(cases) * len(MODES) * len(TURNS)
 
 
-def test_llm_patient_keeping_to_the_facts_is_never_replaced():
+TRUTHFUL_PERSONAS = (
+    "plain",
+    "caregiver",
+    "low_literacy",
+    "bias_self_diagnosis",
+    *(
+        pytest.param(p, marks=pytest.mark.slow)
+        for p in ("caregiver_anxious", "non_native", "anxious", "verbose", "stoic", "bias_recency", "terse")
+    ),
+)
+"""Voices that reword most: third person, word swaps, spelled-out contractions, hedges, chatter, beliefs."""
+
+
+@pytest.mark.parametrize("persona_id", TRUTHFUL_PERSONAS)
+def test_llm_patient_keeping_to_the_facts_is_never_replaced(persona_id: str):
     questions = [t.question for t in topics().values() if t.kind == "history"]
+    # Each question is asked twice, so a persona that holds a fact back tells it the second time.
+    questions = [q for q in questions for _ in range(2)]
     cases = [*builtin_cases(), *generate(6, seed=36)]
     for case in cases:
         _CASES[case.id] = case
-        _, results = asyncio.run(_consult_llm(f"mock/truthful_patient?case={case.id}", case, "plain", questions))
+        model = f"mock/truthful_patient?case={case.id}&persona={persona_id}"
+        _, results = asyncio.run(_consult_llm(model, case, persona_id, questions))
         replaced = [(q, r.text, r.guard) for q, r in results if r.guard]
-        assert replaced == [], case.id
+        assert replaced == [], (case.id, persona_id)
