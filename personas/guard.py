@@ -84,8 +84,8 @@ _ASSERTING = re.compile(
     r"\b(?:can't|cannot|can not|couldn't|could not|won't|will not|wouldn't|unable|barely|hardly"
     r"|let(?:s|ting)? (?:me )?up|stop(?:s|ped|ping)?|go(?:es|ne)? away|eas(?:e|es|ed|ing)|settl(?:e|es|ed|ing)"
     r"|help(?:s|ed|ing)?|touch(?:ed)?|work(?:s|ed|ing)?|better|clear(?:ing|ed)?|want(?:s|ed)?|fe(?:el|lt) like"
-    r""
-    r"|hungry|appetite|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting|making sense|any good|trying|always|since)\b",
+    r"|hungry|appetite|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting"
+    r"|making sense|any good|trying|always|since)\b",
     re.IGNORECASE,
 )
 """Words that make a negated sentence assert a finding: inability ("I can't sleep"), persistence
