@@ -8,6 +8,7 @@ file is an error, not a silently ignored field. Stored records carry a
 
 from __future__ import annotations
 
+import string
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -212,11 +213,78 @@ class Case(FileRecord):
         raise KeyError(fact_id)
 
 
+BiasName = Literal[
+    "recency",
+    "frequency",
+    "false_consensus",
+    "self_diagnosis",
+    "gender",
+    "race",
+    "sexual_orientation",
+    "cultural",
+    "education",
+    "religion",
+    "socioeconomic",
+]
+PersonaKind = Literal["style", "bias", "proxy"]
+PERSONA_PLACEHOLDERS = frozenset({"complaint", "relation", "name", "he", "him", "his"})
+"""Fields a persona's lines may use: the chief complaint, and for a proxy who
+the patient is to them (``son``), the patient's first name and pronouns."""
+
+
+def _known_placeholders(v: str) -> str:
+    """Return ``v`` if every ``{field}`` in it is a known persona placeholder."""
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(v) if f is not None}
+    except ValueError as e:
+        raise ValueError(f"malformed placeholder: {e}") from None
+    unknown = sorted(names - PERSONA_PLACEHOLDERS)
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}} (known: {', '.join(sorted(PERSONA_PLACEHOLDERS))})")
+    return v
+
+
+class PersonaBias(FileRecord):
+    """A belief or attitude the patient voices; it never changes a fact."""
+
+    name: BiasName
+    """Which cognitive or social bias it plays."""
+    beliefs: list[NonEmpty] = Field(min_length=1)
+    """Lines that voice it; one is chosen per case (never one naming the case's
+    diagnosis), said after the opening and once more later."""
+    repeat_after: int = Field(default=3, ge=1)
+    """The answer after which the belief is said a second time."""
+
+    @field_validator("beliefs")
+    @classmethod
+    def _placeholders(cls, v: list[str]) -> list[str]:
+        return [_known_placeholders(x) for x in v]
+
+
+class PersonaWillingness(FileRecord):
+    """Sensitive facts the patient holds back until asked again."""
+
+    guarded: list[NonEmpty] = Field(min_length=1)
+    """Fact topics or categories held back (``alcohol``, ``social``)."""
+    asks: int = Field(default=2, ge=2, le=5)
+    """How many times the doctor must ask before a guarded fact is told."""
+    deflections: list[NonEmpty] = Field(min_length=1)
+    """What the patient says instead while holding back."""
+
+    @field_validator("deflections")
+    @classmethod
+    def _placeholders(cls, v: list[str]) -> list[str]:
+        return [_known_placeholders(x) for x in v]
+
+
 class Persona(FileRecord):
     """How a patient talks; never what is true about them."""
 
     id: NonEmpty
     """Identifier used on the command line."""
+    kind: PersonaKind = "style"
+    """A communication ``style``, a ``bias`` the patient voices, or a ``proxy``
+    (caregiver) who speaks for the patient."""
     style: str = "plain"
     """Communication style, e.g. ``terse``, ``anxious``."""
     description: str = ""
@@ -227,6 +295,51 @@ class Persona(FileRecord):
     """What the patient says when the facts do not cover a question."""
     denial_reply: str = "No, I don't think so."
     """What the patient says when the facts imply a denial."""
+    diagnosis_reply: str = "I was hoping you could tell me, doctor."
+    """What the patient says when asked for the diagnosis."""
+    not_checked_reply: str = "I don't know, I haven't had that checked."
+    """What the patient says when asked for an examination or test result."""
+    unclear_reply: str = "Sorry, I'm not sure what you mean."
+    """What the patient says to a question that matches nothing."""
+    lead_ins: list[str] = Field(default_factory=list)
+    """Words one of which may start an answer (an empty entry means none)."""
+    tails: list[str] = Field(default_factory=list)
+    """Words one of which may end an answer (an empty entry means none)."""
+    vocabulary: dict[NonEmpty, str] = Field(default_factory=dict)
+    """Phrases the patient says differently (``medication`` -> ``pills``),
+    matched as whole words, case-insensitively."""
+    drop: list[NonEmpty] = Field(default_factory=list)
+    """Filler phrases the patient leaves out."""
+    expand_contractions: bool = False
+    """Say ``I am`` for ``I'm``: simpler, more formal grammar."""
+    third_person: bool = False
+    """Speak about the patient (he/she) rather than as the patient."""
+    rules: list[NonEmpty] = Field(default_factory=list)
+    """Extra voice rules for the LLM patient's prompt."""
+    bias: PersonaBias | None = None
+    """The belief a ``bias`` persona voices."""
+    willingness: PersonaWillingness | None = None
+    """Sensitive facts held back until asked again."""
+
+    @field_validator(
+        "opening", "unknown_reply", "denial_reply", "diagnosis_reply", "not_checked_reply", "unclear_reply"
+    )
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        return _known_placeholders(v)
+
+    @field_validator("lead_ins", "tails")
+    @classmethod
+    def _list_placeholders(cls, v: list[str]) -> list[str]:
+        return [_known_placeholders(x) for x in v]
+
+    @model_validator(mode="after")
+    def _kind_matches(self) -> Persona:
+        if (self.kind == "bias") != (self.bias is not None):
+            raise ValueError("a bias persona needs 'bias', and only a bias persona may have one")
+        if (self.kind == "proxy") != self.third_person:
+            raise ValueError("a proxy persona speaks in the third person, and only a proxy does")
+        return self
 
 
 # --------------------------------------------------------------------------- dialogue

@@ -1,73 +1,135 @@
 """Recall and false-positive rate of the hallucination guard, per matcher backend.
 
-Replies are built from generated cases as a patient would give them: for
-each history fact, the fact said in *another* of the knowledge base's lay
-phrasings of the same finding where one exists (a paraphrase, so exact
-wording cannot carry the check), else in the case's own words. At a known
-rate a fabricated finding is appended: the lay wording of a finding of
-another condition, on a topic the case's facts do not cover. A reply counts
-as flagged when the guard rejects any of its claims.
+Replies are built from generated cases as a patient would give them. Each
+case is played in one persona drawn at random (caregivers speak of the
+patient, low-literacy patients swap words, bias personas voice a belief,
+anxious ones add hedges...). For each history fact the patient says the fact
+in *another* of the knowledge base's lay phrasings of the same finding where
+one exists (a paraphrase), else in the case's own words, through the
+persona's voice, as the built-in patient would. The paraphrase is held out
+from the wordings the guard is given, so exact wording cannot carry the
+check. At a known rate a fabricated finding is added in the same voice: a lay
+phrasing (the caregiver's, for a caregiver) of a finding of another
+condition, on a topic the case's facts do not cover. A reply counts as
+flagged when the guard rejects any of its claims.
 
-Run: `python bench/guard.py [--n 150 --seed 21 --rate 0.3 --backends lexical,minilm]`.
+Conditions are split in two by a hash of their id: ``--split dev`` draws the
+cases and the fabricated findings from one half (on seed 11 by default;
+thresholds and rules are set there), ``--split test`` from the other half on
+a different seed (21): the honest figures. ``--split all`` uses every
+condition.
+
+Run: `python bench/guard.py [--split test --n 300 --rate 0.3 --backends lexical,minilm]`.
 Targets: recall >= 95%, false positives <= 5%.
 """
 
 import argparse
+import hashlib
 import random
 import time
+from dataclasses import dataclass
 
+from arena.types import Case, Persona
 from cases.kb import load_kb
 from cases.synthesizer import generate
+from personas.catalog import personas
 from personas.guard import Guard
+from personas.guard_voice import kb_wordings
 from personas.matching import MatcherError
+from personas.voice import Voice
+
+SEEDS = {"dev": 11, "test": 21, "all": 21}
 
 
-def build(n: int, seed: int, rate: float) -> list[tuple[object, str, bool, bool]]:
-    """Return (case, reply, injected, paraphrased) tuples."""
+@dataclass
+class Row:
+    case: Case
+    persona: Persona
+    reply: str
+    injected: bool
+    fact_id: str
+    held_out: str
+    """The paraphrase said, kept from the guard's wordings ("" when the case's own words were used)."""
+
+
+def in_split(condition_id: str, split: str) -> bool:
+    if split == "all":
+        return True
+    half = hashlib.sha1(condition_id.encode()).digest()[0] % 2
+    return half == (0 if split == "dev" else 1)
+
+
+def build(n: int, seed: int, rate: float, split: str) -> list[Row]:
     kb = load_kb()
     rng = random.Random(seed)
-    pool = [(c.id, f) for c in kb.conditions for f in c.findings]
-    out = []
+    pool = [(c.id, f) for c in kb.conditions if in_split(c.id, split) for f in c.findings]
+    voices = sorted(personas().values(), key=lambda p: p.id)
+    out: list[Row] = []
     for case in generate(n, seed):
         cond = kb.by_id[case.id.rsplit("-", 1)[0]]
+        if not in_split(cond.id, split):
+            continue
+        persona = rng.choice(voices)
+        voice = Voice(persona, case)
         covered = {f.topic for f in case.facts}
+        caregiver = case.speaker == "caregiver"
         for fact in case.facts:
             if fact.disclosure != "on_ask":
                 continue
-            group, _, fid = fact.id.partition(".")
-            finds = cond.negatives if group == "neg" else cond.findings
-            kb_f = next((f for f in finds if f.id == fid), None)
-            others = [x for x in (kb_f.lay if kb_f else []) if x != fact.lay and "{" not in x]
-            reply = rng.choice(others) if others else fact.lay
+            others = [x for x in kb_wordings(case).get(fact.id, ()) if x != fact.lay]
+            said = rng.choice(others) if others else ""
+            told = voice.tell([fact.model_copy(update={"lay": said or fact.lay})])
+            if not told.revealed:
+                # A guarded persona tells on the doctor's second asking.
+                told = voice.tell([fact.model_copy(update={"lay": said or fact.lay})])
+            reply = told.text
             injected = rng.random() < rate
             if injected:
                 _, fab = rng.choice([(c, f) for c, f in pool if c != cond.id and f.topic not in covered])
-                reply = f"{reply} {rng.choice(fab.lay)}"
-            out.append((case, reply, injected, bool(others)))
+                lay = fab.lay_caregiver if caregiver and fab.lay_caregiver else fab.lay
+                reply = f"{reply} {voice.render(rng.choice(lay))}"
+            out.append(Row(case, persona, reply, injected, fact.id, said))
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=150)
-    ap.add_argument("--seed", type=int, default=21)
+    ap.add_argument("--split", choices=("dev", "test", "all"), default="test")
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=None, help="default: 11 for dev, 21 for test")
     ap.add_argument("--rate", type=float, default=0.3)
     ap.add_argument("--backends", default="lexical,minilm")
+    ap.add_argument("--errors", type=int, default=0, help="print this many misses and false alarms per backend")
     args = ap.parse_args()
-    rows = build(args.n, args.seed, args.rate)
-    inj = sum(r[2] for r in rows)
-    para = sum(r[3] for r in rows)
-    print(f"{len(rows)} replies from {args.n} cases; {inj} with a fabricated finding; {para} paraphrase a fact")
+    seed = SEEDS[args.split] if args.seed is None else args.seed
+    rows = build(args.n, seed, args.rate, args.split)
+    inj = sum(r.injected for r in rows)
+    para = sum(bool(r.held_out) for r in rows)
+    cases = len({r.case.id for r in rows})
+    print(
+        f"split {args.split}, seed {seed}: {len(rows)} replies from {cases} cases in "
+        f"{len({r.persona.id for r in rows})} personas; {inj} with a fabricated finding; {para} paraphrase a fact"
+    )
     for name in args.backends.split(","):
-        guards: dict[str, Guard] = {}
+        name = name.strip()
         try:
             t0 = time.perf_counter()
             tp = fp = 0
-            for case, reply, injected, _ in rows:
-                g = guards.get(case.id) or guards.setdefault(case.id, Guard(case, matcher=name.strip()))
-                flagged = any(not c.supported for c in g.check(reply))
-                tp += flagged and injected
-                fp += flagged and not injected
+            misses: list[str] = []
+            alarms: list[str] = []
+            for r in rows:
+                wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(r.case).items()}
+                g = Guard(r.case, matcher=name, persona=r.persona, wordings=wordings)
+                rejected = [c for c in g.check(r.reply) if not c.supported]
+                flagged = bool(rejected)
+                tp += flagged and r.injected
+                fp += flagged and not r.injected
+                if r.injected and not flagged:
+                    misses.append(f"  missed [{r.persona.id}] {r.reply}")
+                if flagged and not r.injected:
+                    alarms.append(
+                        f"  false alarm [{r.persona.id}] {r.reply} -> {[(c.claim, c.reason) for c in rejected]}"
+                    )
             ms = (time.perf_counter() - t0) / len(rows) * 1000
         except MatcherError as e:
             print(f"{name:8s} not available: {e}")
@@ -77,6 +139,11 @@ def main() -> None:
             f"{name:8s} recall {tp / inj:6.1%} ({tp}/{inj})   false positives {fp / clean:6.1%} ({fp}/{clean})"
             f"   {ms:.2f} ms/reply"
         )
+        rng = random.Random(0)
+        for line in rng.sample(misses, min(args.errors, len(misses))) + rng.sample(
+            alarms, min(args.errors, len(alarms))
+        ):
+            print(line)
 
 
 if __name__ == "__main__":

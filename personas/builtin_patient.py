@@ -5,6 +5,7 @@ from __future__ import annotations
 from arena.types import Case, Fact, PatientReply, Persona
 from personas.matcher import match_topics, normalise, phrase_in
 from personas.matching import DEFAULT_MATCHER, get_matcher, match_intents
+from personas.voice import Voice
 
 _DIAGNOSIS_QUESTIONS = ("diagnosis", "what do you think it is", "what have i got", "what's wrong with me", "chart")
 
@@ -32,6 +33,7 @@ class BuiltinPatient:
         self.case = case
         self.persona = persona
         self.matcher = get_matcher(matcher)
+        self.voice = Voice(persona, case)
         self._history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_topic: dict[str, list[Fact]] = {}
         for f in self._history:
@@ -39,7 +41,7 @@ class BuiltinPatient:
 
     async def open(self) -> PatientReply:
         """Say the chief complaint; the volunteered facts count as disclosed."""
-        text = self.persona.opening.format(complaint=self.case.chief_complaint)
+        text = self.voice.opening()
         return PatientReply(text=text, revealed=[f.id for f in self._history if f.disclosure == "volunteered"])
 
     async def reply(self, question: str) -> PatientReply:
@@ -61,18 +63,11 @@ class BuiltinPatient:
             if f not in facts and any(phrase_in(k, norm) for k in f.keywords):
                 facts.append(f)
         if facts:
-            unique = list({f.id: f for f in facts}.values())
-            parts = [f.lay or f.text for f in unique]
-            return PatientReply(text=" ".join(_sentence(p) for p in parts), revealed=[f.id for f in unique])
+            return self.voice.tell(list({f.id: f for f in facts}.values()))
         if any(phrase_in(q, norm) for q in _DIAGNOSIS_QUESTIONS):
-            return PatientReply(text="I was hoping you could tell me, doctor.")
+            return PatientReply(text=self.voice.say("diagnosis"))
         if unknown:
-            return PatientReply(text=self.persona.unknown_reply)
+            return PatientReply(text=self.voice.say("unknown"))
         if match_topics(question, ("exam", "test")):
-            return PatientReply(text="I don't know, I haven't had that checked.")
-        return PatientReply(text="Sorry, I'm not sure what you mean.")
-
-
-def _sentence(s: str) -> str:
-    s = s.strip()
-    return s if s.endswith((".", "!", "?")) else s + "."
+            return PatientReply(text=self.voice.say("not_checked"))
+        return PatientReply(text=self.voice.say("unclear"))

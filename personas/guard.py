@@ -11,14 +11,26 @@ back. The LLM patient feeds rejected claims back and asks again.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import combinations
 
 from arena.models import ChatModel
 from arena.templating import render
-from arena.types import Case, Fact, Usage
-from personas.matching import DEFAULT_MATCHER, clinical_corpus, fact_candidates, get_matcher
-from personas.matching.text import negated, sentences, unigrams
+from arena.types import Case, Fact, Persona, Usage
+from personas.guard_voice import VoiceFilter, kb_wordings
+from personas.matching import (
+    DEFAULT_MATCHER,
+    Candidate,
+    Scored,
+    clinical_corpus,
+    fact_candidates,
+    get_matcher,
+    topic_candidates,
+)
+from personas.matching.text import negated, sentences, tokens, unigrams
 
 MIN_CLAIM_WEIGHT = 2.0
 """Summed rarity (idf) of its clinical words at which a sentence counts as a claim worth checking."""
@@ -65,52 +77,191 @@ def clinical_weight(sentence: str) -> float:
     return sum(weights.get(w, 0.0) for w in set(unigrams(sentence)) - VOICE_WORDS)
 
 
-_NORMAL = frozenset({"normal", "fine", "healthy", "okay", "ok", "regular", "usual", "nothing"})
+_NORMAL = frozenset({"normal", "fine", "healthy", "okay", "ok", "nothing"})
 """Words that deny a finding without a negation ("my bowels are normal")."""
 
+_ASSERTING = re.compile(
+    r"\b(?:can't|cannot|can not|couldn't|could not|won't|will not|wouldn't|unable|barely|hardly"
+    r"|let(?:s|ting)? (?:me )?up|stop(?:s|ped|ping)?|go(?:es|ne)? away|eas(?:e|es|ed|ing)|settl(?:e|es|ed|ing)"
+    r"|help(?:s|ed|ing)?|touch(?:ed)?|work(?:s|ed|ing)?|better|clear(?:ing|ed)?|want(?:s|ed)?|fe(?:el|lt) like"
+    r"|hungry|appetite|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting"
+    r"|making sense|any good|trying|always|since)\b",
+    re.IGNORECASE,
+)
+"""Words that make a negated sentence assert a finding: inability ("I can't sleep"), persistence
+("it never stops"), failed treatment ("painkillers haven't helped"), loss ("I'm not hungry")."""
 
-def _denies(text: str) -> bool:
-    return negated(text) or bool(_NORMAL & set(text.lower().replace(".", " ").replace(",", " ").split()))
+
+def denies(text: str) -> bool:
+    """Whether ``text`` says something is absent or normal ("No fever", "My bowels are fine").
+
+    A negation alone does not make a denial: "I can't keep anything down" and
+    "it never lets up" are findings worded with one.
+    """
+    if _NORMAL & set(tokens(text)):
+        return True
+    return negated(text) and _ASSERTING.search(text.replace("\u2019", "'")) is None
+
+
+GUARD_SUPPORT_MIN: dict[str, float] = {"lexical": 0.6, "minilm": 0.6}
+"""Support score at which the guard counts a claim as backed, per backend (set on the dev split of
+``bench/guard.py``); other backends use their own ``support_min``."""
+
+
+TOPIC_SUPPORT_MIN: dict[str, float] = {"lexical": 0.2, "minilm": 0.4}
+"""Support score that backs a claim by a fact on the topic the claim is about, per backend (dev split)."""
+TOPIC_MIN: dict[str, float] = {"lexical": 0.4, "minilm": 0.4}
+"""Score at which a claim reads as being about a topic, per backend (dev split)."""
+TOPIC_DEPTH = 2
+"""How many of the topics a claim reads as being about count as its topics."""
+
+OPPOSED_MARGIN = 0.2
+"""How far behind a wording of the opposite polarity a matching one may score and still back the claim."""
+
+
+@dataclass(frozen=True)
+class _Wording:
+    fact_id: str
+    polarities: frozenset[bool]
+    """Whether the wording denies (True), asserts (False), or, for a whole sentence with clauses, both."""
 
 
 class Guard:
     """Checks patient replies against one case's history facts."""
 
-    def __init__(self, case: Case, matcher: str = DEFAULT_MATCHER, verifier: ChatModel | None = None) -> None:
+    def __init__(
+        self,
+        case: Case,
+        matcher: str = DEFAULT_MATCHER,
+        verifier: ChatModel | None = None,
+        persona: Persona | None = None,
+        wordings: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         """Prepare the facts a reply may rest on.
 
         Args:
             case: The case whose volunteered and on-ask facts bound every reply.
             matcher: The matcher backend that scores support.
             verifier: A chat model asked about claims the matcher cannot back; None trusts the matcher.
+            persona: The voice the patient speaks in; its stock phrases, beliefs and word swaps are
+                read as voice, not as claims.
+            wordings: Further ways to say each fact, by fact id; by default the knowledge base's
+                other lay phrasings of the finding each fact was drawn from.
         """
         self.matcher = get_matcher(matcher)
+        self.support_min = GUARD_SUPPORT_MIN.get(self.matcher.name, self.matcher.support_min)
+        self.topic_support_min = TOPIC_SUPPORT_MIN.get(self.matcher.name, self.support_min * 0.5)
+        self.topic_min = TOPIC_MIN.get(self.matcher.name, self.matcher.intent_min)
         self.verifier = verifier
         self.facts: list[Fact] = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_id = {f.id: f for f in self.facts}
-        self._candidates = fact_candidates(self.facts)
+        extra = kb_wordings(case) if wordings is None else wordings
+        self._voice = VoiceFilter(persona, case) if persona is not None else None
+        self._wordings: dict[str, _Wording] = {}
+        singles: list[Candidate] = []
+        for f in self.facts:
+            texts = list(dict.fromkeys(t for t in (f.lay, f.text, *extra.get(f.id, ())) if t))
+            keyed: list[str] = []
+            for i, t in enumerate(texts):
+                pieces = sentences(t)
+                key = f"{f.id}\x1f{i}"
+                self._wordings[key] = _Wording(f.id, frozenset(denies(p) for p in pieces) or frozenset({denies(t)}))
+                keyed.append(key)
+                singles.append(Candidate(key, (t,)))
+                if len(pieces) > 1:
+                    for j, piece in enumerate(pieces):
+                        pkey = f"{key}\x1f{j}"
+                        self._wordings[pkey] = _Wording(f.id, frozenset({denies(piece)}))
+                        singles.append(Candidate(pkey, (piece,)))
+            if f.keywords:
+                key = f"{f.id}\x1fk"
+                self._wordings[key] = _Wording(f.id, frozenset({True, False}))
+                singles.append(Candidate(key, tuple(f.keywords)))
+        base = {c.key: c for c in fact_candidates(self.facts)}
+        # Each wording keeps its topic's words as context, so "it spreads" can rest on a radiation fact.
+        self._singles = tuple(Candidate(c.key, c.texts, base[self._wordings[c.key].fact_id].context) for c in singles)
+        self._pairs: tuple[Candidate, ...] | None = None
         self.usage = Usage()
 
+    def _pair_candidates(self) -> tuple[Candidate, ...]:
+        # Two facts together may back one claim ("I smoke and my dad had a heart attack").
+        if self._pairs is None:
+            whole = {f.id: " ".join(t for t in (f.lay, f.text) if t) for f in self.facts}
+            pairs = []
+            for a, b in combinations(self.facts, 2):
+                key = f"{a.id}\x1e{b.id}"
+                pol = self._wordings[f"{a.id}\x1f0"].polarities | self._wordings[f"{b.id}\x1f0"].polarities
+                self._wordings[key] = _Wording(a.id, pol)
+                pairs.append(Candidate(key, (f"{whole[a.id]} {whole[b.id]}",)))
+            self._pairs = tuple(pairs)
+        return self._pairs
+
+    def voice_free(self, reply: str) -> str:
+        """``reply`` without the persona's stock phrases and beliefs, its word swaps undone."""
+        return self._voice.strip(reply) if self._voice is not None else reply
+
     def claims(self, reply: str) -> list[str]:
-        """The sentences of ``reply`` that say something clinical."""
-        return [s for s in sentences(reply) if clinical_weight(s) >= MIN_CLAIM_WEIGHT]
+        """The sentences of ``reply`` that say something clinical, the persona's voice set aside."""
+        return [s for s in sentences(self.voice_free(reply)) if clinical_weight(s) >= MIN_CLAIM_WEIGHT]
+
+    def _fact_text(self, key: str) -> str:
+        fact = self._by_id[self._wordings[key].fact_id]
+        return fact.lay or fact.text
 
     def check_claim(self, claim: str) -> ClaimCheck:
-        """Decide one claim with the matcher alone."""
-        got = self.matcher.support(claim, self._candidates)
-        fact = self._by_id.get(got.key) if got else None
-        backed = got is not None and got.score >= self.matcher.support_min and fact is not None
-        claim_denies = _denies(claim)
-        if backed and fact is not None and got is not None:
-            wordings = [w for w in (fact.lay, fact.text) if w]
-            # Only a polarity no wording of the fact shares is a contradiction:
-            # "No significant history" is also said as "I've always been healthy".
-            if any(_denies(w) == claim_denies for w in wordings):
-                return ClaimCheck(claim, True, fact_id=fact.id, score=got.score)
-            return ClaimCheck(claim, False, f"contradicts {fact.id}", fact.id, fact.lay or fact.text, got.score)
+        """Decide one claim with the matcher alone, in each reading the persona's word swaps allow."""
+        first: ClaimCheck | None = None
+        for reading in self._voice.readings(claim) if self._voice is not None else [claim]:
+            got = self._check_reading(reading)
+            if got.supported:
+                return ClaimCheck(claim, True, got.reason, got.fact_id, got.fact_text, got.score)
+            first = first or ClaimCheck(claim, False, got.reason, got.fact_id, got.fact_text, got.score)
+        assert first is not None
+        return first
+
+    def _check_reading(self, claim: str) -> ClaimCheck:
+        """Decide one wording of a claim.
+
+        A claim is backed by a wording of a fact (or a clause of one, or two facts
+        together) that covers it and has the same polarity. Covered only by
+        wordings of the opposite polarity, it contradicts that fact. Covered by
+        none, it passes only as a plain denial.
+        """
+        claim_denies = denies(claim)
+        best_score = 0.0
+        opposed: Scored | None = None
+        for cands in (self._singles, None):
+            ranked = self.matcher.supports(claim, cands if cands is not None else self._pair_candidates())
+            if ranked:
+                best_score = max(best_score, ranked[0].score)
+            for s in ranked:
+                if s.score < self.support_min:
+                    break
+                w = self._wordings[s.key]
+                # A same-polarity wording far behind an opposed one is a chance overlap of words.
+                if claim_denies in w.polarities and (opposed is None or s.score >= opposed.score - OPPOSED_MARGIN):
+                    return ClaimCheck(claim, True, fact_id=w.fact_id, score=s.score)
+                if opposed is None and "\x1e" not in s.key:
+                    opposed = s
+            if opposed is not None:
+                break
+        if opposed is None:
+            # A claim about a topic the facts cover may reword a fact more freely than one about
+            # a topic they do not: a weaker overlap with a fact on that topic backs it.
+            ranked_topics = self.matcher.rank(claim, topic_candidates())
+            topics = {t.key for t in ranked_topics[:TOPIC_DEPTH] if t.score >= self.topic_min}
+            on_topic = [c for c in self._singles if self._by_id[self._wordings[c.key].fact_id].topic in topics]
+            for s in self.matcher.supports(claim, on_topic):
+                if s.score < self.topic_support_min:
+                    break
+                if claim_denies in self._wordings[s.key].polarities:
+                    return ClaimCheck(claim, True, fact_id=self._wordings[s.key].fact_id, score=s.score)
+        if opposed is not None:
+            fid = self._wordings[opposed.key].fact_id
+            return ClaimCheck(claim, False, f"contradicts {fid}", fid, self._fact_text(opposed.key), opposed.score)
         if claim_denies:
-            return ClaimCheck(claim, True, score=got.score if got else 0.0)
-        return ClaimCheck(claim, False, "unsupported", score=got.score if got else 0.0)
+            return ClaimCheck(claim, True, score=best_score)
+        return ClaimCheck(claim, False, "unsupported", score=best_score)
 
     def check(self, reply: str) -> list[ClaimCheck]:
         """Check every claim of ``reply`` with the matcher (synchronous; no verifier)."""
@@ -121,7 +272,7 @@ class Guard:
         claims = self.claims(reply)
         prefetch = getattr(self.matcher, "prefetch", None)
         if prefetch is not None:
-            await prefetch([*claims, *(t for c in self._candidates for t in c.texts)])
+            await prefetch([*claims, *(t for c in self._singles for t in c.texts)])
         out = [self.check_claim(c) for c in claims]
         if self.verifier is None:
             return out

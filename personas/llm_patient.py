@@ -7,7 +7,7 @@ from arena.templating import render
 from arena.types import Case, GuardEvent, PatientReply, Persona, Usage
 from personas.builtin_patient import BuiltinPatient
 from personas.guard import ClaimCheck, Guard
-from personas.matcher import normalise, phrase_in
+from personas.leak_check import LeakCheck
 
 DEFAULT_TRIES = 2
 """Regenerations the guard asks for before the built-in patient's answer is used."""
@@ -18,10 +18,12 @@ class LLMPatient:
 
     Examination and test findings are left out of the prompt, so the model
     cannot leak them. Every reply passes two output checks. A reply that
-    names the hidden diagnosis is replaced at once by the built-in patient's
-    answer. A reply with a claim the facts do not support is sent back with
-    guidance and regenerated, up to ``tries`` times, then replaced. Each
-    intervention is recorded as a guard event.
+    names the hidden diagnosis or its code, states a result or echoes the
+    prompt (:mod:`personas.leak_check`) is replaced at once by the built-in
+    patient's answer. A reply with a claim the facts do not support
+    (:mod:`personas.guard`) is sent back with guidance and regenerated, up to
+    ``tries`` times, then replaced. Each intervention is recorded as a guard
+    event.
     """
 
     def __init__(
@@ -38,19 +40,21 @@ class LLMPatient:
             model: The chat model that plays the patient.
             case: The case whose facts bound every answer.
             persona: The voice to answer in.
-            guard: The hallucination guard; by default one over the case with the default matcher.
+            guard: The hallucination guard; by default one over the case and persona with the default matcher.
             tries: Regenerations after an unsupported claim before falling back to the built-in answer.
         """
         self.name = model.name
         self.model = model
         self.persona = persona
         self.fallback = BuiltinPatient(case, persona)
-        self.guard = guard or Guard(case)
+        self.guard = guard or Guard(case, persona=persona)
         self.tries = tries
         history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
-        system = render("personas", "patient_system.j2", case=case, persona=persona, facts=history)
+        system = render(
+            "personas", "patient_system.j2", case=case, persona=persona, facts=history, voice=self.fallback.voice
+        )
         self.messages: list[Message] = [{"role": "system", "content": system}]
-        self._forbidden = [case.diagnosis.name, *case.diagnosis.synonyms]
+        self._leaks = LeakCheck(case)
 
     async def open(self) -> PatientReply:
         """Open with the chief complaint, exactly as the case states it."""
@@ -71,12 +75,13 @@ class LLMPatient:
             out = await self.model.complete(prompt)
             usage.add(out.usage)
             text = out.text.strip()
-            norm = normalise(text)
-            leaked = next((d for d in self._forbidden if phrase_in(d, norm)), None)
-            if leaked or not text:
-                reason = "names the diagnosis" if leaked else "empty reply"
+            leak = self._leaks.find(text, allowed=bounded.revealed)
+            if leak or not text:
+                reason = "leaks what the patient must not say" if leak else "empty reply"
                 guard.append(
-                    GuardEvent(claim=leaked or "(empty reply)", action="replaced", reason=reason, attempt=attempt)
+                    GuardEvent(
+                        claim=leak.claim if leak else "(empty reply)", action="replaced", reason=reason, attempt=attempt
+                    )
                 )
                 text = bounded.text
                 break

@@ -59,6 +59,10 @@ class Matcher(Protocol):
         """Return the candidate that best backs ``claim`` and how fully it does, or None if none does at all."""
         ...
 
+    def supports(self, claim: str, candidates: Sequence[Candidate]) -> list[Scored]:
+        """Every candidate that backs ``claim`` at all and how fully, best first."""
+        ...
+
 
 def select(ranked: Sequence[Scored], minimum: float, ratio: float = 0.6) -> list[str]:
     """Keys of the candidates a query points at: the best and those close behind it.

@@ -67,6 +67,10 @@ class EmbeddingMatcher(ABC):
         ranked = self._scores(claim, candidates)
         return ranked[0] if ranked else None
 
+    def supports(self, claim: str, candidates: Sequence[Candidate]) -> list[Scored]:
+        """Candidates by their closest text's cosine similarity to ``claim``, best first."""
+        return self._scores(claim, candidates)
+
 
 def _normalised(m: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(m, axis=1, keepdims=True)

@@ -93,20 +93,27 @@ class LexicalMatcher:
 
     def support(self, claim: str, candidates: Sequence[Candidate]) -> Scored | None:
         """Share of the claim's clinical words (weighted by rarity) that one candidate also uses."""
+        ranked = self.supports(claim, candidates)
+        return ranked[0] if ranked else None
+
+    def supports(self, claim: str, candidates: Sequence[Candidate]) -> list[Scored]:
+        """Every candidate using any of the claim's clinical words, by the rarity-weighted share it uses, best first."""
         if not candidates:
-            return None
+            return []
         index = self._index(tuple(candidates))
         idf = self._background_idf()
         words = [w for w in index.repair(unigrams(claim)) if w in idf or index.known(w)]
         if not words:
-            return None
+            return []
         total = sum(idf.get(w, 1.0) for w in words)
-        best: Scored | None = None
+        out = []
         for key, have in zip(index.keys, index.words, strict=True):
             got = sum(idf.get(w, 1.0) for w in words if w in have) / total
-            if got > 0 and (best is None or got > best.score):
-                best = Scored(key, got)
-        return best
+            if got > 0:
+                out.append(Scored(key, got))
+        # Stable sort: among equal shares the earlier candidate wins, as before.
+        out.sort(key=lambda s: -s.score)
+        return out
 
     def _background_idf(self) -> dict[str, float]:
         if self._idf is None:

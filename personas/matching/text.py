@@ -133,6 +133,22 @@ STOP = frozenset(
         "ok",
         "doctor",
         "dr",
+        # A proxy speaks of the patient in the third person; the pronouns say as little as "I" does.
+        "he's",
+        "she's",
+        "he'd",
+        "she'd",
+        "he'll",
+        "she'll",
+        "they'd",
+        "they'll",
+        "we'd",
+        "we'll",
+        "we're",
+        "we've",
+        "they're",
+        "they've",
+        "i'll",
     ]
 )
 """Words that say nothing about what is asked or claimed."""
