@@ -80,7 +80,13 @@ def simulate(
     ] = None,
     patient: Annotated[str, typer.Option("--patient", help="Patient model.")] = "builtin/patient",
     judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
-    persona: Annotated[str, typer.Option("--persona", help="Patient persona.")] = "plain",
+    persona: Annotated[
+        str, typer.Option("--persona", help="Patient persona (see personas/personas.json), or 'mix'.")
+    ] = "plain",
+    personas: Annotated[
+        str | None,
+        typer.Option("--personas", help="'mix': a seeded persona per case, a caregiver where the case needs one."),
+    ] = None,
     trials: Annotated[int, typer.Option("--trials", min=1, help="Trials per case.")] = 1,
     max_turns: Annotated[int, typer.Option("--max-turns", min=1, help="Doctor turns before cut-off.")] = 20,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Consultations in flight.")] = 64,
@@ -117,7 +123,7 @@ def simulate(
         doctors=doctors,
         patient=patient,
         judges=judge or ["builtin/rubric"],
-        persona=persona,
+        persona=personas or persona,
         trials=trials,
         max_turns=max_turns,
         concurrency=concurrency,

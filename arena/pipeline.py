@@ -18,7 +18,7 @@ from cases.synthesizer import generate
 from distill.dedup import DEFAULT_THRESHOLD
 from distill.pipeline import DistillSummary, distill_run
 from judges.committee import Rule, check_judge, judge_run
-from personas.catalog import get_persona
+from personas.catalog import assign_persona, check_persona_spec
 from personas.factory import check_patient
 
 
@@ -39,7 +39,7 @@ def validate_config(config: RunConfig) -> None:
     check_patient(config.patient)
     for j in config.judges:
         check_judge(j)
-    get_persona(config.persona)
+    check_persona_spec(config.persona)
 
 
 BUILTIN_BANK = "builtin"
@@ -67,10 +67,13 @@ def consultation_seed(run_seed: int, case_id: str, trial: int) -> int:
 def plan_jobs(run_id: str, config: RunConfig, cases: Sequence[Case]) -> list[Job]:
     """Every consultation of a run: each doctor plays each case ``trials`` times.
 
-    Doctors share the cases and the seeds, so their consultations differ only
-    by the doctor. The key (run, case, doctor, trial) is unique.
+    Doctors share the cases, the seeds and the personas, so their
+    consultations differ only by the doctor. The key (run, case, doctor,
+    trial) is unique. With ``persona="mix"`` each case gets a persona drawn
+    from the run's seed and the case id (a proxy for cases that need one).
     """
     jobs = []
+    personas = {c.id: assign_persona(c, config.persona, config.seed) for c in cases}
     for t in range(config.trials):
         for c in cases:
             seed = consultation_seed(config.seed, c.id, t)
@@ -83,7 +86,7 @@ def plan_jobs(run_id: str, config: RunConfig, cases: Sequence[Case]) -> list[Job
                         trial=t,
                         seed=seed,
                         doctor=doctor,
-                        persona=config.persona,
+                        persona=personas[c.id],
                     )
                 )
     return jobs

@@ -85,3 +85,17 @@ def test_bad_case_file_names_the_line(tmp_path):
     assert r.returncode == 2
     assert re.search(r"c\.jsonl:1: field \w+", r.stderr), r.stderr
     assert not (tmp_path / "arena.db").exists()
+
+
+def test_personas_mix_gives_each_case_its_drawn_persona(tmp_path):
+    r = arena(tmp_path, "simulate", "--cases", "12", "--personas", "mix", "--seed", "3", "--no-distill")
+    assert r.returncode == 0, r.stderr[-3000:]
+    from arena.pipeline import plan_jobs
+    from arena.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'arena.db'}")
+    (run, n, errors), *_ = store.list_runs()
+    assert (n, errors) == (12, 0) and run.config.persona == "mix"
+    stored = {t.case_id: t.persona for t in store.transcripts(run.id)}
+    planned = {j.case_id: j.persona for j in plan_jobs(run.id, run.config, list(store.cases(run.id).values()))}
+    assert stored == planned and len(set(stored.values())) > 3
