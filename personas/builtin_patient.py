@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from arena.types import Case, Fact, PatientReply, Persona
 from personas.matcher import match_topics, normalise, phrase_in
 from personas.matching import DEFAULT_MATCHER, get_matcher, match_intents
@@ -32,6 +34,7 @@ class BuiltinPatient:
         self.name = name
         self.case = case
         self.persona = persona
+        self.matcher_name = matcher
         self.matcher = get_matcher(matcher)
         self.voice = Voice(persona, case)
         self._history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
@@ -53,7 +56,7 @@ class BuiltinPatient:
         norm = normalise(question)
         facts: list[Fact] = []
         unknown = False
-        for topic in match_intents(self.matcher, question):
+        for topic in _asked_topics(self.matcher_name, question):
             found = self._by_topic.get(topic)
             if found:
                 facts.extend(found)
@@ -71,3 +74,10 @@ class BuiltinPatient:
         if match_topics(question, ("exam", "test")):
             return PatientReply(text=self.voice.say("not_checked"))
         return PatientReply(text=self.voice.say("unclear"))
+
+
+@lru_cache(maxsize=1 << 15)
+def _asked_topics(matcher: str, question: str) -> tuple[str, ...]:
+    # Doctors ask the same questions of thousands of patients (the built-in
+    # doctor only its checklist's), so what a question asks is worked out once.
+    return tuple(match_intents(get_matcher(matcher), question))
