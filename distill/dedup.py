@@ -48,14 +48,25 @@ def cluster_mistakes(
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be within [0, 1], got {threshold}")
     reps: dict[str, list[tuple[frozenset[str], list[Mistake]]]] = {}
+    # A signature seen before joins the cluster it joined then: clusters are
+    # only ever appended, so the first match cannot change. Most mistakes
+    # repeat a signature (same item, same diagnosis), which spares comparing
+    # them with every cluster again.
+    joined: dict[tuple[str, frozenset[str]], int] = {}
     for m in sorted(mistakes, key=lambda x: (x.category, x.item_id, x.consultation_id, x.id)):
         sig = signature(m, cases.get(m.case_id) or cases.get(base_case_id(m.case_id)))
         groups = reps.setdefault(m.category, [])
-        for rep_sig, members in groups:
+        known = joined.get((m.category, sig))
+        if known is not None:
+            groups[known][1].append(m)
+            continue
+        for i, (rep_sig, members) in enumerate(groups):
             if jaccard(sig, rep_sig) >= threshold:
                 members.append(m)
+                joined[(m.category, sig)] = i
                 break
         else:
+            joined[(m.category, sig)] = len(groups)
             groups.append((sig, [m]))
     clusters: list[MistakeCluster] = []
     out: list[Mistake] = []
