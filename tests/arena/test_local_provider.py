@@ -4,6 +4,7 @@ These tests need the [local] extra (pip install -e '.[local]'); .ci/run installs
 """
 
 import asyncio
+import dataclasses
 import os
 import re
 import subprocess
@@ -92,6 +93,29 @@ def test_a_reply_does_not_depend_on_what_the_contexts_held_before():
     cold = local_provider._Runner("smollm2-135m").generate(later, params)
     assert warm["choices"][0]["message"]["content"] == cold["choices"][0]["message"]["content"]
     assert warm["usage"] == cold["usage"]
+
+
+def test_a_conversation_longer_than_the_context_forgets_its_oldest_messages():
+    runner = local_provider._Runner("smollm2-135m")
+    runner.spec = dataclasses.replace(runner.spec, n_ctx=512)
+    system = {"role": "system", "content": "You are a patient."}
+    history = []
+    for i in range(12):
+        history.append({"role": "user", "content": f"Question {i}: " + "tell me more about the pain " * 6})
+        history.append({"role": "assistant", "content": f"Answer {i}: " + "it hurts a lot in my chest " * 6})
+    last = {"role": "user", "content": "Where exactly does it hurt?"}
+    full, _ = runner._prompt([system, *history, last])
+    assert len(full) > 512
+    params = local_provider._sampling({"max_tokens": 16})
+    out = runner.generate([system, *history, last], params)
+    assert out["usage"]["prompt_tokens"] <= 512 - 16
+    assert out["usage"]["completion_tokens"] > 0
+    kept, _, _ = runner._fit([system, *history, last], 16)
+    assert kept[0] == system and kept[-1] == last and len(kept) < len(history) + 2
+    assert kept[1:-1] == history[len(history) - len(kept) + 2 :]  # the newest ones, in order
+    # A last message that alone overflows is an error, not a silent cut.
+    with pytest.raises(ModelError, match="does not fit the 512 context"):
+        runner.generate([system, {"role": "user", "content": "pain " * 600}], params)
 
 
 def test_generation_leaves_the_event_loop_free_and_concurrent_calls_queue():
