@@ -66,13 +66,15 @@ LOCAL_MODELS: dict[str, LocalModelSpec] = {
     ),
 }
 
-DEFAULTS: dict[str, Any] = {"max_tokens": 256, "temperature": 0.2, "top_p": 0.9, "seed": 0}
+DEFAULTS: dict[str, Any] = {"max_tokens": 256, "temperature": 0.2, "top_p": 0.9, "seed": 0, "repeat_penalty": 1.1}
 """Sampling settings used unless the model name sets them (``?temperature=0.7``).
 
 A fixed seed makes a reply a function of its prompt, so runs repeat; the
-low temperature is what the model's authors suggest for this size."""
+low temperature is what the model's authors suggest for this size. Without a
+repeat penalty a 135M model soon says one sentence over and over until
+``max_tokens`` runs out."""
 
-_SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "seed", "stop")
+_SAMPLING_KEYS = ("max_tokens", "temperature", "top_p", "seed", "stop", "repeat_penalty")
 
 
 def _spec(name: str) -> LocalModelSpec:
@@ -293,6 +295,7 @@ def _sampling(optional_params: dict[str, Any]) -> dict[str, Any]:
     params["seed"] = int(params["seed"])
     params["temperature"] = float(params["temperature"])
     params["top_p"] = float(params["top_p"])
+    params["repeat_penalty"] = float(params["repeat_penalty"])
     return params
 
 
