@@ -13,7 +13,6 @@ e.g. ``openai/gpt-4o-mini?temperature=0`` or ``mock/doctor?latency=0.5``.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import time
 from abc import ABC, abstractmethod
@@ -210,7 +209,7 @@ def load_litellm() -> Any:
     if _litellm is None:
         import litellm
 
-        from arena import mock_provider
+        from arena import local_provider, mock_provider
 
         litellm.suppress_debug_info = True
         litellm.telemetry = False
@@ -223,10 +222,8 @@ def load_litellm() -> Any:
         litellm.failure_callback = []
         litellm.drop_params = True
         ours: list[Any] = [{"provider": "mock", "custom_handler": mock_provider.MockLLM()}]
-        if importlib.util.find_spec("llama_cpp") is not None:
-            # local/... models need the [local] extra; without it get_model says so.
-            from arena import local_provider
-
+        if local_provider.llama_cpp_available():
+            # Without the [local] extra, get_model says what to install.
             ours.append({"provider": "local", "custom_handler": local_provider.LocalLLM()})
         names = {p["provider"] for p in ours}
         litellm.custom_provider_map = [
