@@ -19,6 +19,7 @@ order they were made.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.util
 import itertools
 import threading
@@ -274,6 +275,15 @@ class _Runner:
 
 _runners: dict[str, _Runner] = {}
 _runners_lock = threading.Lock()
+
+
+@atexit.register
+def _close() -> None:
+    # Free the contexts while llama.cpp's bindings still exist; left to the
+    # garbage collector at interpreter exit, each prints a TypeError.
+    for runner in _runners.values():
+        for slot in runner.slots:
+            slot.llama.close()
 
 
 def _runner(name: str) -> _Runner:
