@@ -53,6 +53,8 @@ class LocalModelSpec:
     """Prompt tokens read per step."""
     contexts: int = 4
     """Most llama.cpp contexts per process, each holding one conversation."""
+    trim_block: int = 16
+    """Messages forgotten at a time when a conversation outgrows the context."""
 
 
 LOCAL_MODELS: dict[str, LocalModelSpec] = {
@@ -228,18 +230,25 @@ class _Runner:
 
         A small model's long replies can fill the context before a
         consultation ends; forgetting its start is better than failing it.
+        Messages go in blocks of ``trim_block``, so the kept part starts at the
+        same message for several calls and its context stays reusable;
+        dropping one message per call would make every call read the whole
+        prompt again.
         """
         budget = self.spec.n_ctx - min(max_tokens, self.spec.n_ctx // 4)
-        tokens, bounds = self._prompt(messages)
+        first = 1 if messages and messages[0].get("role") == "system" else 0
+        most = len(messages) - first - 1  # the last message always stays
+        kept, drop = messages, 0
+        tokens, bounds = self._prompt(kept)
         while len(tokens) > budget:
-            first = 1 if messages and messages[0].get("role") == "system" else 0
-            if len(messages) - first <= 1:
+            if drop >= most:
                 raise ModelError(
                     f"local/{self.name}: a prompt of {len(tokens)} tokens does not fit the {self.spec.n_ctx} context"
                 )
-            messages = messages[:first] + messages[first + 1 :]
-            tokens, bounds = self._prompt(messages)
-        return messages, tokens, bounds
+            drop = min(drop + self.spec.trim_block, most)
+            kept = messages[:first] + messages[first + drop :]
+            tokens, bounds = self._prompt(kept)
+        return kept, tokens, bounds
 
     def _slot(self, tokens: list[int], bounds: list[int]) -> tuple[_Slot, int]:
         best = max(self.slots, key=lambda s: (s.reusable(tokens, bounds), -s.last_used))

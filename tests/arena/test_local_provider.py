@@ -113,6 +113,11 @@ def test_a_conversation_longer_than_the_context_forgets_its_oldest_messages():
     kept, _, _ = runner._fit([system, *history, last], 16)
     assert kept[0] == system and kept[-1] == last and len(kept) < len(history) + 2
     assert kept[1:-1] == history[len(history) - len(kept) + 2 :]  # the newest ones, in order
+    # Forgotten in blocks, so the next call keeps the same start and can reuse its context.
+    assert (len(history) + 2 - len(kept)) % runner.spec.trim_block == 0
+    more = [*history, last, {"role": "assistant", "content": "In the middle."}, {"role": "user", "content": "And?"}]
+    kept_next, _, _ = runner._fit([system, *more], 16)
+    assert kept_next[:2] == kept[:2]
     # A last message that alone overflows is an error, not a silent cut.
     with pytest.raises(ModelError, match="does not fit the 512 context"):
         runner.generate([system, {"role": "user", "content": "pain " * 600}], params)
