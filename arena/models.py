@@ -216,7 +216,9 @@ def get_model(spec: str) -> ChatModel | BuiltinRef:
         calls litellm.
 
     Raises:
-        ModelError: if the name is malformed or names an unknown mock script.
+        ModelError: if the name is malformed, names an unknown mock script or
+            local model, or names a local model whose ``[local]`` extra is
+            not installed.
     """
     parsed = parse_model_name(spec)
     if parsed.provider == "builtin":
@@ -225,6 +227,11 @@ def get_model(spec: str) -> ChatModel | BuiltinRef:
         from arena import mock_scripts
 
         mock_scripts.check_script(parsed.name)
+    if parsed.provider == "local":
+        load_litellm()
+        from arena import local_provider
+
+        local_provider.check_model(parsed.name)
     return LiteLLMModel(parsed, spec)
 
 
@@ -233,7 +240,10 @@ _QUIET_CALL: Any = None
 
 
 def load_litellm() -> Any:
-    """Import litellm once, quiet and offline, with the mock provider registered.
+    """Import litellm once, quiet and offline, with our providers registered.
+
+    ``mock/...`` is always registered; ``local/...`` when llama-cpp-python is
+    installed.
 
     Importing litellm costs seconds, so it happens on first use, not when the
     CLI starts. The product reads cost and usage from responses and uses none
@@ -245,7 +255,7 @@ def load_litellm() -> Any:
         import litellm
         from litellm._internal_context import is_internal_call
 
-        from arena import mock_provider
+        from arena import local_provider, mock_provider
 
         litellm.suppress_debug_info = True
         litellm.telemetry = False
@@ -263,9 +273,14 @@ def load_litellm() -> Any:
         # about 0.6 ms of the 1.8 ms of CPU each call took; cost and usage are
         # still computed on the response, which is all the product keeps.
         _QUIET_CALL = is_internal_call
+        ours: list[Any] = [{"provider": "mock", "custom_handler": mock_provider.MockLLM()}]
+        if local_provider.llama_cpp_available():
+            # Without the [local] extra, get_model says what to install.
+            ours.append({"provider": "local", "custom_handler": local_provider.LocalLLM()})
+        names = {p["provider"] for p in ours}
         litellm.custom_provider_map = [
-            *[p for p in (litellm.custom_provider_map or []) if p.get("provider") != "mock"],
-            {"provider": "mock", "custom_handler": mock_provider.MockLLM()},
+            *[p for p in (litellm.custom_provider_map or []) if p.get("provider") not in names],
+            *ours,
         ]
         _litellm = litellm
     return _litellm
