@@ -1,9 +1,11 @@
 """A two-node Ray cluster on this machine: `ray start` twice, then `arena simulate --address`."""
 
+import contextlib
 import glob
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,17 +33,48 @@ def _free_ports(n):
 RAY = str(Path(sys.executable).with_name("ray"))
 
 
-def _ray(env, *args):
-    r = subprocess.run([RAY, *args], env=env, capture_output=True, text=True, timeout=180)
-    assert r.returncode == 0, r.stderr[-3000:] + r.stdout[-2000:]
-    return r
+def _ray(env, *args, sessions=None):
+    """Run a ray command. Each runs in a session of its own, which the daemons it
+    leaves behind inherit: _stop() ends exactly those, where `ray stop` would end
+    every Ray on the machine."""
+    proc = subprocess.Popen(
+        [RAY, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    if sessions is not None:
+        sessions.add(proc.pid)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err[-3000:] + out[-2000:]
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _stop(sessions):
+    """Kill every process in these sessions (the nodes this test started), and wait until they are gone."""
+    end = time.monotonic() + 60
+    while True:
+        alive = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == os.getpid():
+                continue
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[3]) in sessions and fields[0] != "Z":
+                alive.append(int(d))
+        if not alive or time.monotonic() > end:
+            return
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
 
 
 def _ray_traced(env, trace: Path, out: Path, *args):
     """Start a node under strace -f, which keeps following the node's daemons after `ray start` returns."""
     cmd = [shutil.which("strace"), "-f", "-qq", "-s", "256", "-e", "trace=connect,sendto", "-o", str(trace), RAY, *args]
     with out.open("w") as sink:
-        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     end = time.monotonic() + 180
     while "Ray runtime started" not in out.read_text(errors="ignore"):
         assert time.monotonic() < end and proc.poll() in (None, 0), out.read_text(errors="ignore")[-3000:]
@@ -77,9 +110,10 @@ def two_nodes(tmp_path):
         "start", "--address", f"127.0.0.1:{gcs}", "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
         "--node-manager-port", str(nm2), "--object-manager-port", str(om2), "--disable-usage-stats",
     ]  # fmt: skip
+    sessions: set[int] = set()
     try:
-        _ray(env, *head)
-        _ray(env, *worker)
+        _ray(env, *head, sessions=sessions)
+        _ray(env, *worker, sessions=sessions)
         # `ray start` returns before the head has heard from the new node; wait until it has.
         end = time.monotonic() + 120
         while len(re.findall(r"^\s*1 node_", _ray(env, "status", "--address", f"127.0.0.1:{gcs}").stdout, re.M)) < 2:
@@ -87,7 +121,7 @@ def two_nodes(tmp_path):
             time.sleep(0.5)
         yield f"127.0.0.1:{gcs}", env
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        _stop(sessions)
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
@@ -141,12 +175,9 @@ def test_a_head_node_started_with_the_arena_environment_never_contacts_the_metad
         tracer = _ray_traced(env, trace, tmp_path / "head.out", *head, "--temp-dir", str(temp_dir))
         assert _wait_for_usage_code(temp_dir)
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
         if tracer is not None:
-            try:
-                tracer.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                tracer.kill()
+            _stop({tracer.pid})
+            tracer.wait(timeout=60)
         shutil.rmtree(temp_dir, ignore_errors=True)
     text = trace.read_text(errors="ignore")
     assert re.search(r"connect\(", text), "strace saw no connect calls; the check would prove nothing"
