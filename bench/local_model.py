@@ -49,6 +49,7 @@ def generation(max_tokens: int) -> tuple[float, float]:
 def consultations(n: int, max_turns: int) -> None:
     persona = get_persona("plain")
     times, turns, tokens, finals, parse_errors = [], [], [], 0, 0
+    replies = guarded = regenerated = replaced = 0
     for i, case in enumerate(generate(n, seed=7)):
         t0 = time.perf_counter()
         tr = asyncio.run(
@@ -68,6 +69,12 @@ def consultations(n: int, max_turns: int) -> None:
         tokens.append(sum(u.prompt_tokens + u.completion_tokens for u in tr.usage.values()))
         finals += tr.final is not None
         parse_errors += sum(1 for t in doctor if t.action is not None and t.action.parse_error)
+        # The opening is the case's own chief complaint; the guard checks the model's replies after it.
+        patient = [t for t in tr.turns if t.role == "patient"][1:]
+        replies += len(patient)
+        guarded += sum(1 for t in patient if t.guard)
+        regenerated += sum(1 for t in patient for g in t.guard if g.action == "regenerated")
+        replaced += sum(1 for t in patient if any(g.action == "replaced" for g in t.guard))
         print(
             f"  {case.id}: {times[-1]:.1f} s, {len(doctor)} doctor turns, stop={tr.stop_reason}, "
             f"error={tr.error or '-'}, tokens={tokens[-1]}"
@@ -76,6 +83,12 @@ def consultations(n: int, max_turns: int) -> None:
     print(f"doctor turns per consultation: mean {statistics.mean(turns):.1f}")
     print(f"tokens per consultation (prompt + reply, both roles): mean {statistics.mean(tokens):.0f}")
     print(f"final answers: {finals}/{n}; doctor replies the parser had to guess at: {parse_errors}/{sum(turns)}")
+    if replies:
+        print(
+            f"patient replies the guard or leak check stepped in on: {guarded}/{replies} "
+            f"({100 * guarded / replies:.1f}%); claims sent back for a new reply: {regenerated}; "
+            f"replies replaced by the built-in answer: {replaced}/{replies} ({100 * replaced / replies:.1f}%)"
+        )
 
 
 def main() -> None:
