@@ -80,7 +80,9 @@ def clinical_weight(sentence: str) -> float:
 _NORMAL = frozenset({"normal", "fine", "healthy", "okay", "ok", "nothing"})
 """Words that deny a finding without a negation ("my bowels are normal")."""
 
-_NOT_NORMAL = re.compile(r"\b(?:not|isn't|aren't|wasn't|weren't|never|no longer)\s+(?:\w+\s+)?(?:normal|fine|okay|ok)\b")
+_NOT_NORMAL = re.compile(
+    r"\b(?:not|isn't|aren't|wasn't|weren't|never|no longer)\s+(?:\w+\s+)?(?:normal|fine|okay|ok)\b"
+)
 """A normal-word under a negation asserts a finding ("a discharge that isn't normal for me")."""
 
 _ASSERTING = re.compile(
@@ -319,9 +321,9 @@ class Guard:
         fever, and a new finding.
         """
         ranked, covered, uncovered = self.topic_reading(claim)
-        if self.off_record_margin is not None and not claim_denies:
-            if uncovered - covered >= self.off_record_margin:
-                return None
+        off_record = self.off_record_margin is not None and uncovered - covered >= self.off_record_margin
+        if off_record and not claim_denies:
+            return None
         topics = {t.key for t in ranked[:TOPIC_DEPTH] if t.score >= self.topic_min}
         on_topic = [c for c in self._singles if self._by_id[self._wordings[c.key].fact_id].topic in topics]
         for s in self.matcher.supports(claim, on_topic):
