@@ -99,10 +99,35 @@ _ASSERTING = re.compile(
 _CLAUSES = re.compile(r"\s*(?:[,;:]|\b(?:though|although|whereas|and|except)\b)\s*", re.IGNORECASE)
 """Where one sentence may join a denial to a finding ("It makes me queasy, though I haven't been sick")."""
 
+_SUBJECT = re.compile(r"^(?:i|i'm|i've|i'd|it|it's|he|he's|she|she's|they|they're|we|my|his|her|their|there|that)\b")
+"""How a clause with a subject of its own starts; one without continues the clause before it
+("No rash, ulcers or swelling" is one denial)."""
+
+
+def _clauses(text: str) -> list[str]:
+    out: list[str] = []
+    for part in _CLAUSES.split(text.replace("\u2019", "'")):
+        part = part.strip(" .!?")
+        if not part:
+            continue
+        if out and not _SUBJECT.match(part.lower()):
+            out[-1] = f"{out[-1]}, {part}"
+        else:
+            out.append(part)
+    return out
+
+
+_FAILED = re.compile(
+    r"\b(?:did|does|do|doing|made|makes|make|done)\s+(?:nothing|no difference)"
+    r"|\bnothing\s+(?:really\s+)?(?:helps|helped|works|worked|touches|touched|shifts|shifted|makes|made|eases|eased)"
+    r"|\bno\s+(?:difference|use|good)\b"
+)
+"""A treatment that failed is a finding, though it says "nothing" ("painkillers did nothing")."""
+
 
 def _clause_denies(text: str) -> bool:
     plain = text.replace("\u2019", "'")
-    if _NOT_NORMAL.search(plain.lower()):
+    if _NOT_NORMAL.search(plain.lower()) or _FAILED.search(plain.lower()):
         return False
     if _NORMAL & set(tokens(plain)):
         return True
@@ -118,7 +143,7 @@ def denies(text: str) -> bool:
     been sick" asserts nausea. Clauses with no clinical word ("thank you")
     say nothing either way.
     """
-    parts = [p for p in _CLAUSES.split(text) if p.strip(" .!?")]
+    parts = _clauses(text)
     weighed = [p for p in parts if clinical_weight(p) > 0] or parts or [text]
     return all(_clause_denies(p) for p in weighed)
 

@@ -120,6 +120,8 @@ def test_denials_are_judged_clause_by_clause():
     assert denies("I haven't been sick.")
     assert denies("No fever, no cough.")
     assert denies("My bowels are fine.")
+    # A list under one negation is one denial.
+    assert denies("No rash, ulcers or swelling, and no fever.")
     # A denial joined to a finding does not excuse the finding.
     assert not denies("It makes me queasy, though I haven't been sick.")
     # A normal-word under a negation asserts; a failed treatment is a finding.
