@@ -160,14 +160,14 @@ TOPIC_MIN: dict[str, float] = {"lexical": 0.4, "minilm": 0.4}
 TOPIC_DEPTH = 2
 """How many of the topics a claim reads as being about count as its topics."""
 
-OFF_RECORD_MARGIN: dict[str, float] = {"lexical": 0.0}
+OFF_RECORD_MARGIN: dict[str, float] = {"lexical": 0.0, "minilm": 0.05}
 """How far a topic the case's facts do not cover may trail the best covered topic, in how a claim
 reads, before a covered topic no longer vouches for the claim, per backend (dev split); a backend not
 listed lets a covered topic vouch regardless."""
-RESCUE_TOPIC_MIN: dict[str, float] = {"lexical": 0.2}
+RESCUE_TOPIC_MIN: dict[str, float] = {"lexical": 0.2, "minilm": 0.3}
 """How clearly a claim must read as being about a covered topic (and no uncovered one) for a loose
 overlap with all of one fact's wordings together to back it, per backend (dev split)."""
-RESCUE_SUPPORT_MIN: dict[str, float] = {"lexical": 0.15}
+RESCUE_SUPPORT_MIN: dict[str, float] = {"lexical": 0.15, "minilm": 0.55}
 """Support from all of one fact's wordings together that backs a claim read as about a covered topic."""
 
 OPPOSED_MARGIN = 0.2
