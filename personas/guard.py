@@ -3,7 +3,9 @@
 A reply is split into sentence-sized claims. A claim that says nothing
 clinical ("I'm not sure, doctor") passes. A clinical claim passes when the
 matcher finds a history fact that backs it; a denial passes unless it denies
-a fact, since a patient may deny what the record does not mention. An
+a fact, since a patient may deny what the record does not mention. A claim
+that reads as being about a topic the case's facts never touch is a new
+finding, however many words it shares with a fact on a covered topic. An
 optional LLM verifier gets the last word on claims the matcher could not
 back. The LLM patient feeds rejected claims back and asks again.
 """
