@@ -50,6 +50,8 @@ class Row:
     fact_id: str
     held_out: str
     """The paraphrase said, kept from the guard's wordings ("" when the case's own words were used)."""
+    fabricated: str = ""
+    """The fabricated finding added, as said ("" for a truthful reply)."""
 
 
 def in_split(condition_id: str, split: str) -> bool:
@@ -84,11 +86,13 @@ def build(n: int, seed: int, rate: float, split: str) -> list[Row]:
                 told = voice.tell([fact.model_copy(update={"lay": said or fact.lay})])
             reply = told.text
             injected = rng.random() < rate
+            fabricated = ""
             if injected:
                 _, fab = rng.choice([(c, f) for c, f in pool if c != cond.id and f.topic not in covered])
                 lay = fab.lay_caregiver if caregiver and fab.lay_caregiver else fab.lay
-                reply = f"{reply} {voice.render(rng.choice(lay))}"
-            out.append(Row(case, persona, reply, injected, fact.id, said))
+                fabricated = voice.render(rng.choice(lay))
+                reply = f"{reply} {fabricated}"
+            out.append(Row(case, persona, reply, injected, fact.id, said, fabricated))
     return out
 
 

@@ -3,7 +3,9 @@
 A reply is split into sentence-sized claims. A claim that says nothing
 clinical ("I'm not sure, doctor") passes. A clinical claim passes when the
 matcher finds a history fact that backs it; a denial passes unless it denies
-a fact, since a patient may deny what the record does not mention. An
+a fact, since a patient may deny what the record does not mention. A claim
+that reads as being about a topic the case's facts never touch is a new
+finding, however many words it shares with a fact on a covered topic. An
 optional LLM verifier gets the last word on claims the matcher could not
 back. The LLM patient feeds rejected claims back and asks again.
 """
@@ -80,27 +82,72 @@ def clinical_weight(sentence: str) -> float:
 _NORMAL = frozenset({"normal", "fine", "healthy", "okay", "ok", "nothing"})
 """Words that deny a finding without a negation ("my bowels are normal")."""
 
+_NOT_NORMAL = re.compile(
+    r"\b(?:not|isn't|aren't|wasn't|weren't|never|no longer)\s+(?:\w+\s+)?(?:normal|fine|okay|ok)\b"
+)
+"""A normal-word under a negation asserts a finding ("a discharge that isn't normal for me")."""
+
 _ASSERTING = re.compile(
     r"\b(?:can't|cannot|can not|couldn't|could not|won't|will not|wouldn't|unable|barely|hardly"
     r"|let(?:s|ting)? (?:me )?up|stop(?:s|ped|ping)?|go(?:es|ne)? away|eas(?:e|es|ed|ing)|settl(?:e|es|ed|ing)"
     r"|help(?:s|ed|ing)?|touch(?:ed)?|work(?:s|ed|ing)?|better|clear(?:ing|ed)?|want(?:s|ed)?|fe(?:el|lt) like"
     r"|hungry|appetite|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting"
-    r"|making sense|any good|trying|always|since)\b",
+    r"|making sense|any good|trying|always|since|eat(?:ing)?|done (?:anything|much|a thing)|finished|right)\b",
     re.IGNORECASE,
 )
 """Words that make a negated sentence assert a finding: inability ("I can't sleep"), persistence
-("it never stops"), failed treatment ("painkillers haven't helped"), loss ("I'm not hungry")."""
+("it never stops"), failed treatment ("painkillers haven't done anything"), loss ("I'm not eating")."""
+
+_CLAUSES = re.compile(r"\s*(?:[,;:]|\b(?:though|although|whereas|and|except)\b)\s*", re.IGNORECASE)
+"""Where one sentence may join a denial to a finding ("It makes me queasy, though I haven't been sick")."""
+
+_SUBJECT = re.compile(r"^(?:i|i'm|i've|i'd|it|it's|he|he's|she|she's|they|they're|we|my|his|her|their|there|that)\b")
+"""How a clause with a subject of its own starts; one without continues the clause before it
+("No rash, ulcers or swelling" is one denial)."""
+
+
+def _clauses(text: str) -> list[str]:
+    out: list[str] = []
+    for part in _CLAUSES.split(text.replace("\u2019", "'")):
+        part = part.strip(" .!?")
+        if not part:
+            continue
+        if out and not _SUBJECT.match(part.lower()):
+            out[-1] = f"{out[-1]}, {part}"
+        else:
+            out.append(part)
+    return out
+
+
+_FAILED = re.compile(
+    r"\b(?:did|does|do|doing|made|makes|make|done)\s+(?:nothing|no difference)"
+    r"|\bnothing\s+(?:really\s+)?(?:helps|helped|works|worked|touches|touched|shifts|shifted|makes|made|eases|eased)"
+    r"|\bno\s+(?:difference|use|good)\b"
+)
+"""A treatment that failed is a finding, though it says "nothing" ("painkillers did nothing")."""
+
+
+def _clause_denies(text: str) -> bool:
+    plain = text.replace("\u2019", "'")
+    if _NOT_NORMAL.search(plain.lower()) or _FAILED.search(plain.lower()):
+        return False
+    if _NORMAL & set(tokens(plain)):
+        return True
+    return negated(plain) and _ASSERTING.search(plain) is None
 
 
 def denies(text: str) -> bool:
-    """Whether ``text`` says something is absent or normal ("No fever", "My bowels are fine").
+    """Whether ``text`` only says things are absent or normal ("No fever", "My bowels are fine").
 
     A negation alone does not make a denial: "I can't keep anything down" and
-    "it never lets up" are findings worded with one.
+    "it never lets up" are findings worded with one. Nor does a denial in one
+    clause excuse a finding in another: "It makes me queasy, though I haven't
+    been sick" asserts nausea. Clauses with no clinical word ("thank you")
+    say nothing either way.
     """
-    if _NORMAL & set(tokens(text)):
-        return True
-    return negated(text) and _ASSERTING.search(text.replace("\u2019", "'")) is None
+    parts = _clauses(text)
+    weighed = [p for p in parts if clinical_weight(p) > 0] or parts or [text]
+    return all(_clause_denies(p) for p in weighed)
 
 
 GUARD_SUPPORT_MIN: dict[str, float] = {"lexical": 0.6, "minilm": 0.6}
@@ -114,6 +161,16 @@ TOPIC_MIN: dict[str, float] = {"lexical": 0.4, "minilm": 0.4}
 """Score at which a claim reads as being about a topic, per backend (dev split)."""
 TOPIC_DEPTH = 2
 """How many of the topics a claim reads as being about count as its topics."""
+
+OFF_RECORD_MARGIN: dict[str, float] = {"lexical": 0.0, "minilm": 0.05}
+"""How far a topic the case's facts do not cover may trail the best covered topic, in how a claim
+reads, before a covered topic no longer vouches for the claim, per backend (dev split); a backend not
+listed lets a covered topic vouch regardless."""
+RESCUE_TOPIC_MIN: dict[str, float] = {"lexical": 0.2, "minilm": 0.3}
+"""How clearly a claim must read as being about a covered topic (and no uncovered one) for a loose
+overlap with all of one fact's wordings together to back it, per backend (dev split)."""
+RESCUE_SUPPORT_MIN: dict[str, float] = {"lexical": 0.15, "minilm": 0.55}
+"""Support from all of one fact's wordings together that backs a claim read as about a covered topic."""
 
 OPPOSED_MARGIN = 0.2
 """How far behind a wording of the opposite polarity a matching one may score and still back the claim."""
@@ -152,9 +209,13 @@ class Guard:
         self.support_min = GUARD_SUPPORT_MIN.get(self.matcher.name, self.matcher.support_min)
         self.topic_support_min = TOPIC_SUPPORT_MIN.get(self.matcher.name, self.support_min * 0.5)
         self.topic_min = TOPIC_MIN.get(self.matcher.name, self.matcher.intent_min)
+        self.off_record_margin = OFF_RECORD_MARGIN.get(self.matcher.name)
+        self.rescue_topic_min = RESCUE_TOPIC_MIN.get(self.matcher.name)
+        self.rescue_support_min = RESCUE_SUPPORT_MIN.get(self.matcher.name, 1.0)
         self.verifier = verifier
         self.facts: list[Fact] = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_id = {f.id: f for f in self.facts}
+        self.covered = frozenset(f.topic for f in self.facts)
         extra = kb_wordings(case) if wordings is None else wordings
         self._voice = VoiceFilter(persona, case) if persona is not None else None
         self._wordings: dict[str, _Wording] = {}
@@ -181,6 +242,15 @@ class Guard:
         # Each wording keeps its topic's words as context, so "it spreads" can rest on a radiation fact.
         self._singles = tuple(Candidate(c.key, c.texts, base[self._wordings[c.key].fact_id].context) for c in singles)
         self._pairs: tuple[Candidate, ...] | None = None
+        # All of a fact's wordings at once: a paraphrase may borrow words from several of them.
+        by_fact: dict[str, list[str]] = {}
+        for c in singles:
+            by_fact.setdefault(self._wordings[c.key].fact_id, []).extend(c.texts)
+        self._whole = tuple(
+            Candidate(f"{fid}\x1fw", tuple(dict.fromkeys(texts)), base[fid].context) for fid, texts in by_fact.items()
+        )
+        for fid in by_fact:
+            self._wordings[f"{fid}\x1fw"] = _Wording(fid, frozenset({True, False}))
         self.usage = Usage()
 
     def _pair_candidates(self) -> tuple[Candidate, ...]:
@@ -246,22 +316,57 @@ class Guard:
             if opposed is not None:
                 break
         if opposed is None:
-            # A claim about a topic the facts cover may reword a fact more freely than one about
-            # a topic they do not: a weaker overlap with a fact on that topic backs it.
-            ranked_topics = self.matcher.rank(claim, topic_candidates())
-            topics = {t.key for t in ranked_topics[:TOPIC_DEPTH] if t.score >= self.topic_min}
-            on_topic = [c for c in self._singles if self._by_id[self._wordings[c.key].fact_id].topic in topics]
-            for s in self.matcher.supports(claim, on_topic):
-                if s.score < self.topic_support_min:
-                    break
-                if claim_denies in self._wordings[s.key].polarities:
-                    return ClaimCheck(claim, True, fact_id=self._wordings[s.key].fact_id, score=s.score)
+            backed = self._topic_backed(claim, claim_denies)
+            if backed is not None:
+                return backed
         if opposed is not None:
             fid = self._wordings[opposed.key].fact_id
             return ClaimCheck(claim, False, f"contradicts {fid}", fid, self._fact_text(opposed.key), opposed.score)
         if claim_denies:
             return ClaimCheck(claim, True, score=best_score)
         return ClaimCheck(claim, False, "unsupported", score=best_score)
+
+    def topic_reading(self, claim: str) -> tuple[list[Scored], float, float]:
+        """How ``claim`` reads against the history topics.
+
+        Returns:
+            The topics ranked for the claim, the best score among topics the case's facts cover, and
+            the best among topics they do not.
+        """
+        ranked = self.matcher.rank(claim, topic_candidates())
+        covered = max((t.score for t in ranked if t.key in self.covered), default=0.0)
+        uncovered = max((t.score for t in ranked if t.key not in self.covered), default=0.0)
+        return ranked, covered, uncovered
+
+    def _topic_backed(self, claim: str, claim_denies: bool) -> ClaimCheck | None:
+        """Back a claim no wording covers well by a fact on the topic the claim is about, or None.
+
+        A claim about a topic the facts cover may reword a fact more freely than one about a topic
+        they do not, so a weaker overlap with a fact on that topic backs it. But a covered topic must
+        not vouch for a claim that reads at least as much as being about a topic the facts never
+        mention: "I've been really hot for days" shares "days" with an onset fact, yet it is about
+        fever, and a new finding.
+        """
+        ranked, covered, uncovered = self.topic_reading(claim)
+        off_record = self.off_record_margin is not None and uncovered - covered >= self.off_record_margin
+        if off_record and not claim_denies:
+            return None
+        topics = {t.key for t in ranked[:TOPIC_DEPTH] if t.score >= self.topic_min}
+        on_topic = [c for c in self._singles if self._by_id[self._wordings[c.key].fact_id].topic in topics]
+        for s in self.matcher.supports(claim, on_topic):
+            if s.score < self.topic_support_min:
+                break
+            if claim_denies in self._wordings[s.key].polarities:
+                return ClaimCheck(claim, True, fact_id=self._wordings[s.key].fact_id, score=s.score)
+        if self.rescue_topic_min is not None and not claim_denies and covered >= self.rescue_topic_min:
+            # Read plainly as about a covered topic: a paraphrase may share only a few words with any
+            # one wording, so all of a fact's wordings together are asked.
+            best = self.matcher.support(claim, self._whole)
+            if best is not None and best.score >= self.rescue_support_min:
+                fid = self._wordings[best.key].fact_id
+                if self._by_id[fid].topic in self.covered:
+                    return ClaimCheck(claim, True, fact_id=fid, score=best.score)
+        return None
 
     def check(self, reply: str) -> list[ClaimCheck]:
         """Check every claim of ``reply`` with the matcher (synchronous; no verifier)."""

@@ -112,3 +112,63 @@ def test_guard_events_are_stored_on_the_patient_turns(stemi: Case):
     assert guarded[0].content == "I'm not sure."
     dumped = guarded[0].model_dump(mode="json")["guard"][0]
     assert dumped["reason"] == "unsupported" and "attempt" not in dumped
+
+
+def test_denials_are_judged_clause_by_clause():
+    from personas.guard import denies
+
+    assert denies("I haven't been sick.")
+    assert denies("No fever, no cough.")
+    assert denies("My bowels are fine.")
+    # A list under one negation is one denial.
+    assert denies("No rash, ulcers or swelling, and no fever.")
+    # A denial joined to a finding does not excuse the finding.
+    assert not denies("It makes me queasy, though I haven't been sick.")
+    # A normal-word under a negation asserts; a failed treatment is a finding.
+    assert not denies("There's a discharge that isn't normal for me.")
+    assert not denies("Painkillers haven't done anything.")
+    assert not denies("I'm not really eating.")
+
+
+def test_a_covered_topic_does_not_vouch_for_a_finding_on_a_topic_the_case_never_mentions(stemi: Case):
+    # "for hours" / "since it started" tie these to the onset and timing facts; they are about
+    # palpitations and cough, which the case never mentions.
+    claims = ["My heart has been racing for hours.", "I've been coughing up phlegm since it started."]
+    loose = Guard(stemi)
+    loose.off_record_margin = None
+    assert all(c.supported for claim in claims for c in loose.check(claim))
+    strict = Guard(stemi)
+    for claim in claims:
+        checks = strict.check(claim)
+        assert len(checks) == 1 and not checks[0].supported and checks[0].reason == "unsupported"
+
+
+def test_a_paraphrase_on_a_covered_topic_still_passes(stemi: Case):
+    g = Guard(stemi)
+    for claim in ("It spreads to my arm.", "I'm sweaty and clammy.", "I've thrown up once and I feel sick."):
+        checks = g.check(claim)
+        assert checks and all(c.supported for c in checks), claim
+
+
+def test_two_facts_together_back_one_claim(stemi: Case):
+    checks = Guard(stemi).check("I smoke twenty a day and my dad died of a heart attack.")
+    assert len(checks) == 1 and checks[0].supported
+
+
+def test_a_further_wording_of_a_fact_backs_a_claim_said_that_way(stemi: Case):
+    claim = "It creeps up behind my ear."
+    assert not all(c.supported for c in Guard(stemi, wordings={}).check(claim))
+    g = Guard(stemi, wordings={"hpi.radiation": ("It creeps up behind my ear and down my arm.",)})
+    checks = g.check(claim)
+    assert len(checks) == 1 and checks[0].supported and checks[0].fact_id == "hpi.radiation"
+
+
+def test_the_persona_voice_is_set_aside_and_its_word_swaps_undone(stemi: Case):
+    from personas.guard_voice import VoiceFilter
+
+    persona = get_persona("low_literacy")
+    voice = VoiceFilter(persona, stemi)
+    assert "vomited" in " ".join(voice.readings("I threw up once."))
+    g = Guard(stemi, persona=persona)
+    checks = g.check("I feel sick and I threw up once.")
+    assert checks and all(c.supported for c in checks)
