@@ -40,16 +40,6 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'tui.db'}"
-
-
-@pytest.fixture
-def store(db_url) -> Store:
-    return Store(db_url)
-
-
-@pytest.fixture
 def finished(store):
     """A judged and distilled run (see ``data.finished_run``)."""
     return data.finished_run(store)
