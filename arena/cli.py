@@ -149,7 +149,7 @@ def simulate(
         )
     run = store.get_run(run_id)
     _print_summary(store, run.id)
-    out.print(f"Results: run [bold]{run.id}[/bold] in {store.url}")
+    out.print(f"Results: run [bold]{run.id}[/bold] in {store.display_url}")
     out.print(f"  arena show {run.id}   |   arena export hf {run.id} --out DIR")
 
 
@@ -358,6 +358,7 @@ def show(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; expected errors become one line on stderr and exit code 2."""
     from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
     from typer.exceptions import TyperException
 
     from arena.models import ModelError
@@ -384,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except expected as e:
         print(f"arena: error: {e}", file=sys.stderr)
+        return 2
+    except OperationalError as e:
+        # The database went away under a read (writes retry, then raise StoreError).
+        print(f"arena: error: database unavailable: {str(e.orig or e).strip().splitlines()[0]}", file=sys.stderr)
         return 2
     except ValidationError as e:
         err = e.errors()[0]

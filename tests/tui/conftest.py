@@ -7,7 +7,6 @@ from datetime import datetime
 import pytest
 from textual.pilot import Pilot
 
-from arena.store import Store
 from tests.tui import data
 
 POLL_S = 0.05
