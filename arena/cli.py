@@ -355,6 +355,17 @@ def show(
     out.print(vt)
 
 
+def _os_error_line(e: OSError) -> str:
+    """Name the path the user gave, not the temporary file written beside it."""
+    if e.filename2:  # a rename onto the target failed: the target is what the user named
+        where = str(e.filename2)
+    elif e.filename and Path(str(e.filename)).name.startswith("."):
+        where = str(Path(str(e.filename)).parent)  # the temporary file of an atomic write
+    else:
+        where = str(e.filename or "")
+    return f"{where}: {e.strerror or e}" if where else str(e.strerror or e)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; expected errors become one line on stderr and exit code 2."""
     from pydantic import ValidationError
@@ -385,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except expected as e:
         print(f"arena: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        # A path the user gave that cannot be read or written (missing folder, no permission, a folder not a file).
+        print(f"arena: error: {_os_error_line(e)}", file=sys.stderr)
         return 2
     except OperationalError as e:
         # The database went away under a read (writes retry, then raise StoreError).
