@@ -35,6 +35,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlche
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from arena.migrations import MIGRATIONS, migrations_table
+from arena.redaction import redact_data, redact_secrets
 from arena.tables import (
     CASES,
     CLUSTERS,
@@ -275,7 +276,8 @@ class Store:
                     id=run.id,
                     name=run.name,
                     status=run.status,
-                    config=run.config.model_dump(mode="json"),
+                    # A key given as a model parameter is used for calls, never stored.
+                    config=redact_data(run.config.model_dump(mode="json")),
                     created_at=run.created_at,
                     finished_at=None,
                     schema_version=run.schema_version,
@@ -369,7 +371,17 @@ class Store:
             started: Dicts with id, run_id, case_id, trial, seed, doctor,
                 patient, persona and started_at.
         """
-        rows = [{**d, "status": "running", "n_turns": 0, "schema_version": SCHEMA_VERSION} for d in started]
+        rows = [
+            {
+                **d,
+                "doctor": redact_secrets(d["doctor"]),
+                "patient": redact_secrets(d["patient"]),
+                "status": "running",
+                "n_turns": 0,
+                "schema_version": SCHEMA_VERSION,
+            }
+            for d in started
+        ]
         if rows:
             self._write(f"starting {len(rows)} consultations", lambda conn: conn.execute(insert(CONSULTATIONS), rows))
 
@@ -387,7 +399,9 @@ class Store:
             "idx": t.index,
             "role": t.role,
             "content": t.content,
-            "data": t.model_dump(mode="json", exclude={"consultation_id", "index", "role", "content", "created_at"}),
+            "data": redact_data(
+                t.model_dump(mode="json", exclude={"consultation_id", "index", "role", "content", "created_at"})
+            ),
             "created_at": t.created_at,
         }
 
@@ -415,7 +429,7 @@ class Store:
                     .values(
                         status="error" if tr.error else "done",
                         stop_reason=tr.stop_reason,
-                        error=tr.error,
+                        error=redact_secrets(tr.error) if tr.error else tr.error,
                         n_turns=len(tr.turns) or turns_written.get(tr.id, 0),
                         final=tr.final.model_dump(mode="json") if tr.final else None,
                         usage={k: v.model_dump() for k, v in tr.usage.items()},
@@ -543,9 +557,9 @@ class Store:
                         "run_id": run_id,
                         "consultation_id": v.consultation_id,
                         "item_id": v.item_id,
-                        "judge": v.judge,
+                        "judge": redact_secrets(v.judge),
                         "outcome": v.outcome,
-                        "data": v.model_dump(mode="json"),
+                        "data": redact_data(v.model_dump(mode="json")),
                     }
                     for v in verdicts
                 ],
@@ -556,7 +570,7 @@ class Store:
                         "overall": sc.overall,
                         "diagnosis": sc.diagnosis,
                         "must_ask_coverage": sc.must_ask_coverage,
-                        "data": sc.model_dump(mode="json"),
+                        "data": redact_data(sc.model_dump(mode="json")),
                     }
                     for sc in scores
                 ],
@@ -575,7 +589,7 @@ class Store:
             run_id,
             {
                 CLUSTERS: [
-                    {"id": c.id, "run_id": run_id, "count": c.count, "data": c.model_dump(mode="json")}
+                    {"id": c.id, "run_id": run_id, "count": c.count, "data": redact_data(c.model_dump(mode="json"))}
                     for c in clusters
                 ],
                 QA_ITEMS: [
@@ -584,7 +598,7 @@ class Store:
                         "run_id": run_id,
                         "mistake_id": q.mistake_id,
                         "valid": q.valid,
-                        "data": q.model_dump(mode="json"),
+                        "data": redact_data(q.model_dump(mode="json")),
                     }
                     for q in items
                 ],
@@ -595,7 +609,7 @@ class Store:
                         "consultation_id": m.consultation_id,
                         "category": m.category,
                         "risk": m.risk,
-                        "data": m.model_dump(mode="json"),
+                        "data": redact_data(m.model_dump(mode="json")),
                     }
                     for m in mistakes
                 ],
@@ -629,7 +643,9 @@ class Store:
         def write(conn: Connection) -> None:
             for q in items:
                 conn.execute(
-                    update(QA_ITEMS).where(QA_ITEMS.c.id == q.id).values(valid=q.valid, data=q.model_dump(mode="json"))
+                    update(QA_ITEMS)
+                    .where(QA_ITEMS.c.id == q.id)
+                    .values(valid=q.valid, data=redact_data(q.model_dump(mode="json")))
                 )
 
         self._write(f"updating {len(items)} QA items", write)
