@@ -85,3 +85,12 @@ def test_no_key_is_written_to_the_database_reports_exports_or_output(tmp_path):
     # The runs really were played with those models: their names are stored, masked.
     db = written[tmp_path / "arena.db"] + written.get(tmp_path / "arena.db-wal", b"")
     assert b"api_key=" + REDACTED.encode() in db and b"token=" + REDACTED.encode() in db
+
+
+def test_a_database_password_is_masked_in_errors_and_output(capsys):
+    from arena.cli import main
+
+    url = "postgresql+psycopg://arena:FAKEdbpassword0123@127.0.0.1:1/arena"
+    assert main(["runs", "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert "FAKEdbpassword0123" not in err and "arena:***@127.0.0.1:1/arena" in err, err
