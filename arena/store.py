@@ -136,6 +136,16 @@ def is_transient(exc: BaseException) -> bool:
     return True
 
 
+def _text(value: str) -> str:
+    """Return text fit for any backend's text column: PostgreSQL refuses NUL characters.
+
+    A model may answer with raw bytes (a broken provider, a garbled stream);
+    each NUL becomes U+FFFD on every backend, so a run reads back the same
+    wherever it was stored.
+    """
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
 def _sqlite_pragmas(lock_wait_s: float) -> Callable[[Any, Any], None]:
     def connect(dbapi_conn: Any, _record: Any) -> None:
         # WAL lets a viewer read while the run writes; busy_timeout makes a
@@ -398,7 +408,7 @@ class Store:
             "consultation_id": t.consultation_id,
             "idx": t.index,
             "role": t.role,
-            "content": t.content,
+            "content": _text(t.content),
             "data": redact_data(
                 t.model_dump(mode="json", exclude={"consultation_id", "index", "role", "content", "created_at"})
             ),
@@ -429,7 +439,7 @@ class Store:
                     .values(
                         status="error" if tr.error else "done",
                         stop_reason=tr.stop_reason,
-                        error=redact_secrets(tr.error) if tr.error else tr.error,
+                        error=_text(redact_secrets(tr.error)) if tr.error else tr.error,
                         n_turns=len(tr.turns) or turns_written.get(tr.id, 0),
                         final=tr.final.model_dump(mode="json") if tr.final else None,
                         usage={k: v.model_dump() for k, v in tr.usage.items()},
