@@ -155,7 +155,7 @@ def simulate(
         )
     run = store.get_run(run_id)
     _print_summary(store, run.id)
-    out.print(f"Results: run [bold]{run.id}[/bold] in {store.url}")
+    out.print(f"Results: run [bold]{run.id}[/bold] in {store.display_url}")
     out.print(f"  arena show {run.id}   |   arena export hf {run.id} --out DIR")
 
 
@@ -361,9 +361,28 @@ def show(
     out.print(vt)
 
 
+def _error(line: str) -> None:
+    """Print one error line on stderr, with any key a model name carried masked."""
+    from arena.redaction import redact_secrets
+
+    print(f"arena: error: {redact_secrets(line)}", file=sys.stderr)
+
+
+def _os_error_line(e: OSError) -> str:
+    """Name the path the user gave, not the temporary file written beside it."""
+    if e.filename2:  # a rename onto the target failed: the target is what the user named
+        where = str(e.filename2)
+    elif e.filename and Path(str(e.filename)).name.startswith("."):
+        where = str(Path(str(e.filename)).parent)  # the temporary file of an atomic write
+    else:
+        where = str(e.filename or "")
+    return f"{where}: {e.strerror or e}" if where else str(e.strerror or e)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; expected errors become one line on stderr and exit code 2."""
     from pydantic import ValidationError
+    from sqlalchemy.exc import OperationalError
     from typer.exceptions import TyperException
 
     from arena.models import ModelError
@@ -386,14 +405,22 @@ def main(argv: list[str] | None = None) -> int:
         # Usage errors (bad options, out-of-range numbers): one line, no usage box.
         msg = " ".join((e.format_message() if hasattr(e, "format_message") else str(e)).split())
         if msg:  # empty when the help was shown for a bare command
-            print(f"arena: error: {msg}", file=sys.stderr)
+            _error(msg)
         return 2
     except expected as e:
-        print(f"arena: error: {e}", file=sys.stderr)
+        _error(str(e))
+        return 2
+    except OSError as e:
+        # A path the user gave that cannot be read or written (missing folder, no permission, a folder not a file).
+        _error(_os_error_line(e))
+        return 2
+    except OperationalError as e:
+        # The database went away under a read (writes retry, then raise StoreError).
+        _error(f"database unavailable: {str(e.orig or e).strip().splitlines()[0]}")
         return 2
     except ValidationError as e:
         err = e.errors()[0]
-        print(f"arena: error: {'.'.join(map(str, err['loc']))}: {err['msg']}", file=sys.stderr)
+        _error(f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
         return 2
     except KeyboardInterrupt:
         print("arena: interrupted", file=sys.stderr)

@@ -155,10 +155,22 @@ def m003_consultation_worker(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_consultations_run_started ON consultations (run_id, started_at)"))
 
 
+def m004_consultation_seed_bigint(conn: Connection) -> None:
+    """Widen consultations.seed to 64 bits: seeds are unsigned 32-bit CRCs, past a 32-bit signed INTEGER.
+
+    SQLite's INTEGER already holds 64 bits; PostgreSQL's does not.
+    """
+    from sqlalchemy import text
+
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE consultations ALTER COLUMN seed TYPE BIGINT"))
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
     ("m002_mistake_clusters", m002_mistake_clusters),
     ("m003_consultation_worker", m003_consultation_worker),
+    ("m004_consultation_seed_bigint", m004_consultation_seed_bigint),
 ]
 """Every migration, in the order it must run. Append; never reorder or rename."""
 

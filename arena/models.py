@@ -127,12 +127,16 @@ class LiteLLMModel(ChatModel):
         for k, v in spec.params.items():
             if k in ROLE_PARAMS or k in CALL_PARAMS:
                 continue
-            if k in _FLOAT_PARAMS:
-                self.kwargs[k] = float(v)
-            elif k in _INT_PARAMS:
-                self.kwargs[k] = int(v)
-            else:
-                self.kwargs[k] = v
+            try:
+                if k in _FLOAT_PARAMS:
+                    self.kwargs[k] = float(v)
+                elif k in _INT_PARAMS:
+                    self.kwargs[k] = int(v)
+                else:
+                    self.kwargs[k] = v
+            except ValueError:
+                kind = "a number" if k in _FLOAT_PARAMS else "a whole number"
+                raise ModelError(f"model {spec.base}: parameter {k} must be {kind}, not {v!r}") from None
 
     async def complete(self, messages: list[Message]) -> Completion:
         """Call the model through litellm, within its limits and retries, and record tokens and cost."""

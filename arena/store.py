@@ -1,17 +1,22 @@
 """The SQL store: every stage reads its input from here and writes its output back.
 
 SQLite by default (``./arena.db``); any SQLAlchemy URL through ``--db`` or
-``ARENA_DB``. Writes are batched per call and each call is one transaction,
-so a failure never leaves half a record behind.
+``ARENA_DB`` (PostgreSQL through ``postgresql+psycopg://...``). Writes are
+batched per call and each call is one transaction, so a failure never leaves
+half a record behind. A write that meets a locked or briefly unreachable
+database is tried again whole, a bounded number of times with growing pauses,
+then fails with one line saying so.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     MetaData,
@@ -27,10 +32,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from arena.migrations import MIGRATIONS, migrations_table
+from arena.redaction import redact_data, redact_secrets
 from arena.tables import (
     CASES,
     CLUSTERS,
@@ -64,9 +71,33 @@ from cases.loader import base_case_id
 
 DEFAULT_DB = "sqlite:///arena.db"
 
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
 
 class StoreError(RuntimeError):
     """The database cannot be opened or holds no such record."""
+
+
+@dataclass(frozen=True)
+class WritePolicy:
+    """How long a write waits for a locked or unreachable database before it fails."""
+
+    attempts: int = 5
+    """Tries of each write transaction, the first included."""
+    backoff_s: float = 0.5
+    """Pause before the second try; it doubles each time, up to ``max_backoff_s``."""
+    max_backoff_s: float = 8.0
+    """Longest pause between tries."""
+    lock_wait_s: float = 10.0
+    """How long one try waits on another writer's lock before it counts as failed
+    (SQLite ``busy_timeout``, PostgreSQL ``lock_timeout``)."""
+    on_retry: Callable[[int, BaseException], None] | None = None
+    """Called with the failed try's number and its error before each pause (tests and logs)."""
+
+
+DEFAULT_WRITE_POLICY = WritePolicy()
 
 
 def resolve_db_url(url: str | None = None) -> str:
@@ -74,14 +105,60 @@ def resolve_db_url(url: str | None = None) -> str:
     return url or os.environ.get("ARENA_DB") or DEFAULT_DB
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets a viewer read while the run writes; busy_timeout makes a
-    # concurrent writer wait instead of failing at once.
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+def display_url(url: str) -> str:
+    """Return a database URL fit to print or store: any password is masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error may go away if the same transaction is tried again.
+
+    SQLite: another writer holds the lock. PostgreSQL and other servers: the
+    connection dropped or could not be made, or the server rolled the
+    transaction back (serialization failure, deadlock); all are
+    ``OperationalError`` or an invalidated connection.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    msg = _first_line(exc).lower()
+    if "sqlite" in type(exc.orig).__module__ or "sqlite" in (exc.statement or "").lower():
+        return "locked" in msg or "busy" in msg
+    return True
+
+
+def _text(value: str) -> str:
+    """Return text fit for any backend's text column: PostgreSQL refuses NUL characters.
+
+    A model may answer with raw bytes (a broken provider, a garbled stream);
+    each NUL becomes U+FFFD on every backend, so a run reads back the same
+    wherever it was stored.
+    """
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def _sqlite_pragmas(lock_wait_s: float) -> Callable[[Any, Any], None]:
+    def connect(dbapi_conn: Any, _record: Any) -> None:
+        # WAL lets a viewer read while the run writes; busy_timeout makes a
+        # concurrent writer wait a while before a try counts as failed.
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(lock_wait_s * 1000)}")
+        cur.close()
+
+    return connect
 
 
 def _turn_from_row(cid: str, idx: int, role: str, content: str, created: datetime | None, data: str) -> Turn:
@@ -105,26 +182,84 @@ def _turn_from_row(cid: str, idx: int, role: str, content: str, created: datetim
 class Store:
     """Reads and writes every record of every run."""
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, write_policy: WritePolicy | None = None) -> None:
         """Open (and migrate) the database.
 
         Args:
             url: SQLAlchemy URL; see :func:`resolve_db_url`.
+            write_policy: Retries of writes that meet a locked or unreachable
+                database (default :data:`DEFAULT_WRITE_POLICY`).
 
         Raises:
             StoreError: if the database cannot be opened or migrated.
         """
         self.url = resolve_db_url(url)
+        self.display_url = display_url(self.url)
+        self.write_policy = write_policy or DEFAULT_WRITE_POLICY
         try:
-            self.engine: Engine = create_engine(self.url)
+            backend = make_url(self.url).get_backend_name()
+            sqlite = backend == "sqlite"
+            kwargs: dict[str, Any] = {}
+            if backend == "postgresql":
+                # A try stuck behind another session's lock fails after this long and is retried.
+                kwargs["connect_args"] = {"options": f"-c lock_timeout={int(self.write_policy.lock_wait_s * 1000)}"}
+            # A server may drop idle connections (restart, failover): check each one before use.
+            self.engine: Engine = create_engine(self.url, pool_pre_ping=not sqlite, **kwargs)
         except (SQLAlchemyError, ValueError, ImportError) as exc:
-            raise StoreError(f"cannot open database {self.url!r}: {exc}") from None
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            raise StoreError(f"cannot open database {self.display_url!r}: {_first_line(exc)}") from None
+        if sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas(self.write_policy.lock_wait_s))
         try:
             self.migrate()
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open database {self.url!r}: {str(exc).splitlines()[0]}") from None
+            raise StoreError(f"cannot open database {self.display_url!r}: {_first_line(exc)}") from None
+
+    def _write(self, what: str, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one transaction; try it again whole while the database is locked or unreachable.
+
+        Args:
+            what: What is being written, for the error message.
+            fn: The transaction's statements; it may run more than once, and
+                only the run that commits leaves anything behind.
+
+        Raises:
+            StoreError: once every try has failed. Errors a retry cannot
+                cure (a broken constraint, say) are raised as they are, at once.
+        """
+        policy = self.write_policy
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            if exc is None:
+                return
+            log.warning(
+                "database %s: %s failed (try %d of %d): %s; trying again",
+                self.display_url,
+                what,
+                state.attempt_number,
+                policy.attempts,
+                _first_line(exc),
+            )
+            if policy.on_retry is not None:
+                policy.on_retry(state.attempt_number, exc)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.attempts),
+            wait=wait_exponential(multiplier=policy.backoff_s, max=policy.max_backoff_s),
+            retry=retry_if_exception(is_transient),
+            before_sleep=before_sleep,
+        )
+        try:
+            for attempt in retrying:
+                with attempt, self.engine.begin() as conn:
+                    result = fn(conn)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise StoreError(
+                f"database {self.display_url} unavailable: {what} failed {policy.attempts} times "
+                f"({_first_line(last) if last else 'unknown error'}); nothing of it was saved"
+            ) from None
+        return result
 
     # ------------------------------------------------------------------ schema
 
@@ -164,13 +299,15 @@ class Store:
     def create_run(self, run: Run, cases: Sequence[Case]) -> None:
         """Record a new run and the cases it will play, in one transaction."""
         unique = {c.id: c for c in cases}
-        with self.engine.begin() as conn:
+
+        def write(conn: Connection) -> None:
             conn.execute(
                 insert(RUNS).values(
                     id=run.id,
                     name=run.name,
                     status=run.status,
-                    config=run.config.model_dump(mode="json"),
+                    # A key given as a model parameter is used for calls, never stored.
+                    config=redact_data(run.config.model_dump(mode="json")),
                     created_at=run.created_at,
                     finished_at=None,
                     schema_version=run.schema_version,
@@ -191,13 +328,17 @@ class Store:
                     ],
                 )
 
+        self._write(f"recording run {run.id}", write)
+
     def set_run_status(self, run_id: str, status: RunStatus) -> None:
         """Update a run's status (and its finish time when it stops)."""
         values: dict[str, Any] = {"status": status}
         if status != "running":
             values["finished_at"] = utcnow()
-        with self.engine.begin() as conn:
-            conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
+        self._write(
+            f"marking run {run_id} {status}",
+            lambda conn: conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)),
+        )
 
     @staticmethod
     def _run(row: Any) -> Run:
@@ -227,7 +368,7 @@ class Store:
                     or conn.execute(select(RUNS).where(RUNS.c.name == ref).order_by(newest).limit(1)).first()
                 )
         if row is None:
-            raise StoreError(f"no run {ref!r} in {self.url} (see `arena runs`)")
+            raise StoreError(f"no run {ref!r} in {self.display_url} (see `arena runs`)")
         return self._run(row)
 
     def list_runs(self) -> list[tuple[Run, int, int]]:
@@ -260,17 +401,25 @@ class Store:
             started: Dicts with id, run_id, case_id, trial, seed, doctor,
                 patient, persona and started_at.
         """
-        rows = [{**d, "status": "running", "n_turns": 0, "schema_version": SCHEMA_VERSION} for d in started]
+        rows = [
+            {
+                **d,
+                "doctor": redact_secrets(d["doctor"]),
+                "patient": redact_secrets(d["patient"]),
+                "status": "running",
+                "n_turns": 0,
+                "schema_version": SCHEMA_VERSION,
+            }
+            for d in started
+        ]
         if rows:
-            with self.engine.begin() as conn:
-                conn.execute(insert(CONSULTATIONS), rows)
+            self._write(f"starting {len(rows)} consultations", lambda conn: conn.execute(insert(CONSULTATIONS), rows))
 
     def add_turns(self, run_id: str, turns: Iterable[Turn]) -> None:
         """Append turns as they happen, in one transaction."""
         rows = [self._turn_row(run_id, t) for t in turns]
         if rows:
-            with self.engine.begin() as conn:
-                conn.execute(insert(TURNS), rows)
+            self._write(f"saving {len(rows)} turns", lambda conn: conn.execute(insert(TURNS), rows))
 
     @staticmethod
     def _turn_row(run_id: str, t: Turn) -> dict[str, Any]:
@@ -279,8 +428,10 @@ class Store:
             "consultation_id": t.consultation_id,
             "idx": t.index,
             "role": t.role,
-            "content": t.content,
-            "data": t.model_dump(mode="json", exclude={"consultation_id", "index", "role", "content", "created_at"}),
+            "content": _text(t.content),
+            "data": redact_data(
+                t.model_dump(mode="json", exclude={"consultation_id", "index", "role", "content", "created_at"})
+            ),
             "created_at": t.created_at,
         }
 
@@ -297,7 +448,8 @@ class Store:
         if not transcripts:
             return
         missing = [self._turn_row(tr.run_id, t) for tr in transcripts for t in tr.turns[turns_written.get(tr.id, 0) :]]
-        with self.engine.begin() as conn:
+
+        def write(conn: Connection) -> None:
             if missing:
                 conn.execute(insert(TURNS), missing)
             for tr in transcripts:
@@ -307,7 +459,7 @@ class Store:
                     .values(
                         status="error" if tr.error else "done",
                         stop_reason=tr.stop_reason,
-                        error=tr.error,
+                        error=_text(redact_secrets(tr.error)) if tr.error else tr.error,
                         n_turns=len(tr.turns) or turns_written.get(tr.id, 0),
                         final=tr.final.model_dump(mode="json") if tr.final else None,
                         usage={k: v.model_dump() for k, v in tr.usage.items()},
@@ -315,6 +467,8 @@ class Store:
                         worker=tr.worker,
                     )
                 )
+
+        self._write(f"saving {len(transcripts)} finished consultations", write)
 
     def transcripts(self, run_id: str, consultation_id: str | None = None) -> Iterator[Transcript]:
         """Yield the finished transcripts of a run (or one consultation), in id order."""
@@ -383,14 +537,18 @@ class Store:
             How many were deleted.
         """
         c, t = CONSULTATIONS.c, TURNS.c
-        with self.engine.begin() as conn:
-            if ids is None:
-                ids = list(conn.execute(select(c.id).where(c.run_id == run_id, c.status == "running")).scalars())
-            for i in range(0, len(ids), 500):
-                chunk = list(ids[i : i + 500])
+
+        def write(conn: Connection) -> int:
+            todo = ids
+            if todo is None:
+                todo = list(conn.execute(select(c.id).where(c.run_id == run_id, c.status == "running")).scalars())
+            for i in range(0, len(todo), 500):
+                chunk = list(todo[i : i + 500])
                 conn.execute(delete(TURNS).where(t.run_id == run_id, t.consultation_id.in_(chunk)))
                 conn.execute(delete(CONSULTATIONS).where(c.run_id == run_id, c.id.in_(chunk)))
-        return len(ids)
+            return len(todo)
+
+        return self._write(f"discarding unfinished consultations of run {run_id}", write)
 
     def consultation_status(self, run_id: str) -> dict[str, int]:
         """Return consultation counts by status for a run."""
@@ -403,11 +561,13 @@ class Store:
 
     def _replace(self, run_id: str, tables: dict[Table, list[dict[str, Any]]]) -> None:
         # Delete-then-insert in one transaction: re-running a stage replaces its output whole.
-        with self.engine.begin() as conn:
+        def write(conn: Connection) -> None:
             for table, rows in tables.items():
                 conn.execute(delete(table).where(table.c.run_id == run_id))
                 if rows:
                     conn.execute(insert(table), rows)
+
+        self._write(f"replacing {', '.join(t.name for t in tables)} of run {run_id}", write)
 
     def replace_judgement(self, run_id: str, verdicts: Sequence[Verdict], scores: Sequence[Score]) -> None:
         """Replace a run's verdicts and scores in one transaction (re-judging is idempotent)."""
@@ -419,9 +579,9 @@ class Store:
                         "run_id": run_id,
                         "consultation_id": v.consultation_id,
                         "item_id": v.item_id,
-                        "judge": v.judge,
+                        "judge": redact_secrets(v.judge),
                         "outcome": v.outcome,
-                        "data": v.model_dump(mode="json"),
+                        "data": redact_data(v.model_dump(mode="json")),
                     }
                     for v in verdicts
                 ],
@@ -432,7 +592,7 @@ class Store:
                         "overall": sc.overall,
                         "diagnosis": sc.diagnosis,
                         "must_ask_coverage": sc.must_ask_coverage,
-                        "data": sc.model_dump(mode="json"),
+                        "data": redact_data(sc.model_dump(mode="json")),
                     }
                     for sc in scores
                 ],
@@ -451,7 +611,7 @@ class Store:
             run_id,
             {
                 CLUSTERS: [
-                    {"id": c.id, "run_id": run_id, "count": c.count, "data": c.model_dump(mode="json")}
+                    {"id": c.id, "run_id": run_id, "count": c.count, "data": redact_data(c.model_dump(mode="json"))}
                     for c in clusters
                 ],
                 QA_ITEMS: [
@@ -460,7 +620,7 @@ class Store:
                         "run_id": run_id,
                         "mistake_id": q.mistake_id,
                         "valid": q.valid,
-                        "data": q.model_dump(mode="json"),
+                        "data": redact_data(q.model_dump(mode="json")),
                     }
                     for q in items
                 ],
@@ -471,7 +631,7 @@ class Store:
                         "consultation_id": m.consultation_id,
                         "category": m.category,
                         "risk": m.risk,
-                        "data": m.model_dump(mode="json"),
+                        "data": redact_data(m.model_dump(mode="json")),
                     }
                     for m in mistakes
                 ],
@@ -503,11 +663,16 @@ class Store:
 
     def update_qa_items(self, items: Sequence[QAItem]) -> None:
         """Rewrite stored QA items (e.g. after replication), in one transaction."""
-        with self.engine.begin() as conn:
+
+        def write(conn: Connection) -> None:
             for q in items:
                 conn.execute(
-                    update(QA_ITEMS).where(QA_ITEMS.c.id == q.id).values(valid=q.valid, data=q.model_dump(mode="json"))
+                    update(QA_ITEMS)
+                    .where(QA_ITEMS.c.id == q.id)
+                    .values(valid=q.valid, data=redact_data(q.model_dump(mode="json")))
                 )
+
+        self._write(f"updating {len(items)} QA items", write)
 
     def qa_items(self, run_id: str) -> list[QAItem]:
         """Return a run's QA items (valid and rejected)."""

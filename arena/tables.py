@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -51,7 +51,7 @@ class ConsultationRow(SQLModel, table=True):
     run_id: str = Field(index=True)
     case_id: str
     trial: int
-    seed: int
+    seed: int = Field(sa_column=Column(BigInteger, nullable=False))
     doctor: str
     patient: str
     persona: str

@@ -6,16 +6,58 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.pop("ARENA_DB", None)
 
+import uuid
+
 import pytest
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from arena.store import Store
 from arena.types import Case
 from cases.loader import builtin_cases
 
+PG_ADMIN_URL = os.environ.get("ARENA_TEST_PG")
+"""A PostgreSQL server URL with rights to create databases (e.g.
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``). When set, every test
+that takes ``db_url`` or ``store`` gets a fresh database on that server instead
+of a SQLite file; .ci/run sets it for its second pass."""
+
 
 @pytest.fixture
-def store(tmp_path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'test.db'}")
+def db_url(tmp_path):
+    """A fresh, empty database for one test: PostgreSQL when ``ARENA_TEST_PG`` is set, else SQLite."""
+    if not PG_ADMIN_URL:
+        yield f"sqlite:///{tmp_path / 'arena.db'}"
+        return
+    name = f"arena_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        # FORCE ends the sessions the test's stores (and any CLI it ran) still hold.
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def nothing_written(url: str) -> bool:
+    """Whether a database from ``db_url`` is still untouched: no SQLite file, or no tables at all."""
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if not os.path.exists(path):
+            return True
+    engine = create_engine(url)
+    try:
+        return inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def store(db_url) -> Store:
+    return Store(db_url)
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ def ray_local():
 
 
 @pytest.fixture
-def db(tmp_path):
-    return Store(f"sqlite:///{tmp_path / 'arena.db'}")
+def db(db_url):
+    return Store(db_url)
 
 
 def _simulate(store, **config):

@@ -125,11 +125,10 @@ def two_nodes(tmp_path):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def test_a_run_spreads_over_both_nodes_of_a_cluster(tmp_path, two_nodes):
+def test_a_run_spreads_over_both_nodes_of_a_cluster(tmp_path, db_url, two_nodes):
     address, env = two_nodes
     # The driver runs in the environment `arena ray-env` gives, as a user would.
     env = {k: v for k, v in env.items() if k != "ARENA_DB"}
-    db = tmp_path / "arena.db"
     r = subprocess.run(
         [
             sys.executable,
@@ -146,7 +145,7 @@ def test_a_run_spreads_over_both_nodes_of_a_cluster(tmp_path, two_nodes):
             "mock/doctor?questions=3&latency=0.05",
             "--no-judge",
             "--db",
-            f"sqlite:///{db}",
+            db_url,
         ],
         cwd=tmp_path,
         env=env,
@@ -155,7 +154,7 @@ def test_a_run_spreads_over_both_nodes_of_a_cluster(tmp_path, two_nodes):
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-3000:]
-    store = Store(f"sqlite:///{db}")
+    store = Store(db_url)
     (run, n, errors), *_ = store.list_runs()
     assert (n, errors) == (16, 0)
     nodes = {t.worker.split(":")[0] for t in store.transcripts(run.id)}

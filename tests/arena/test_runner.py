@@ -19,8 +19,8 @@ def ray_local():
     shutdown_ray()
 
 
-def _setup(tmp_path, bank, n, doctor):
-    store = Store(f"sqlite:///{tmp_path / 'run.db'}")
+def _setup(db_url, bank, n, doctor):
+    store = Store(db_url)
     cases = select_cases(bank, n)
     store.create_run(Run(id="r1", name="r1", config=RunConfig(cases=n, doctor=doctor)), cases)
     jobs = [
@@ -30,8 +30,8 @@ def _setup(tmp_path, bank, n, doctor):
     return store, {c.id: c for c in cases}, jobs, settings
 
 
-def test_every_consultation_and_turn_is_stored_once(ray_local, tmp_path, bank):
-    store, cases, jobs, settings = _setup(tmp_path, bank, 30, "builtin/checklist")
+def test_every_consultation_and_turn_is_stored_once(ray_local, db_url, bank):
+    store, cases, jobs, settings = _setup(db_url, bank, 30, "builtin/checklist")
     done = []
     counts = run_jobs(store, settings, cases, jobs, concurrency=8, actors=2, on_done=done.append)
     assert (counts.done, counts.error, counts.unscheduled, counts.restarted) == (30, 0, 0, 0)
@@ -49,8 +49,8 @@ def test_every_consultation_and_turn_is_stored_once(ray_local, tmp_path, bank):
     )
 
 
-def test_turns_are_persisted_while_consultations_run(ray_local, tmp_path, bank):
-    store, cases, jobs, settings = _setup(tmp_path, bank, 6, "mock/doctor?questions=8&latency=0.1")
+def test_turns_are_persisted_while_consultations_run(ray_local, db_url, bank):
+    store, cases, jobs, settings = _setup(db_url, bank, 6, "mock/doctor?questions=8&latency=0.1")
     viewer = Store(store.url)
     result = {}
     t = threading.Thread(
@@ -71,9 +71,9 @@ def test_turns_are_persisted_while_consultations_run(ray_local, tmp_path, bank):
     assert (result["progress"].done, result["progress"].error) == (6, 0)
 
 
-def test_a_failing_policy_fails_its_consultation_not_the_run(ray_local, tmp_path, bank):
+def test_a_failing_policy_fails_its_consultation_not_the_run(ray_local, db_url, bank):
     # mock/garbage never gives a final answer; the turn cap ends each consultation.
-    store, cases, jobs, settings = _setup(tmp_path, bank, 4, "mock/garbage")
+    store, cases, jobs, settings = _setup(db_url, bank, 4, "mock/garbage")
     settings = ActorSettings(run_id="r1", patient="builtin/patient", max_turns=3, timeout_s=30)
     counts = run_jobs(store, settings, cases, jobs, concurrency=4, actors=1)
     assert (counts.done, counts.error) == (4, 0)

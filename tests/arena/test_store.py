@@ -7,8 +7,8 @@ from arena.types import FinalAnswer, Run, RunConfig, Transcript, Turn, Usage, Ve
 from judges.scoring import score_consultation
 
 
-def test_migrations_are_recorded_once_in_order(tmp_path):
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_migrations_are_recorded_once_in_order(db_url):
+    url = db_url
     s1 = Store(url)
     assert s1.applied_migrations() == [n for n, _ in MIGRATIONS]
     s2 = Store(url)
@@ -53,8 +53,8 @@ def _start(store, cid="r1/c/t0"):
     )
 
 
-def test_turns_are_visible_to_another_reader_while_running(tmp_path, stemi):
-    url = f"sqlite:///{tmp_path / 'live.db'}"
+def test_turns_are_visible_to_another_reader_while_running(db_url, stemi):
+    url = db_url
     writer, reader = Store(url), Store(url)
     _run(writer, stemi)
     _start(writer)
@@ -113,12 +113,12 @@ def test_rejudging_replaces_verdicts(store, stemi):
     assert store.scores("r1") == [sc]
 
 
-def test_an_older_database_is_upgraded_in_order(tmp_path):
+def test_an_older_database_is_upgraded_in_order(db_url):
     from sqlalchemy import MetaData, create_engine, insert
 
     from arena.migrations import m001_initial, migrations_table
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = db_url
     engine = create_engine(url)
     md = MetaData()
     table = migrations_table(md)

@@ -7,8 +7,8 @@ from tests.conftest import store_run
 
 
 @pytest.fixture
-def distilled(tmp_path):
-    url = f"sqlite:///{tmp_path / 'x.db'}"
+def distilled(db_url):
+    url = db_url
     store = Store(url)
     run = store_run(store, "x", diligence=0.6, n=16, trials=1)
     assert main(["judge", run, "--db", url]) == 0

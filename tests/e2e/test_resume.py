@@ -18,8 +18,9 @@ TRIALS = 2
 DOCTORS = ("mock/doctor?questions=4&latency=0.1", "builtin/checklist")
 
 
-def _cli(tmp_path, *args):
-    env = {k: v for k, v in os.environ.items() if k != "ARENA_DB"}
+def _cli(tmp_path, db_url, *args):
+    # The database comes through ARENA_DB, as a user would point at a shared one.
+    env = {**os.environ, "ARENA_DB": db_url}
     return [sys.executable, "-m", "arena.cli", *args], {"cwd": tmp_path, "env": env}
 
 
@@ -31,15 +32,14 @@ def _finished(store: Store) -> int:
         return 0
 
 
-def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
-    db = tmp_path / "arena.db"
+def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, db_url):
     args = ["simulate", "--cases", str(CASES), "--trials", str(TRIALS), "--concurrency", "6", "--no-judge"]
     for d in DOCTORS:
         args += ["--doctor", d]
     args += ["--patient", "mock/patient?latency=0.1", "--name", "crashy"]
-    cmd, kw = _cli(tmp_path, *args)
+    cmd, kw = _cli(tmp_path, db_url, *args)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, **kw)
-    store = Store(f"sqlite:///{db}")
+    store = Store(db_url)
     try:
         # Wait (bounded by the process itself) until the run is well under way.
         while proc.poll() is None and _finished(store) < 10:
@@ -62,7 +62,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     saved_before = {s: n for s, n in before}.get("done", 0)
     assert 0 < saved_before < total
 
-    cmd, kw = _cli(tmp_path, "simulate", "--resume", "crashy", "--no-judge")
+    cmd, kw = _cli(tmp_path, db_url, "simulate", "--resume", "crashy", "--no-judge")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
     assert r.returncode == 0, r.stderr[-3000:]
 
@@ -85,19 +85,19 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
         assert tr.turns[-1].role == "doctor" and tr.final is not None
 
 
-def test_resume_of_an_unknown_run_is_one_line(tmp_path):
-    cmd, kw = _cli(tmp_path, "simulate", "--resume", "nope")
+def test_resume_of_an_unknown_run_is_one_line(tmp_path, db_url):
+    cmd, kw = _cli(tmp_path, db_url, "simulate", "--resume", "nope")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "no run 'nope'" in r.stderr
 
 
-def test_human_doctor_plays_one_case_from_the_terminal(tmp_path):
-    cmd, kw = _cli(tmp_path, "simulate", "--cases", "1", "--doctor", "human", "--no-distill")
+def test_human_doctor_plays_one_case_from_the_terminal(tmp_path, db_url):
+    cmd, kw = _cli(tmp_path, db_url, "simulate", "--cases", "1", "--doctor", "human", "--no-distill")
     lines = "What brings you in today?\n/exam vital signs\n/final viral illness | influenza | fluids and rest\n"
     r = subprocess.run(cmd, input=lines, capture_output=True, text=True, timeout=300, **kw)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "doctor (" in r.stdout and "patient:" in r.stdout and "measurement:" in r.stdout
-    store = Store(f"sqlite:///{tmp_path / 'arena.db'}")
+    store = Store(db_url)
     (run, n, errors), *_ = store.list_runs()
     assert (n, errors) == (1, 0)
     (tr,) = store.transcripts(run.id)

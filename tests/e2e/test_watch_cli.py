@@ -6,8 +6,8 @@ from arena import cli
 from arena.store import Store
 
 
-def test_watch_an_unknown_run_is_one_line_exit_2(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'w.db'}"
+def test_watch_an_unknown_run_is_one_line_exit_2(db_url, capsys):
+    url = db_url
     Store(url)
     assert cli.main(["watch", "run-nope", "--db", url]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -15,7 +15,7 @@ def test_watch_an_unknown_run_is_one_line_exit_2(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_simulate_with_the_app_runs_the_stages_beside_it(tmp_path, monkeypatch, capsys):
+def test_simulate_with_the_app_runs_the_stages_beside_it(db_url, monkeypatch, capsys):
     seen = []
 
     def fake_app(store_url: str, run_id: str | None) -> None:
@@ -23,7 +23,7 @@ def test_simulate_with_the_app_runs_the_stages_beside_it(tmp_path, monkeypatch, 
         seen.append((store_url, run_id))
 
     monkeypatch.setattr("tui.cli.run_app_in_process", fake_app)
-    url = f"sqlite:///{tmp_path / 't.db'}"
+    url = db_url
     assert cli.main(["simulate", "--cases", "4", "--db", url, "--tui"]) == 0
     [(store_url, run_id)] = seen
     assert store_url == url and run_id

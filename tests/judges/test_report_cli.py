@@ -7,8 +7,8 @@ from arena.store import Store
 from tests.conftest import store_run
 
 
-def test_judge_report_and_compare(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'r.db'}"
+def test_judge_report_and_compare(tmp_path, db_url, capsys):
+    url = db_url
     store = Store(url)
     a = store_run(store, "a", 1.0)
     b = store_run(store, "b", 0.5)

@@ -7,7 +7,6 @@ from datetime import datetime
 import pytest
 from textual.pilot import Pilot
 
-from arena.store import Store
 from tests.tui import data
 
 POLL_S = 0.05
@@ -37,16 +36,6 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float =
 def anyio_backend() -> str:
     # Pilot tests are async; anyio's pytest plugin runs them on asyncio (Textual's loop).
     return "asyncio"
-
-
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'tui.db'}"
-
-
-@pytest.fixture
-def store(db_url) -> Store:
-    return Store(db_url)
 
 
 @pytest.fixture

@@ -1,0 +1,45 @@
+"""Secrets out of records: keys that ride along in model names are masked before anything is stored or shown.
+
+A user may pass a provider key as a model parameter
+(``openai/gpt-4o?api_key=sk-...``). The model is called with it, but the name
+is also what runs, consultations, verdicts, reports and exports record, so
+every stored or printed copy carries the mask instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SECRET_PARAM = re.compile(
+    r"(?P<lead>[?&;][\w.-]*?(?:key|token|secret|password|passwd|credentials?)=)(?P<value>[^&\s\"'#,;)\]]+)",
+    re.IGNORECASE,
+)
+
+REDACTED = "***"
+"""What a secret parameter's value becomes."""
+
+
+def redact_secrets(text: str) -> str:
+    """Mask the values of secret-looking parameters (``api_key=``, ``token=``, ...) in ``text``.
+
+    Args:
+        text: A model name, or any text that may quote one (an error message).
+
+    Returns:
+        The text with each such value replaced by :data:`REDACTED`.
+    """
+    if "=" not in text:
+        return text
+    return _SECRET_PARAM.sub(lambda m: m.group("lead") + REDACTED, text)
+
+
+def redact_data(value: Any) -> Any:
+    """Return a JSON-like value (dicts, lists, strings) with every string passed through :func:`redact_secrets`."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {redact_secrets(k) if isinstance(k, str) else k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value
