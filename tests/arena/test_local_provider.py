@@ -231,5 +231,8 @@ def test_the_small_model_plays_doctor_and_patient_end_to_end(tmp_path):
     assert tr.usage["doctor"].calls == len(doctor_turns)
     assert tr.usage["doctor"].completion_tokens > 0 and tr.usage["doctor"].prompt_tokens > 0
     asked = sum(1 for t in doctor_turns if t.action is not None and t.action.kind == "ask")
-    assert tr.usage["patient"].calls == asked
+    # One call per question, plus one per reply the guard sent back (attempt k means k calls before it).
+    patient_turns = [t for t in tr.turns if t.role == "patient"]
+    regenerations = sum(max((g.attempt for g in t.guard), default=0) for t in patient_turns)
+    assert tr.usage["patient"].calls == asked + regenerations
     assert tr.usage["doctor"].cost_usd == 0.0
