@@ -160,7 +160,6 @@ class _Ledger:
 
     store: Store
     settings: ActorSettings
-    patient: str
     max_cost_usd: float | None
     on_done: Callable[[Transcript], None] | None
     written: dict[str, int] = field(default_factory=dict)
@@ -181,7 +180,7 @@ class _Ledger:
                 "trial": job.trial,
                 "seed": job.seed,
                 "doctor": job.doctor,
-                "patient": self.patient,
+                "patient": self.settings.patient,
                 "persona": job.persona,
                 "started_at": utcnow(),
             }
@@ -225,7 +224,7 @@ class _Ledger:
         self.progress.restarted += len(ids)
 
 
-def _failed(settings: ActorSettings, patient: str, job: Job, exc: BaseException) -> Transcript:
+def _failed(settings: ActorSettings, job: Job, exc: BaseException) -> Transcript:
     return Transcript(
         id=job.consultation_id,
         run_id=settings.run_id,
@@ -233,7 +232,7 @@ def _failed(settings: ActorSettings, patient: str, job: Job, exc: BaseException)
         trial=job.trial,
         seed=job.seed,
         doctor=job.doctor,
-        patient=patient,
+        patient=settings.patient,
         persona=job.persona,
         stop_reason="error",
         error=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:500]}",
@@ -293,7 +292,7 @@ def run_jobs(
         ).remote(settings, cases_ref, llm)
 
     pool = [new_actor(a) for a in range(n_actors)]
-    ledger = _Ledger(store, settings, settings.patient, max_cost_usd, on_done)
+    ledger = _Ledger(store, settings, max_cost_usd, on_done)
     queue = deque(jobs)
     pending: dict[Any, tuple[int, Job]] = {}
     inflight = [0] * n_actors
@@ -330,13 +329,13 @@ def run_jobs(
                 except RayActorError as exc:
                     dead.add(a)
                     if job.consultation_id in replayed:
-                        done.append(_failed(settings, settings.patient, job, exc))
+                        done.append(_failed(settings, job, exc))
                     else:
                         replayed.add(job.consultation_id)
                         ledger.restart([job])
                         queue.appendleft(job)
                 except Exception as exc:  # noqa: BLE001 - one consultation fails alone
-                    done.append(_failed(settings, settings.patient, job, exc))
+                    done.append(_failed(settings, job, exc))
             for a in dead:
                 pool[a] = new_actor(a)
             ledger.finish(done)
@@ -363,7 +362,7 @@ def run_jobs_inline(
     Same arguments and result as :func:`run_jobs`.
     """
     worker = ConsultationWorker(settings, cases, uses_litellm(jobs, settings.patient))
-    ledger = _Ledger(store, settings, settings.patient, max_cost_usd, on_done)
+    ledger = _Ledger(store, settings, max_cost_usd, on_done)
     queue = deque(jobs)
 
     async def main() -> None:
@@ -384,7 +383,7 @@ def run_jobs_inline(
             for task in finished:
                 job = by_task.pop(task)
                 exc = task.exception()
-                done.append(_failed(settings, settings.patient, job, exc) if exc else task.result())
+                done.append(_failed(settings, job, exc) if exc else task.result())
             ledger.finish(done)
 
     asyncio.run(main())
