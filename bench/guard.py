@@ -10,7 +10,9 @@ persona's voice, as the built-in patient would. The paraphrase is held out
 from the wordings the guard is given, so exact wording cannot carry the
 check. At a known rate a fabricated finding is added in the same voice: a lay
 phrasing (the caregiver's, for a caregiver) of a finding of another
-condition, on a topic the case's facts do not cover. A reply counts as
+condition, on a topic the case's facts do not cover (with ``--same-topic``,
+another condition's finding on a topic they do cover: a harder test, since
+a topic the patient may talk about is then no evidence). A reply counts as
 flagged when the guard rejects any of its claims.
 
 Conditions are split in two by a hash of their id: ``--split dev`` draws the
@@ -61,7 +63,7 @@ def in_split(condition_id: str, split: str) -> bool:
     return half == (0 if split == "dev" else 1)
 
 
-def build(n: int, seed: int, rate: float, split: str) -> list[Row]:
+def build(n: int, seed: int, rate: float, split: str, same_topic: bool = False) -> list[Row]:
     kb = load_kb()
     rng = random.Random(seed)
     pool = [(c.id, f) for c in kb.conditions if in_split(c.id, split) for f in c.findings]
@@ -88,7 +90,14 @@ def build(n: int, seed: int, rate: float, split: str) -> list[Row]:
             injected = rng.random() < rate
             fabricated = ""
             if injected:
-                _, fab = rng.choice([(c, f) for c, f in pool if c != cond.id and f.topic not in covered])
+                said_ids = {f.id.partition(".")[2] for f in case.facts}
+                fab_pool = [
+                    (c, f)
+                    for c, f in pool
+                    if c != cond.id
+                    and (f.topic in covered and f.id not in said_ids if same_topic else f.topic not in covered)
+                ]
+                _, fab = rng.choice(fab_pool)
                 lay = fab.lay_caregiver if caregiver and fab.lay_caregiver else fab.lay
                 fabricated = voice.render(rng.choice(lay))
                 reply = f"{reply} {fabricated}"
@@ -103,10 +112,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None, help="default: 11 for dev, 21 for test")
     ap.add_argument("--rate", type=float, default=0.3)
     ap.add_argument("--backends", default="lexical,minilm")
+    ap.add_argument(
+        "--same-topic",
+        action="store_true",
+        help="fabricate findings on topics the case does cover (another condition's finding there)",
+    )
     ap.add_argument("--errors", type=int, default=0, help="print this many misses and false alarms per backend")
     args = ap.parse_args()
     seed = SEEDS[args.split] if args.seed is None else args.seed
-    rows = build(args.n, seed, args.rate, args.split)
+    rows = build(args.n, seed, args.rate, args.split, args.same_topic)
+    # The guard reads topics from the knowledge base's phrasings; those of the conditions under test are
+    # kept from it, so neither the fabrications nor the paraphrases are ones it has seen.
+    held_out = frozenset(c.id for c in load_kb().conditions if args.split != "all" and in_split(c.id, args.split))
     inj = sum(r.injected for r in rows)
     para = sum(bool(r.held_out) for r in rows)
     cases = len({r.case.id for r in rows})
@@ -123,7 +140,7 @@ def main() -> None:
             alarms: list[str] = []
             for r in rows:
                 wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(r.case).items()}
-                g = Guard(r.case, matcher=name, persona=r.persona, wordings=wordings)
+                g = Guard(r.case, matcher=name, persona=r.persona, wordings=wordings, held_out=held_out)
                 rejected = [c for c in g.check(r.reply) if not c.supported]
                 flagged = bool(rejected)
                 tp += flagged and r.injected

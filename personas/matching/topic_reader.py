@@ -1,0 +1,80 @@
+"""Which history topic a patient's sentence is about, learnt from the knowledge base's phrasings.
+
+The guard must tell a paraphrase of a fact the case holds ("walking uphill
+leaves me puffed out") from a new finding that happens to share its words
+("I've been really hot for days" beside an onset fact that says "days").
+Nearest-phrasing similarity confuses the two too often; a classifier
+trained on every lay phrasing of every topic weighs all of them at once.
+The lexical backend reads word and character n-grams (so spelling slips and
+word forms still count); an embedding backend reads its own sentence
+vectors. Each reader is trained once per process and per held-out set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from personas.matching.base import Matcher
+from personas.matching.intents import phrasebook
+
+_C = 10.0
+"""Inverse regularisation strength of the logistic regression (set on the dev split of ``bench/guard.py``)."""
+_MAX_ITER = 2000
+"""Enough iterations for the solver to converge on a few thousand phrasings."""
+
+
+class TopicReader:
+    """Probabilities over history topics for a sentence."""
+
+    def __init__(self, matcher: Matcher, held_out: frozenset[str] = frozenset()) -> None:
+        """Train the reader on the phrasebook.
+
+        Args:
+            matcher: The backend whose view of text the reader shares: word and character n-grams
+                for ``lexical``, the backend's sentence vectors for an embedding backend.
+            held_out: Condition ids whose phrasings are kept out of training (see
+                :func:`personas.matching.intents.phrasebook`).
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        book = phrasebook(held_out)
+        texts = [c.texts[0] for c in book]
+        labels = [c.key.split("\x1f", 1)[0] for c in book]
+        vectors: Callable[[Sequence[str]], Any] | None = getattr(matcher, "vectors", None)
+        model: Any
+        if vectors is not None:
+            embed = vectors
+            model = LogisticRegression(C=_C, max_iter=_MAX_ITER)
+            model.fit(embed(texts), labels)
+            self._proba: Callable[[list[str]], np.ndarray] = lambda xs: model.predict_proba(embed(xs))
+        else:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+            from sklearn.pipeline import make_pipeline, make_union
+
+            features = make_union(
+                TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True),
+            )
+            model = make_pipeline(features, LogisticRegression(C=_C, max_iter=_MAX_ITER))
+            model.fit(texts, labels)
+            self._proba = lambda xs: model.predict_proba(xs)
+        self.topics: tuple[str, ...] = tuple(str(t) for t in model.classes_)
+
+    def read(self, sentences: Sequence[str]) -> list[dict[str, float]]:
+        """For each sentence, the probability of each topic."""
+        if not sentences:
+            return []
+        rows = self._proba(list(sentences))
+        return [dict(zip(self.topics, map(float, row), strict=True)) for row in rows]
+
+
+@cache
+def topic_reader(matcher: str, held_out: frozenset[str] = frozenset()) -> TopicReader:
+    """The reader for the matcher called ``matcher`` and ``held_out``, trained on first use and kept."""
+    from personas.matching import get_matcher
+
+    return TopicReader(get_matcher(matcher), held_out)

@@ -1,0 +1,62 @@
+"""The topic reader and the guard's use of it: what a claim is about decides whether a fact may back it."""
+
+import pytest
+
+from arena.types import Case
+from cases.kb import load_kb
+from personas.guard import Guard
+from personas.matching.intents import phrasebook
+from personas.matching.topic_reader import topic_reader
+
+HELD_OUT = frozenset({"stemi", "asthma-exacerbation"})
+
+
+def _phrasings(condition_id: str) -> list[tuple[str, str]]:
+    cond = load_kb().by_id[condition_id]
+    return [(f.topic, x) for f in cond.findings for x in f.lay if "{" not in x]
+
+
+def test_phrasebook_leaves_out_held_out_conditions_and_their_wording():
+    held = {x for c in HELD_OUT for _, x in _phrasings(c)}
+    full = {c.texts[0] for c in phrasebook()}
+    kept = {c.texts[0] for c in phrasebook(HELD_OUT)}
+    assert held <= full
+    assert not held & kept
+    # Topic vocabulary stays, whoever is held out.
+    assert "palpitations" in kept
+    assert all(c.key.split("\x1f")[0] for c in phrasebook(HELD_OUT))
+
+
+@pytest.mark.parametrize("backend", ["lexical", "minilm"])
+def test_reader_puts_unseen_phrasings_on_their_topics(backend: str):
+    reader = topic_reader(backend, HELD_OUT)
+    unseen = [p for c in HELD_OUT for p in _phrasings(c)]
+    odds = reader.read([x for _, x in unseen])
+    assert all(abs(sum(o.values()) - 1.0) < 1e-6 for o in odds)
+    top3 = sum(topic in sorted(o, key=o.__getitem__)[-3:] for (topic, _), o in zip(unseen, odds, strict=True))
+    # Phrasings the reader never saw: most land among its three likeliest topics.
+    assert top3 / len(unseen) >= 0.7, f"{top3}/{len(unseen)}"
+
+
+def test_reader_rejects_a_finding_on_a_topic_the_case_never_mentions(stemi: Case):
+    assert "palpitations" not in {f.topic for f in stemi.facts}
+    claim = "My heart has been racing for hours."
+    g = Guard(stemi)
+    g.off_record_margin = None  # leave the reader alone to judge what the claim is about
+    checks = g.check(claim)
+    assert [c.reason for c in checks] == ["new finding on palpitations"]
+    without = Guard(stemi)
+    without.off_record_margin = None
+    without.reader_off_record = None
+    assert all(c.supported for c in without.check(claim))
+
+
+def test_reader_backs_a_paraphrase_that_shares_no_word_with_its_fact(stemi: Case):
+    fact = next(f for f in stemi.facts if f.topic == "breathlessness")
+    claim = "His breathing is really fast and you can see his ribs sucking in."
+    g = Guard(stemi)
+    checks = g.check(claim)
+    assert [(c.supported, c.reason, c.fact_id) for c in checks] == [(True, "reads as breathlessness", fact.id)]
+    strict = Guard(stemi)
+    strict.reader_backs = 1.01
+    assert not any(c.supported for c in strict.check(claim))
