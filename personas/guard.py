@@ -186,6 +186,9 @@ READER_OFF_RECORD: dict[str, float] = {"lexical": 0.1, "minilm": 0.1}
 """Probability, by the topic reader, that a claim is about a topic the case's facts cover, below which
 the claim reads as a new finding even where a fact shares its words, per backend (dev split); a backend
 not listed does without the reader."""
+READER_VETO_MAX: dict[str, float] = {"lexical": 0.9, "minilm": 0.9}
+"""Support from one of a fact's wordings at which the reader no longer overrules it: a claim that
+says what a fact says is that fact, whatever topic its words suggest, per backend."""
 READER_BACKS: dict[str, float] = {"lexical": 0.8, "minilm": 0.9}
 """Probability of being about the covered topics at which a claim no wording backs rests on a fact on
 the likeliest of them, per backend (dev split)."""
@@ -235,6 +238,7 @@ class Guard:
         self.rescue_support_min = RESCUE_SUPPORT_MIN.get(self.matcher.name, 1.0)
         self.reader_off_record = READER_OFF_RECORD.get(self.matcher.name)
         self.reader_backs = READER_BACKS.get(self.matcher.name, 1.01)
+        self.reader_veto_max = READER_VETO_MAX.get(self.matcher.name, 1.01)
         self._held_out = frozenset(held_out)
         self._readings: dict[str, dict[str, float]] = {}
         self.verifier = verifier
@@ -330,7 +334,7 @@ class Guard:
         """
         claim_denies = denies(claim)
         got = self._match_reading(claim, claim_denies)
-        if got.supported and not claim_denies:
+        if got.supported and not claim_denies and got.score < self.reader_veto_max:
             off = self._off_record(claim)
             if off is not None:
                 return off
