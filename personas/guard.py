@@ -350,12 +350,16 @@ class Guard:
             self._readings[claim] = got
         return got
 
+    def _on_record(self, odds: Mapping[str, float]) -> float:
+        """The reader's probability that a claim is about any topic the case's facts cover."""
+        return sum(p for t, p in odds.items() if t in self.covered)
+
     def _off_record(self, claim: str) -> ClaimCheck | None:
         """Reject ``claim`` when the reader puts it on topics the case never mentions, or None."""
         odds = self._topic_odds(claim)
         if not odds or self.reader_off_record is None:
             return None
-        on_record = sum(p for t, p in odds.items() if t in self.covered)
+        on_record = self._on_record(odds)
         if on_record >= self.reader_off_record:
             return None
         topic = max((t for t in odds if t not in self.covered), key=odds.__getitem__)
@@ -367,7 +371,7 @@ class Guard:
         Only when the reader is confident the claim is about the topics the case covers at all.
         """
         odds = self._topic_odds(claim)
-        on_record = sum(p for t, p in odds.items() if t in self.covered)
+        on_record = self._on_record(odds)
         if not odds or on_record < self.reader_backs:
             return None
         topic = max((t for t in odds if t in self.covered), key=odds.__getitem__)
