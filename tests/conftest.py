@@ -70,6 +70,27 @@ def bank() -> tuple[Case, ...]:
     return builtin_cases()
 
 
+def start_consultation(store: Store, cid: str, run_id: str = "r1", case_id: str = "acs-stemi") -> None:
+    """Record one consultation as started (doctor ``d``, patient ``p``, plain persona, trial and seed 0)."""
+    from arena.types import utcnow
+
+    store.start_consultations(
+        [
+            {
+                "id": cid,
+                "run_id": run_id,
+                "case_id": case_id,
+                "trial": 0,
+                "seed": 0,
+                "doctor": "d",
+                "patient": "p",
+                "persona": "plain",
+                "started_at": utcnow(),
+            }
+        ]
+    )
+
+
 def store_run(store: Store, name: str, diligence: float, n: int = 12, trials: int = 2) -> str:
     """Store a run of checklist-doctor consultations without Ray (engine + store only)."""
     from arena.types import Run, RunConfig, utcnow

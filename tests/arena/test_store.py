@@ -5,6 +5,7 @@ from arena.migrations import MIGRATIONS
 from arena.store import Store
 from arena.types import FinalAnswer, Run, RunConfig, Transcript, Turn, Usage, Verdict, utcnow
 from judges.scoring import score_consultation
+from tests.conftest import start_consultation
 
 
 def test_migrations_are_recorded_once_in_order(db_url):
@@ -35,29 +36,11 @@ def _run(store, stemi) -> Run:
     return run
 
 
-def _start(store, cid="r1/c/t0"):
-    store.start_consultations(
-        [
-            {
-                "id": cid,
-                "run_id": "r1",
-                "case_id": "acs-stemi",
-                "trial": 0,
-                "seed": 0,
-                "doctor": "d",
-                "patient": "p",
-                "persona": "plain",
-                "started_at": utcnow(),
-            }
-        ]
-    )
-
-
 def test_turns_are_visible_to_another_reader_while_running(db_url, stemi):
     url = db_url
     writer, reader = Store(url), Store(url)
     _run(writer, stemi)
-    _start(writer)
+    start_consultation(writer, "r1/c/t0")
     writer.add_turns("r1", [Turn(consultation_id="r1/c/t0", index=0, role="patient", content="ow")])
     assert reader.consultation_status("r1") == {"running": 1}
     # Not finished yet: no transcript, but the turn is in the table a viewer follows.
@@ -69,7 +52,7 @@ def test_turns_are_visible_to_another_reader_while_running(db_url, stemi):
 
 def test_finish_writes_remaining_turns_and_round_trips(store, stemi):
     _run(store, stemi)
-    _start(store)
+    start_consultation(store, "r1/c/t0")
     turns = [
         Turn(consultation_id="r1/c/t0", index=0, role="patient", content="ow", revealed=["hpi.chief"]),
         Turn(consultation_id="r1/c/t0", index=1, role="doctor", content="where?", usage=Usage(calls=1)),

@@ -10,7 +10,7 @@ from arena.cli import main
 from arena.store import Store, StoreError, WritePolicy
 from arena.tables import CONSULTATIONS, TURNS, VERDICTS
 from arena.types import Run, RunConfig, Turn, Verdict, utcnow
-from tests.conftest import store_run
+from tests.conftest import start_consultation, store_run
 
 FAST = {"backoff_s": 0.01, "max_backoff_s": 0.02, "lock_wait_s": 0.2}
 
@@ -56,21 +56,7 @@ def _count(store: Store, table) -> int:
 def _started(store: Store, stemi) -> str:
     store.create_run(Run(id="r1", name="r1", config=RunConfig(cases=1)), [stemi])
     cid = "r1/acs-stemi/t0"
-    store.start_consultations(
-        [
-            {
-                "id": cid,
-                "run_id": "r1",
-                "case_id": stemi.id,
-                "trial": 0,
-                "seed": 0,
-                "doctor": "d",
-                "patient": "p",
-                "persona": "plain",
-                "started_at": utcnow(),
-            }
-        ]
-    )
+    start_consultation(store, cid, case_id=stemi.id)
     return cid
 
 
