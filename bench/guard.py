@@ -22,7 +22,7 @@ a different seed (21): the honest figures. ``--split all`` uses every
 condition.
 
 Run: `python bench/guard.py [--split test --n 300 --rate 0.3 --backends lexical,minilm]`.
-Targets: recall >= 95%, false positives <= 5%.
+Targets: recall >= 95%, false positives <= 5%. Each rate is printed with its 95% Wilson interval.
 """
 
 import argparse
@@ -105,6 +105,14 @@ def build(n: int, seed: int, rate: float, split: str, same_topic: bool = False) 
     return out
 
 
+def _wilson(hits: int, n: int) -> str:
+    """The 95% Wilson interval of a rate, as text: a few hundred replies leave a point or two either way."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(hits, n, alpha=0.05, method="wilson")
+    return f"95% CI {low:.1%}-{high:.1%}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=("dev", "test", "all"), default="test")
@@ -157,8 +165,8 @@ def main() -> None:
             continue
         clean = len(rows) - inj
         print(
-            f"{name:8s} recall {tp / inj:6.1%} ({tp}/{inj})   false positives {fp / clean:6.1%} ({fp}/{clean})"
-            f"   {ms:.2f} ms/reply"
+            f"{name:8s} recall {tp / inj:6.1%} ({tp}/{inj}, {_wilson(tp, inj)})   "
+            f"false positives {fp / clean:6.1%} ({fp}/{clean}, {_wilson(fp, clean)})   {ms:.2f} ms/reply"
         )
         rng = random.Random(0)
         for line in rng.sample(misses, min(args.errors, len(misses))) + rng.sample(

@@ -131,6 +131,12 @@ _FAILED = re.compile(
 """A treatment that failed is a finding, though it says "nothing" ("painkillers did nothing")."""
 
 
+_NORMAL_UNDONE = re.compile(
+    r"\b(?:pain|ache|aching|hurts?|sore|tender)\b|\b(?:normally|usually)\b.*\bnow\b", re.IGNORECASE
+)
+"""A normal-word that describes a symptom ("a steady, nagging pain") or the state before a change
+("normally I can walk to the shop, now I can barely cross the room") denies nothing."""
+
 _NORMAL_PHRASE = re.compile(r"\bback to (?:himself|herself|myself|themselves|normal|usual)\b", re.IGNORECASE)
 """Phrases that say all is well without a normal-word."""
 
@@ -141,7 +147,7 @@ def _clause_denies(text: str) -> bool:
         return True
     if _NOT_NORMAL.search(plain.lower()) or _FAILED.search(plain.lower()):
         return False
-    if _NORMAL & set(tokens(plain)):
+    if _NORMAL & set(tokens(plain)) and not _NORMAL_UNDONE.search(plain):
         return True
     return negated(plain) and _ASSERTING.search(plain) is None
 
@@ -189,9 +195,19 @@ not listed does without the reader."""
 READER_VETO_MAX: dict[str, float] = {"lexical": 0.9, "minilm": 0.9}
 """Support from one of a fact's wordings at which the reader no longer overrules it: a claim that
 says what a fact says is that fact, whatever topic its words suggest, per backend."""
-READER_BACKS: dict[str, float] = {"lexical": 0.8, "minilm": 0.9}
+READER_WEAK_MIN: dict[str, float] = {"lexical": 0.2, "minilm": 0.3}
+"""Probability of being about the covered topics that a claim backed only loosely (by a fact on its
+topic, or by all of a fact's wordings together, below the support threshold) must have, per backend
+(dev split): loose overlaps are where fabrications slip through, so the reader must agree."""
+READER_BACKS: dict[str, float] = {"lexical": 0.8, "minilm": 0.75}
 """Probability of being about the covered topics at which a claim no wording backs rests on a fact on
 the likeliest of them, per backend (dev split)."""
+
+READER_ELSEWHERE: dict[str, float] = {"lexical": 0.5, "minilm": 0.5}
+"""Probability of one covered topic at which a claim whose words match a fact of the opposite polarity
+on another topic is read as being about that topic instead, and rests on a fact there of its own
+polarity, per backend (dev split): "There's no blood in what I cough up" shares its words with a
+sputum fact, but it denies haemoptysis."""
 
 OPPOSED_MARGIN = 0.2
 """How far behind a wording of the opposite polarity a matching one may score and still back the claim."""
@@ -238,7 +254,9 @@ class Guard:
         self.rescue_support_min = RESCUE_SUPPORT_MIN.get(self.matcher.name, 1.0)
         self.reader_off_record = READER_OFF_RECORD.get(self.matcher.name)
         self.reader_backs = READER_BACKS.get(self.matcher.name, 1.01)
+        self.reader_elsewhere = READER_ELSEWHERE.get(self.matcher.name, 1.01)
         self.reader_veto_max = READER_VETO_MAX.get(self.matcher.name, 1.01)
+        self.reader_weak_min = READER_WEAK_MIN.get(self.matcher.name, self.reader_off_record or 0.0)
         self._held_out = frozenset(held_out)
         self._readings: dict[str, dict[str, float]] = {}
         self.verifier = verifier
@@ -335,7 +353,8 @@ class Guard:
         claim_denies = denies(claim)
         got = self._match_reading(claim, claim_denies)
         if got.supported and not claim_denies and got.score < self.reader_veto_max:
-            off = self._off_record(claim)
+            loose = got.score < self.support_min and not got.reason
+            off = self._off_record(claim, self.reader_weak_min if loose else self.reader_off_record)
             if off is not None:
                 return off
         return got
@@ -354,13 +373,13 @@ class Guard:
         """The reader's probability that a claim is about any topic the case's facts cover."""
         return sum(p for t, p in odds.items() if t in self.covered)
 
-    def _off_record(self, claim: str) -> ClaimCheck | None:
-        """Reject ``claim`` when the reader puts it on topics the case never mentions, or None."""
+    def _off_record(self, claim: str, threshold: float | None) -> ClaimCheck | None:
+        """Reject ``claim`` when the reader gives the covered topics less than ``threshold``, or None."""
         odds = self._topic_odds(claim)
-        if not odds or self.reader_off_record is None:
+        if not odds or threshold is None:
             return None
         on_record = self._on_record(odds)
-        if on_record >= self.reader_off_record:
+        if on_record >= threshold:
             return None
         topic = max((t for t in odds if t not in self.covered), key=odds.__getitem__)
         return ClaimCheck(claim, False, f"new finding on {topic}", score=on_record)
@@ -378,6 +397,23 @@ class Guard:
         for f in self.facts:
             if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset()):
                 return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=on_record)
+        return None
+
+    def _read_elsewhere(self, claim: str, claim_denies: bool, opposed_topic: str) -> ClaimCheck | None:
+        """Back ``claim`` by a fact of its polarity on the covered topic the reader clearly puts it on, or None.
+
+        Only a topic other than that of the fact the claim seems to contradict counts.
+        """
+        odds = self._topic_odds(claim)
+        covered = [t for t in odds if t in self.covered and t != opposed_topic]
+        if not covered:
+            return None
+        topic = max(covered, key=odds.__getitem__)
+        if odds[topic] < self.reader_elsewhere:
+            return None
+        for f in self.facts:
+            if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset()):
+                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=odds[topic])
         return None
 
     def _match_reading(self, claim: str, claim_denies: bool) -> ClaimCheck:
@@ -405,6 +441,9 @@ class Guard:
                 return backed
         if opposed is not None:
             fid = self._wordings[opposed.key].fact_id
+            elsewhere = self._read_elsewhere(claim, claim_denies, self._by_id[fid].topic)
+            if elsewhere is not None:
+                return elsewhere
             return ClaimCheck(claim, False, f"contradicts {fid}", fid, self._fact_text(opposed.key), opposed.score)
         if claim_denies:
             return ClaimCheck(claim, True, score=best_score)

@@ -87,7 +87,8 @@ def phrasebook(held_out: frozenset[str] = frozenset()) -> tuple[Candidate, ...]:
     """How patients say things on each history topic: one candidate per phrasing, keyed by topic and number.
 
     The knowledge base's lay phrasings (a caregiver's too) of every finding,
-    denial and onset, with each topic's keywords and synonyms. A claim that
+    denial and onset, each finding's clinical wording and keywords, and each
+    topic's keywords and synonyms. A claim that
     reads like a phrasing on a topic is about that topic, whatever words it
     shares with others.
 
@@ -105,7 +106,10 @@ def phrasebook(held_out: frozenset[str] = frozenset()) -> tuple[Candidate, ...]:
     said: list[tuple[str, str]] = []
     hidden: set[str] = set()
     for c in kb.conditions:
-        pairs = [(f.topic, x) for f in (*c.findings, *c.negatives) for x in (*f.lay, *f.lay_caregiver)]
+        # Clinical wording and keywords too: a patient may use the doctor's words.
+        pairs = [
+            (f.topic, x) for f in (*c.findings, *c.negatives) for x in (*f.lay, *f.lay_caregiver, f.text, *f.keywords)
+        ]
         pairs += [("onset", x) for o in c.onsets for x in o.lay]
         if c.id in held_out:
             hidden.update(x for _, x in pairs)
