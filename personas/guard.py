@@ -394,10 +394,7 @@ class Guard:
         if not odds or on_record < self.reader_backs:
             return None
         topic = max((t for t in odds if t in self.covered), key=odds.__getitem__)
-        for f in self.facts:
-            if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset()):
-                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=on_record)
-        return None
+        return self._rest_on_topic(claim, claim_denies, topic, on_record)
 
     def _read_elsewhere(self, claim: str, claim_denies: bool, opposed_topic: str) -> ClaimCheck | None:
         """Back ``claim`` by a fact of its polarity on the covered topic the reader clearly puts it on, or None.
@@ -411,9 +408,13 @@ class Guard:
         topic = max(covered, key=odds.__getitem__)
         if odds[topic] < self.reader_elsewhere:
             return None
+        return self._rest_on_topic(claim, claim_denies, topic, odds[topic])
+
+    def _rest_on_topic(self, claim: str, claim_denies: bool, topic: str, odds: float) -> ClaimCheck | None:
+        """Back ``claim``, read as being about ``topic``, by the first fact there of its polarity, or None."""
         for f in self.facts:
             if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset()):
-                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=odds[topic])
+                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=odds)
         return None
 
     def _match_reading(self, claim: str, claim_denies: bool) -> ClaimCheck:

@@ -88,9 +88,8 @@ def phrasebook(held_out: frozenset[str] = frozenset()) -> tuple[Candidate, ...]:
 
     The knowledge base's lay phrasings (a caregiver's too) of every finding,
     denial and onset, each finding's clinical wording and keywords, and each
-    topic's keywords and synonyms. A claim that
-    reads like a phrasing on a topic is about that topic, whatever words it
-    shares with others.
+    topic's keywords and synonyms. A claim that reads like a phrasing on a
+    topic is about that topic, whatever words it shares with others.
 
     Args:
         held_out: Condition ids whose phrasings are left out, and with them any phrasing they share
