@@ -143,6 +143,9 @@ _NORMAL_PHRASE = re.compile(r"\bback to (?:himself|herself|myself|themselves|nor
 
 def _clause_denies(text: str) -> bool:
     plain = text.replace("\u2019", "'")
+    head, sep, _ = plain.partition(", ")
+    if sep and clinical_weight(head) > 0 and not _clause_denies(head):
+        return False
     if _NORMAL_PHRASE.search(plain):
         return True
     if _NOT_NORMAL.search(plain.lower()) or _FAILED.search(plain.lower()):
@@ -289,6 +292,10 @@ class Guard:
                 self._wordings[key] = _Wording(f.id, frozenset({True, False}))
                 singles.append(Candidate(key, tuple(f.keywords)))
         base = {c.key: c for c in fact_candidates(self.facts)}
+        self._bare: dict[str, tuple[Candidate, ...]] = {}
+        for c in singles:
+            fid = self._wordings[c.key].fact_id
+            self._bare[fid] = (*self._bare.get(fid, ()), c)
         # Each wording keeps its topic's words as context, so "it spreads" can rest on a radiation fact.
         self._singles = tuple(Candidate(c.key, c.texts, base[self._wordings[c.key].fact_id].context) for c in singles)
         self._pairs: tuple[Candidate, ...] | None = None
@@ -352,12 +359,19 @@ class Guard:
         """
         claim_denies = denies(claim)
         got = self._match_reading(claim, claim_denies)
-        if got.supported and not claim_denies and got.score < self.reader_veto_max:
+        if got.supported and not claim_denies and not self._says_wording(claim, got):
             loose = got.score < self.support_min and not got.reason
             off = self._off_record(claim, self.reader_weak_min if loose else self.reader_off_record)
             if off is not None:
                 return off
         return got
+
+    def _says_wording(self, claim: str, got: ClaimCheck) -> bool:
+        """Whether a wording of the backing fact, its topic's words aside, backs ``claim`` beyond the reader's veto."""
+        if got.score < self.reader_veto_max or got.fact_id is None:
+            return False
+        bare = self.matcher.support(claim, self._bare.get(got.fact_id, ()))
+        return bare is not None and bare.score >= self.reader_veto_max
 
     def _topic_odds(self, claim: str) -> dict[str, float]:
         """The topic reader's probability of each history topic for ``claim`` (empty without a reader)."""

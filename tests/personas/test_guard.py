@@ -128,6 +128,9 @@ def test_denials_are_judged_clause_by_clause():
     assert not denies("There's a discharge that isn't normal for me.")
     assert not denies("Painkillers haven't done anything.")
     assert not denies("I'm not really eating.")
+    # A finding with a trailing "not ..." asserts the finding; only the contrast is negated.
+    assert not denies("It's a pain across my stomach, not one spot.")
+    assert not denies("It's a pressing, squeezing feeling, not throbbing.")
 
 
 def test_a_covered_topic_does_not_vouch_for_a_finding_on_a_topic_the_case_never_mentions(stemi: Case):

@@ -109,3 +109,17 @@ def test_blended_reader_averages_readers_of_the_same_topics():
     assert mixed != alone
     with pytest.raises(ValueError, match="same topics"):
         BlendedReader(lexical, type("Other", (), {"topics": ("x",)})())  # type: ignore[arg-type]
+
+
+def test_a_fact_backing_a_claim_only_through_its_topics_words_does_not_shield_it_from_the_reader(stemi: Case):
+    fact = next(f for f in stemi.facts if f.topic == "alcohol")
+    claim = "I'm not drinking much."
+    g = Guard(stemi)
+    # The alcohol topic's own vocabulary ("drinking") covers every word of the claim ...
+    assert g._match_reading(claim, False).score >= g.reader_veto_max
+    # ... yet none of the fact's wordings says so, and the reader reads fluid intake, not alcohol.
+    checks = g.check(claim)
+    assert [c.supported for c in checks] == [False]
+    assert checks[0].reason.startswith("new finding on ")
+    # What a wording of the fact does say still stands, whatever the reader thinks.
+    assert all(c.supported for c in g.check(fact.lay))
