@@ -292,21 +292,20 @@ class Guard:
                 self._wordings[key] = _Wording(f.id, frozenset({True, False}))
                 singles.append(Candidate(key, tuple(f.keywords)))
         base = {c.key: c for c in fact_candidates(self.facts)}
-        self._bare: dict[str, tuple[Candidate, ...]] = {}
+        # Each fact's wordings without its topic's words: what the fact itself says.
+        bare: dict[str, list[Candidate]] = {}
         for c in singles:
-            fid = self._wordings[c.key].fact_id
-            self._bare[fid] = (*self._bare.get(fid, ()), c)
+            bare.setdefault(self._wordings[c.key].fact_id, []).append(c)
+        self._bare = {fid: tuple(cands) for fid, cands in bare.items()}
         # Each wording keeps its topic's words as context, so "it spreads" can rest on a radiation fact.
         self._singles = tuple(Candidate(c.key, c.texts, base[self._wordings[c.key].fact_id].context) for c in singles)
         self._pairs: tuple[Candidate, ...] | None = None
         # All of a fact's wordings at once: a paraphrase may borrow words from several of them.
-        by_fact: dict[str, list[str]] = {}
-        for c in singles:
-            by_fact.setdefault(self._wordings[c.key].fact_id, []).extend(c.texts)
         self._whole = tuple(
-            Candidate(f"{fid}\x1fw", tuple(dict.fromkeys(texts)), base[fid].context) for fid, texts in by_fact.items()
+            Candidate(f"{fid}\x1fw", tuple(dict.fromkeys(t for c in cands for t in c.texts)), base[fid].context)
+            for fid, cands in self._bare.items()
         )
-        for fid in by_fact:
+        for fid in self._bare:
             self._wordings[f"{fid}\x1fw"] = _Wording(fid, frozenset({True, False}))
         self.usage = Usage()
 
