@@ -140,11 +140,19 @@ _NORMAL_UNDONE = re.compile(
 _NORMAL_PHRASE = re.compile(r"\bback to (?:himself|herself|myself|themselves|normal|usual)\b", re.IGNORECASE)
 """Phrases that say all is well without a normal-word."""
 
+_NORMAL_TIMED = re.compile(r"\b(?:until|till|then|ago|within)\b", re.IGNORECASE)
+"""Words that put a normal state on a timeline, which makes it part of a history: "I was fine until two
+hours ago" dates an onset, "I had a normal period a fortnight ago" dates the last period, and "back to
+normal within twenty minutes" times an episode."""
+
 
 def _clause_denies(text: str) -> bool:
     plain = text.replace("\u2019", "'")
     head, sep, _ = plain.partition(", ")
     if sep and clinical_weight(head) > 0 and not _clause_denies(head):
+        return False
+    normal_word = bool(_NORMAL & set(tokens(plain))) or _NORMAL_PHRASE.search(plain) is not None
+    if normal_word and _NORMAL_TIMED.search(plain):
         return False
     if _NORMAL_PHRASE.search(plain):
         return True

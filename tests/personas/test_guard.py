@@ -131,6 +131,18 @@ def test_denials_are_judged_clause_by_clause():
     # A finding with a trailing "not ..." asserts the finding; only the contrast is negated.
     assert not denies("It's a pain across my stomach, not one spot.")
     assert not denies("It's a pressing, squeezing feeling, not throbbing.")
+    # A normal state on a timeline is history: an onset, a dated period, a timed episode.
+    assert not denies("I was fine until a couple of hours ago.")
+    assert not denies("One minute I was fine, then it started.")
+    assert not denies("I had a normal period a fortnight ago.")
+    assert not denies("It all went back to normal within about twenty minutes.")
+    assert denies("I feel fine now.")
+
+
+def test_a_dated_normal_event_the_record_lacks_is_a_new_finding(stemi: Case):
+    # Read as a denial it would pass unchecked; it dates a period the case never mentions.
+    checks = Guard(stemi).check("I had a normal period a fortnight ago.")
+    assert len(checks) == 1 and not checks[0].supported
 
 
 def test_a_covered_topic_does_not_vouch_for_a_finding_on_a_topic_the_case_never_mentions(stemi: Case):
