@@ -140,10 +140,10 @@ _NORMAL_UNDONE = re.compile(
 _NORMAL_PHRASE = re.compile(r"\bback to (?:himself|herself|myself|themselves|normal|usual)\b", re.IGNORECASE)
 """Phrases that say all is well without a normal-word."""
 
-_NORMAL_TIMED = re.compile(r"\b(?:until|till|then|ago|within)\b", re.IGNORECASE)
+_NORMAL_TIMED = re.compile(r"\b(?:until|till|then|ago|within(?! (?:the )?normal))\b", re.IGNORECASE)
 """Words that put a normal state on a timeline, which makes it part of a history: "I was fine until two
 hours ago" dates an onset, "I had a normal period a fortnight ago" dates the last period, and "back to
-normal within twenty minutes" times an episode."""
+normal within twenty minutes" times an episode ("within normal limits" is a range, not a time)."""
 
 
 def _clause_denies(text: str) -> bool:

@@ -137,6 +137,7 @@ def test_denials_are_judged_clause_by_clause():
     assert not denies("I had a normal period a fortnight ago.")
     assert not denies("It all went back to normal within about twenty minutes.")
     assert denies("I feel fine now.")
+    assert denies("My blood tests were within normal limits.")
 
 
 def test_a_dated_normal_event_the_record_lacks_is_a_new_finding(stemi: Case):
