@@ -151,14 +151,16 @@ def _clause_denies(text: str) -> bool:
     head, sep, _ = plain.partition(", ")
     if sep and clinical_weight(head) > 0 and not _clause_denies(head):
         return False
-    normal_word = bool(_NORMAL & set(tokens(plain))) or _NORMAL_PHRASE.search(plain) is not None
-    if normal_word and _NORMAL_TIMED.search(plain):
+    normal_word = bool(_NORMAL & set(tokens(plain)))
+    normal_phrase = _NORMAL_PHRASE.search(plain) is not None
+    if (normal_word or normal_phrase) and _NORMAL_TIMED.search(plain):
         return False
-    if _NORMAL_PHRASE.search(plain):
+    if normal_phrase:
         return True
-    if _NOT_NORMAL.search(plain.lower()) or _FAILED.search(plain.lower()):
+    lower = plain.lower()
+    if _NOT_NORMAL.search(lower) or _FAILED.search(lower):
         return False
-    if _NORMAL & set(tokens(plain)) and not _NORMAL_UNDONE.search(plain):
+    if normal_word and not _NORMAL_UNDONE.search(plain):
         return True
     return negated(plain) and _ASSERTING.search(plain) is None
 
