@@ -79,6 +79,21 @@ def simulate(
         ),
     ] = None,
     patient: Annotated[str, typer.Option("--patient", help="Patient model.")] = "builtin/patient",
+    guard_matcher: Annotated[
+        str,
+        typer.Option(
+            "--guard-matcher",
+            help="Matcher of the hallucination guard on a model-played patient: lexical, minilm "
+            "(extra [minilm]) or a litellm embedding model.",
+        ),
+    ] = "lexical",
+    guard_verifier: Annotated[
+        str | None,
+        typer.Option(
+            "--guard-verifier",
+            help="Chat model that reviews the guard's rejections and its loosely backed acceptances.",
+        ),
+    ] = None,
     judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
     persona: Annotated[
         str, typer.Option("--persona", help="Patient persona (see personas/personas.json), or 'mix'.")
@@ -122,6 +137,8 @@ def simulate(
         doctor=doctors[0],
         doctors=doctors,
         patient=patient,
+        guard_matcher=guard_matcher,
+        guard_verifier=guard_verifier,
         judges=judge or ["builtin/rubric"],
         persona=personas or persona,
         trials=trials,

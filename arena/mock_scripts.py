@@ -91,6 +91,14 @@ def _judge(messages: list[dict[str, str]], params: dict[str, str]) -> str:
     return json.dumps({"criteria_met": met_b, "explanation": "mock verdict", "evidence_turns": []})
 
 
+def _verifier(messages: list[dict[str, str]], params: dict[str, str]) -> str:
+    """The guard verifier's verdict: ``supported=true|false``, anything else is not JSON."""
+    supported = params.get("supported", "true")
+    if supported not in ("true", "false"):
+        return "I could not say."
+    return json.dumps({"supported": supported == "true", "explanation": "mock verdict"})
+
+
 def _echo(messages: list[dict[str, str]], params: dict[str, str]) -> str:
     return messages[-1]["content"] if messages else ""
 
@@ -102,5 +110,6 @@ def _garbage(messages: list[dict[str, str]], params: dict[str, str]) -> str:
 register_script("doctor", _doctor)
 register_script("patient", _patient)
 register_script("judge", _judge)
+register_script("verifier", _verifier)
 register_script("echo", _echo)
 register_script("garbage", _garbage)

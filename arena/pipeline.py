@@ -19,7 +19,7 @@ from distill.dedup import DEFAULT_THRESHOLD
 from distill.pipeline import DistillSummary, distill_run
 from judges.committee import Rule, check_judge, judge_run
 from personas.catalog import assign_persona, check_persona_spec
-from personas.factory import check_patient
+from personas.factory import check_guard, check_patient
 
 
 def new_run_id() -> str:
@@ -37,6 +37,7 @@ def validate_config(config: RunConfig) -> None:
     for d in config.doctors:
         check_doctor(d)
     check_patient(config.patient)
+    check_guard(config.guard_matcher, config.guard_verifier)
     for j in config.judges:
         check_judge(j)
     check_persona_spec(config.persona)
@@ -143,7 +144,12 @@ def simulate(
     if not human:
         init_ray(address)
     settings = ActorSettings(
-        run_id=run_id, patient=config.patient, max_turns=config.max_turns, timeout_s=config.timeout_s
+        run_id=run_id,
+        patient=config.patient,
+        max_turns=config.max_turns,
+        timeout_s=config.timeout_s,
+        guard_matcher=config.guard_matcher,
+        guard_verifier=config.guard_verifier,
     )
     budget_left = None if config.max_cost_usd is None else max(0.0, config.max_cost_usd - spent)
     display.start("consultations", len(jobs))

@@ -59,6 +59,10 @@ class ActorSettings:
     timeout_s: float | None = None
     share: float = 1.0
     """This worker's share of each model's rate limits (1/number of workers)."""
+    guard_matcher: str = "lexical"
+    """Matcher of the hallucination guard on a model-played patient."""
+    guard_verifier: str | None = None
+    """Chat model that reviews the guard's verdicts that are not firm; None trusts the matcher."""
 
 
 class ConsultationWorker:
@@ -104,7 +108,7 @@ class ConsultationWorker:
         tr = await run_consultation(
             case,
             get_doctor(job.doctor, job.seed, s.max_turns, case=case),
-            get_patient(s.patient, case, get_persona(job.persona)),
+            get_patient(s.patient, case, get_persona(job.persona), s.guard_matcher, s.guard_verifier),
             CaseMeasurement(case),
             consultation_id=job.consultation_id,
             run_id=s.run_id,

@@ -647,6 +647,12 @@ class RunConfig(BaseModel):
     the same seeds. Filled from ``doctor`` when left empty."""
     patient: str = "builtin/patient"
     """Patient model name."""
+    guard_matcher: str = "lexical"
+    """Matcher backend of the hallucination guard on a model-played patient: ``lexical``, ``minilm``,
+    or a litellm embedding model."""
+    guard_verifier: str | None = None
+    """Chat model that reviews the guard's rejections and its acceptances that are not firm; None
+    trusts the matcher."""
     judges: list[str] = Field(default_factory=lambda: ["builtin/rubric"])
     """Judge model names (the committee)."""
     persona: str = "plain"

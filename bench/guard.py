@@ -21,21 +21,30 @@ thresholds and rules are set there), ``--split test`` from the other half on
 a different seed (21): the honest figures. ``--split all`` uses every
 condition.
 
-Run: `python bench/guard.py [--split test --n 300 --rate 0.3 --backends lexical,minilm]`.
+Each backend's line also says how many claims a verifier would be asked
+about (rejections, and acceptances that rest only on how a claim reads or on
+a loose overlap of words), and the recall a verifier that never erred could
+reach: the misses whose fabricated claim was one of those acceptances.
+``--verifier MODEL`` asks a real chat model (any litellm name, or
+``local/smollm2-135m``) and reports what it does.
+
+Run: `python bench/guard.py [--split test --n 300 --rate 0.3 --backends lexical,minilm] [--verifier MODEL]`.
 Targets: recall >= 95%, false positives <= 5%. Each rate is printed with its 95% Wilson interval.
 """
 
 import argparse
+import asyncio
 import hashlib
 import random
 import time
 from dataclasses import dataclass
 
+from arena.models import ChatModel, ModelError, get_model
 from arena.types import Case, Persona
 from cases.kb import load_kb
 from cases.synthesizer import generate
 from personas.catalog import personas
-from personas.guard import Guard
+from personas.guard import ClaimCheck, Guard
 from personas.guard_voice import kb_wordings
 from personas.matching import MatcherError
 from personas.voice import Voice
@@ -126,6 +135,7 @@ def main() -> None:
         help="fabricate findings on topics the case does cover (another condition's finding there)",
     )
     ap.add_argument("--errors", type=int, default=0, help="print this many misses and false alarms per backend")
+    ap.add_argument("--verifier", default=None, help="chat model that reviews the verdicts that are not firm")
     args = ap.parse_args()
     seed = SEEDS[args.split] if args.seed is None else args.seed
     rows = build(args.n, seed, args.rate, args.split, args.same_topic)
@@ -139,40 +149,77 @@ def main() -> None:
         f"split {args.split}, seed {seed}: {len(rows)} replies from {cases} cases in "
         f"{len({r.persona.id for r in rows})} personas; {inj} with a fabricated finding; {para} paraphrase a fact"
     )
+    verifier = None
+    if args.verifier:
+        try:
+            verifier = get_model(args.verifier)
+        except ModelError as e:
+            raise SystemExit(f"--verifier: {e}") from None
+        if not isinstance(verifier, ChatModel):
+            raise SystemExit(f"--verifier: {args.verifier!r} is not a chat model")
     for name in args.backends.split(","):
         name = name.strip()
         try:
             t0 = time.perf_counter()
-            tp = fp = 0
-            misses: list[str] = []
-            alarms: list[str] = []
-            for r in rows:
-                wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(r.case).items()}
-                g = Guard(r.case, matcher=name, persona=r.persona, wordings=wordings, held_out=held_out)
-                rejected = [c for c in g.check(r.reply) if not c.supported]
-                flagged = bool(rejected)
-                tp += flagged and r.injected
-                fp += flagged and not r.injected
-                if r.injected and not flagged:
-                    misses.append(f"  missed [{r.persona.id}] {r.reply}")
-                if flagged and not r.injected:
-                    alarms.append(
-                        f"  false alarm [{r.persona.id}] {r.reply} -> {[(c.claim, c.reason) for c in rejected]}"
-                    )
+            got = asyncio.run(_run(rows, name, held_out, verifier))
             ms = (time.perf_counter() - t0) / len(rows) * 1000
         except MatcherError as e:
             print(f"{name:8s} not available: {e}")
             continue
-        clean = len(rows) - inj
-        print(
-            f"{name:8s} recall {tp / inj:6.1%} ({tp}/{inj}, {_wilson(tp, inj)})   "
-            f"false positives {fp / clean:6.1%} ({fp}/{clean}, {_wilson(fp, clean)})   {ms:.2f} ms/reply"
-        )
-        rng = random.Random(0)
-        for line in rng.sample(misses, min(args.errors, len(misses))) + rng.sample(
-            alarms, min(args.errors, len(alarms))
-        ):
-            print(line)
+        _report(name, rows, got, ms, args.errors)
+
+
+@dataclass
+class Outcome:
+    checks: list[ClaimCheck]
+    fabricated: frozenset[str]
+    """The claims the fabricated finding makes, as the guard splits them."""
+    calls: int = 0
+    """Verifier calls made on this reply."""
+
+
+async def _run(rows: list[Row], name: str, held_out: frozenset[str], verifier: ChatModel | None) -> list[Outcome]:
+    out = []
+    for r in rows:
+        wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(r.case).items()}
+        g = Guard(r.case, matcher=name, verifier=verifier, persona=r.persona, wordings=wordings, held_out=held_out)
+        checks = await g.acheck(r.reply) if verifier is not None else g.check(r.reply)
+        fabricated = frozenset(g.claims(r.fabricated)) if r.injected else frozenset()
+        out.append(Outcome(checks, fabricated, g.usage.calls))
+    return out
+
+
+def _report(name: str, rows: list[Row], got: list[Outcome], ms: float, errors: int) -> None:
+    tp = fp = ceiling = reviewed = claims = calls = 0
+    misses: list[str] = []
+    alarms: list[str] = []
+    for r, o in zip(rows, got, strict=True):
+        rejected = [c for c in o.checks if not c.supported]
+        flagged = bool(rejected)
+        tp += flagged and r.injected
+        fp += flagged and not r.injected
+        claims += len(o.checks)
+        reviewed += sum(c.reviewable for c in o.checks)
+        calls += o.calls
+        if r.injected and not flagged:
+            misses.append(f"  missed [{r.persona.id}] {r.reply}")
+            ceiling += any(c.claim in o.fabricated and c.reviewable for c in o.checks)
+        if flagged and not r.injected:
+            alarms.append(f"  false alarm [{r.persona.id}] {r.reply} -> {[(c.claim, c.reason) for c in rejected]}")
+    inj = sum(r.injected for r in rows)
+    clean = len(rows) - inj
+    print(
+        f"{name:8s} recall {tp / inj:6.1%} ({tp}/{inj}, {_wilson(tp, inj)})   "
+        f"false positives {fp / clean:6.1%} ({fp}/{clean}, {_wilson(fp, clean)})   {ms:.2f} ms/reply"
+    )
+    print(
+        f"{'':8s} a verifier would review {reviewed}/{claims} claims ({reviewed / claims:.1%}); "
+        f"one that never erred could reach recall {(tp + ceiling) / inj:.1%}"
+        + (f"; verifier calls made: {calls}" if calls else "")
+    )
+    rng = random.Random(0)
+    for line in rng.sample(misses, min(errors, len(misses))) + rng.sample(alarms, min(errors, len(alarms))):
+        print(line)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,15 @@ class ClaimCheck:
     """That fact's wording, for the feedback."""
     score: float = 0.0
     """The matcher's support score."""
+    firm: bool = True
+    """Whether the verdict rests on a close wording (or is a denial of what the record omits). An
+    acceptance that rests only on how a claim reads, or on a loose overlap of words, is not firm: that is
+    where fabrications slip through, so a verifier, if any, reviews it."""
+
+    @property
+    def reviewable(self) -> bool:
+        """Whether a verifier is asked about this verdict: a rejection, or an acceptance that is not firm."""
+        return not self.supported or not self.firm
 
 
 @cache
@@ -350,7 +359,7 @@ class Guard:
         for reading in self._voice.readings(claim) if self._voice is not None else [claim]:
             got = self._check_reading(reading)
             if got.supported:
-                return ClaimCheck(claim, True, got.reason, got.fact_id, got.fact_text, got.score)
+                return ClaimCheck(claim, True, got.reason, got.fact_id, got.fact_text, got.score, got.firm)
             first = first or ClaimCheck(claim, False, got.reason, got.fact_id, got.fact_text, got.score)
         assert first is not None
         return first
@@ -437,7 +446,7 @@ class Guard:
         """Back ``claim``, read as being about ``topic``, by the first fact there of its polarity, or None."""
         for f in self.facts:
             if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset()):
-                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=odds)
+                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=odds, firm=False)
         return None
 
     def _match_reading(self, claim: str, claim_denies: bool) -> ClaimCheck:
@@ -504,7 +513,8 @@ class Guard:
             if s.score < self.topic_support_min:
                 break
             if claim_denies in self._wordings[s.key].polarities:
-                return ClaimCheck(claim, True, fact_id=self._wordings[s.key].fact_id, score=s.score)
+                fid = self._wordings[s.key].fact_id
+                return ClaimCheck(claim, True, fact_id=fid, score=s.score, firm=s.score >= self.support_min)
         if self.rescue_topic_min is not None and not claim_denies and covered >= self.rescue_topic_min:
             # Read plainly as about a covered topic: a paraphrase may share only a few words with any
             # one wording, so all of a fact's wordings together are asked.
@@ -512,7 +522,7 @@ class Guard:
             if best is not None and best.score >= self.rescue_support_min:
                 fid = self._wordings[best.key].fact_id
                 if self._by_id[fid].topic in self.covered:
-                    return ClaimCheck(claim, True, fact_id=fid, score=best.score)
+                    return ClaimCheck(claim, True, fact_id=fid, score=best.score, firm=False)
         return None
 
     def check(self, reply: str) -> list[ClaimCheck]:
@@ -520,7 +530,11 @@ class Guard:
         return [self.check_claim(c) for c in self.claims(reply)]
 
     async def acheck(self, reply: str) -> list[ClaimCheck]:
-        """Check every claim of ``reply``; the verifier, if any, reviews the ones the matcher rejects."""
+        """Check every claim of ``reply``; the verifier, if any, reviews every verdict that is not firm.
+
+        The verifier may accept a claim the matcher rejected, and reject one the matcher accepted only
+        by how it reads or by a loose overlap of words. An unreadable verdict leaves the matcher's.
+        """
         claims = self.claims(reply)
         prefetch = getattr(self.matcher, "prefetch", None)
         if prefetch is not None:
@@ -530,12 +544,17 @@ class Guard:
             return out
         reviewed = []
         for c in out:
-            if not c.supported and await self._verified(c.claim):
-                c = ClaimCheck(c.claim, True, "verifier", c.fact_id, c.fact_text, c.score)
+            if c.reviewable:
+                verdict = await self._verdict(c.claim)
+                if verdict is True and not c.supported:
+                    c = ClaimCheck(c.claim, True, "verifier", c.fact_id, c.fact_text, c.score)
+                elif verdict is False and c.supported:
+                    c = ClaimCheck(c.claim, False, "verifier: no fact states it", c.fact_id, c.fact_text, c.score)
             reviewed.append(c)
         return reviewed
 
-    async def _verified(self, claim: str) -> bool:
+    async def _verdict(self, claim: str) -> bool | None:
+        """The verifier's answer on ``claim``: supported or not, or None when the answer cannot be read."""
         assert self.verifier is not None
         prompt = render("personas", "guard_verify.j2", facts=self.facts, claim=claim)
         out = await self.verifier.complete([{"role": "user", "content": prompt}])
@@ -546,5 +565,5 @@ class Guard:
             verdict = json.loads(text[start : end + 1]) if start >= 0 else {}
         except json.JSONDecodeError:
             verdict = {}
-        # An unreadable verdict keeps the matcher's rejection: the safe side is regenerating.
-        return isinstance(verdict, dict) and verdict.get("supported") is True
+        supported = verdict.get("supported") if isinstance(verdict, dict) else None
+        return supported if isinstance(supported, bool) else None

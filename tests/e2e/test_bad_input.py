@@ -91,6 +91,9 @@ BAD_INPUTS = {
     "doctor-bad-rate-limit": (["simulate", "--doctor", "mock/doctor?rpm=lots"], "rpm"),
     "doctor-bad-style": (["simulate", "--doctor", "mock/doctor?style=rude"], "style"),
     "checklist-bad-diligence": (["simulate", "--doctor", "builtin/checklist?diligence=much"], "diligence"),
+    "guard-matcher-unknown": (["simulate", "--guard-matcher", "fuzzy"], "--guard-matcher: unknown matcher 'fuzzy'"),
+    "guard-verifier-builtin": (["simulate", "--guard-verifier", "builtin/rubric"], "'builtin/rubric' is a built-in"),
+    "guard-verifier-no-provider": (["simulate", "--guard-verifier", "gpt"], "--guard-verifier:"),
     "persona-unknown": (["simulate", "--persona", "pirate"], "unknown persona"),
     "persona-empty": (["simulate", "--persona", ""], "unknown persona"),
     # counts and options

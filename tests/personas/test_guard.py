@@ -91,6 +91,41 @@ def test_a_verifier_can_accept_a_claim_the_matcher_could_not_back(stemi: Case):
     assert not asyncio.run(garbled.acheck(FABRICATED))[0].supported
 
 
+LOOSE = "It came on when I was walking up the hill."
+"""Untrue of the STEMI case (its pain came on at rest); the lexical matcher backs it only by a loose overlap."""
+FIRM = "It spreads to my jaw."
+
+
+def test_a_verifier_reviews_loose_acceptances_and_leaves_firm_ones_alone(stemi: Case):
+    plain = Guard(stemi).check(f"{LOOSE} {FIRM}")
+    assert [(c.supported, c.firm) for c in plain] == [(True, False), (True, True)]
+    no = Guard(stemi, verifier=get_model("mock/verifier?supported=false"))
+    loose, firm = asyncio.run(no.acheck(f"{LOOSE} {FIRM}"))
+    assert not loose.supported and loose.reason.startswith("verifier")
+    assert firm.supported and firm.reason == ""
+    assert no.usage.calls == 1
+    # An answer that is not a verdict leaves the matcher's acceptance standing.
+    garbled = Guard(stemi, verifier=get_model("mock/verifier?supported=unsure"))
+    assert all(c.supported for c in asyncio.run(garbled.acheck(f"{LOOSE} {FIRM}")))
+    assert garbled.usage.calls == 1
+
+
+def test_a_patient_built_with_a_verifier_passes_its_verdicts_to_the_turn(stemi: Case):
+    from personas.factory import get_patient
+
+    register_script("guard-loose", lambda m, p: LOOSE)
+    patient = get_patient("mock/guard-loose", stemi, get_persona("plain"), "lexical", "mock/verifier?supported=false")
+    asyncio.run(patient.open())
+    r = asyncio.run(patient.reply("How did it start?"))
+    assert [e.action for e in r.guard] == ["regenerated", "regenerated", "replaced"]
+    assert all(e.claim == LOOSE and e.reason.startswith("verifier") for e in r.guard)
+    # Three patient calls and three verifier calls, all on the patient's bill.
+    assert r.usage.calls == 6
+    trusting = get_patient("mock/guard-loose", stemi, get_persona("plain"))
+    asyncio.run(trusting.open())
+    assert asyncio.run(trusting.reply("How did it start?")).guard == []
+
+
 def test_guard_events_are_stored_on_the_patient_turns(stemi: Case):
     seen: list[list[dict]] = []
     _sequence_script("guard-once", [FABRICATED, "I'm not sure."], seen)
