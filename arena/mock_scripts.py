@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Callable
 
 Script = Callable[[list[dict[str, str]], dict[str, str]], str]
@@ -92,11 +93,17 @@ def _judge(messages: list[dict[str, str]], params: dict[str, str]) -> str:
 
 
 def _verifier(messages: list[dict[str, str]], params: dict[str, str]) -> str:
-    """The guard verifier's verdict: ``supported=true|false``, anything else is not JSON."""
+    """The guard verifier's verdicts, one per numbered statement of the prompt.
+
+    ``supported=true|false`` gives every statement that verdict; any other value answers with text that
+    is not JSON.
+    """
     supported = params.get("supported", "true")
     if supported not in ("true", "false"):
         return "I could not say."
-    return json.dumps({"supported": supported == "true", "explanation": "mock verdict"})
+    numbers = re.findall(r'^(\d+)\. "', messages[-1]["content"] if messages else "", flags=re.MULTILINE)
+    verdicts = [{"statement": int(n), "supported": supported == "true"} for n in numbers]
+    return json.dumps({"verdicts": verdicts})
 
 
 def _echo(messages: list[dict[str, str]], params: dict[str, str]) -> str:

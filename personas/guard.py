@@ -533,37 +533,46 @@ class Guard:
         """Check every claim of ``reply``; the verifier, if any, reviews every verdict that is not firm.
 
         The verifier may accept a claim the matcher rejected, and reject one the matcher accepted only
-        by how it reads or by a loose overlap of words. An unreadable verdict leaves the matcher's.
+        by how it reads or by a loose overlap of words. It is asked once per reply, about all such
+        claims together. A verdict it does not give, or gives unreadably, leaves the matcher's.
         """
         claims = self.claims(reply)
         prefetch = getattr(self.matcher, "prefetch", None)
         if prefetch is not None:
             await prefetch([*claims, *(t for c in self._singles for t in c.texts)])
         out = [self.check_claim(c) for c in claims]
-        if self.verifier is None:
+        doubtful = [c.claim for c in out if c.reviewable]
+        if self.verifier is None or not doubtful:
             return out
+        verdicts = dict(zip(doubtful, await self._verdicts(doubtful), strict=True))
         reviewed = []
         for c in out:
-            if c.reviewable:
-                verdict = await self._verdict(c.claim)
-                if verdict is True and not c.supported:
-                    c = ClaimCheck(c.claim, True, "verifier", c.fact_id, c.fact_text, c.score)
-                elif verdict is False and c.supported:
-                    c = ClaimCheck(c.claim, False, "verifier: no fact states it", c.fact_id, c.fact_text, c.score)
+            verdict = verdicts.get(c.claim) if c.reviewable else None
+            if verdict is True and not c.supported:
+                c = ClaimCheck(c.claim, True, "verifier", c.fact_id, c.fact_text, c.score)
+            elif verdict is False and c.supported:
+                c = ClaimCheck(c.claim, False, "verifier: no fact states it", c.fact_id, c.fact_text, c.score)
             reviewed.append(c)
         return reviewed
 
-    async def _verdict(self, claim: str) -> bool | None:
-        """The verifier's answer on ``claim``: supported or not, or None when the answer cannot be read."""
+    async def _verdicts(self, claims: list[str]) -> list[bool | None]:
+        """The verifier's answer on each claim: supported or not, or None where it gave none that can be read."""
         assert self.verifier is not None
-        prompt = render("personas", "guard_verify.j2", facts=self.facts, claim=claim)
+        prompt = render("personas", "guard_verify.j2", facts=self.facts, claims=claims)
         out = await self.verifier.complete([{"role": "user", "content": prompt}])
         self.usage.add(out.usage)
         text = out.text.strip()
         start, end = text.find("{"), text.rfind("}")
         try:
-            verdict = json.loads(text[start : end + 1]) if start >= 0 else {}
+            answer = json.loads(text[start : end + 1]) if start >= 0 else {}
         except json.JSONDecodeError:
-            verdict = {}
-        supported = verdict.get("supported") if isinstance(verdict, dict) else None
-        return supported if isinstance(supported, bool) else None
+            answer = {}
+        found: dict[int, bool] = {}
+        entries = answer.get("verdicts") if isinstance(answer, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            n, supported = entry.get("statement"), entry.get("supported")
+            if isinstance(n, int) and isinstance(supported, bool):
+                found[n] = supported
+        return [found.get(i) for i in range(1, len(claims) + 1)]

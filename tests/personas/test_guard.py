@@ -81,13 +81,11 @@ def test_after_k_tries_the_builtin_answer_is_used(stemi: Case):
 
 
 def test_a_verifier_can_accept_a_claim_the_matcher_could_not_back(stemi: Case):
-    register_script("guard-verifier-yes", lambda m, p: json.dumps({"supported": True, "explanation": "ok"}))
-    register_script("guard-verifier-garbled", lambda m, p: "maybe?")
-    yes = Guard(stemi, verifier=get_model("mock/guard-verifier-yes"))
+    yes = Guard(stemi, verifier=get_model("mock/verifier?supported=true"))
     checks = asyncio.run(yes.acheck(FABRICATED))
     assert checks[0].supported and checks[0].reason == "verifier"
     assert yes.usage.calls == 1
-    garbled = Guard(stemi, verifier=get_model("mock/guard-verifier-garbled"))
+    garbled = Guard(stemi, verifier=get_model("mock/verifier?supported=unsure"))
     assert not asyncio.run(garbled.acheck(FABRICATED))[0].supported
 
 
@@ -108,6 +106,26 @@ def test_a_verifier_reviews_loose_acceptances_and_leaves_firm_ones_alone(stemi: 
     garbled = Guard(stemi, verifier=get_model("mock/verifier?supported=unsure"))
     assert all(c.supported for c in asyncio.run(garbled.acheck(f"{LOOSE} {FIRM}")))
     assert garbled.usage.calls == 1
+
+
+def test_the_verifier_is_asked_once_per_reply_and_a_verdict_it_leaves_out_changes_nothing(stemi: Case):
+    asked: list[str] = []
+
+    def first_only(messages, params):
+        asked.append(messages[-1]["content"])
+        return json.dumps({"verdicts": [{"statement": 1, "supported": False}]})
+
+    register_script("guard-verifier-first-only", first_only)
+    g = Guard(stemi, verifier=get_model("mock/guard-verifier-first-only"))
+    checks = asyncio.run(g.acheck(f"{LOOSE} {FIRM} {FABRICATED}"))
+    assert g.usage.calls == 1 and len(asked) == 1
+    # Statement 1 is the loose acceptance, 2 the rejected invention; the firm claim is not asked about.
+    assert f'1. "{LOOSE}"' in asked[0] and f'2. "{FABRICATED}"' in asked[0] and FIRM not in asked[0]
+    assert [(c.supported, c.reason.split(":")[0]) for c in checks] == [
+        (False, "verifier"),
+        (True, ""),
+        (False, "unsupported"),
+    ]
 
 
 def test_a_patient_built_with_a_verifier_passes_its_verdicts_to_the_turn(stemi: Case):
