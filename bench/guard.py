@@ -178,15 +178,22 @@ class Outcome:
     """Verifier calls made on this reply."""
 
 
+VERIFIER_CONCURRENCY = 16
+"""Replies whose verifier calls may be in flight at once: a remote model's latency overlaps, a local one queues."""
+
+
 async def _run(rows: list[Row], name: str, held_out: frozenset[str], verifier: ChatModel | None) -> list[Outcome]:
-    out = []
-    for r in rows:
+    gate = asyncio.Semaphore(VERIFIER_CONCURRENCY)
+
+    async def one(r: Row) -> Outcome:
         wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(r.case).items()}
         g = Guard(r.case, matcher=name, verifier=verifier, persona=r.persona, wordings=wordings, held_out=held_out)
-        checks = await g.acheck(r.reply) if verifier is not None else g.check(r.reply)
+        async with gate:
+            checks = await g.acheck(r.reply) if verifier is not None else g.check(r.reply)
         fabricated = frozenset(g.claims(r.fabricated)) if r.injected else frozenset()
-        out.append(Outcome(checks, fabricated, g.usage.calls))
-    return out
+        return Outcome(checks, fabricated, g.usage.calls)
+
+    return list(await asyncio.gather(*(one(r) for r in rows)))
 
 
 def _report(name: str, rows: list[Row], got: list[Outcome], ms: float, errors: int) -> None:

@@ -549,7 +549,7 @@ class Guard:
         for c in out:
             verdict = verdicts.get(c.claim) if c.reviewable else None
             if verdict is True and not c.supported:
-                c = ClaimCheck(c.claim, True, "verifier", c.fact_id, c.fact_text, c.score)
+                c = ClaimCheck(c.claim, True, "verifier", c.fact_id, c.fact_text, c.score, firm=False)
             elif verdict is False and c.supported:
                 c = ClaimCheck(c.claim, False, "verifier: no fact states it", c.fact_id, c.fact_text, c.score)
             reviewed.append(c)

@@ -84,6 +84,8 @@ def test_a_verifier_can_accept_a_claim_the_matcher_could_not_back(stemi: Case):
     yes = Guard(stemi, verifier=get_model("mock/verifier?supported=true"))
     checks = asyncio.run(yes.acheck(FABRICATED))
     assert checks[0].supported and checks[0].reason == "verifier"
+    # Still a verdict a verifier gave, not one a wording backs.
+    assert checks[0].reviewable
     assert yes.usage.calls == 1
     garbled = Guard(stemi, verifier=get_model("mock/verifier?supported=unsure"))
     assert not asyncio.run(garbled.acheck(FABRICATED))[0].supported
