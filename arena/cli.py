@@ -84,7 +84,7 @@ def simulate(
         typer.Option(
             "--guard-matcher",
             help="Matcher of the hallucination guard on a model-played patient: lexical, minilm "
-            "(extra [minilm]) or a litellm embedding model.",
+            "(needs the minilm extra) or a litellm embedding model.",
         ),
     ] = "lexical",
     guard_verifier: Annotated[
