@@ -9,10 +9,10 @@ guess is noted in ``parse_error`` so malformed output is visible, not fatal.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from arena.json_reply import first_json_object
 from arena.types import DoctorAction, FinalAnswer
 
 _KINDS = {
@@ -32,18 +32,6 @@ _DIFF_LINE = re.compile(r"^\s*differentials?\s*[:\-]\s*(.+)$", re.IGNORECASE | r
 _PLAN_LINE = re.compile(r"^\s*plan\s*[:\-]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
-def _first_json_object(text: str) -> dict[str, Any] | None:
-    decoder = json.JSONDecoder()
-    for m in re.finditer(r"\{", text):
-        try:
-            obj, _ = decoder.raw_decode(text, m.start())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            return obj
-    return None
-
-
 def _as_list(v: Any) -> list[str]:
     if isinstance(v, list):
         return [str(x) for x in v if str(x).strip()]
@@ -61,7 +49,7 @@ def parse_doctor_reply(text: str) -> DoctorAction:
     Returns:
         The action; ``parse_error`` says what had to be guessed.
     """
-    obj = _first_json_object(text)
+    obj = first_json_object(text)
     if obj is not None:
         kind = _KINDS.get(str(obj.get("action", obj.get("type", ""))).lower().strip())
         if kind == "final" or (kind is None and "diagnosis" in obj):

@@ -39,11 +39,12 @@ import random
 import time
 from dataclasses import dataclass
 
-from arena.models import ChatModel, ModelError, get_model
+from arena.models import ChatModel, ModelError
 from arena.types import Case, Persona
 from cases.kb import load_kb
 from cases.synthesizer import generate
 from personas.catalog import personas
+from personas.factory import get_verifier
 from personas.guard import ClaimCheck, Guard
 from personas.guard_voice import kb_wordings
 from personas.matching import MatcherError
@@ -149,14 +150,10 @@ def main() -> None:
         f"split {args.split}, seed {seed}: {len(rows)} replies from {cases} cases in "
         f"{len({r.persona.id for r in rows})} personas; {inj} with a fabricated finding; {para} paraphrase a fact"
     )
-    verifier = None
-    if args.verifier:
-        try:
-            verifier = get_model(args.verifier)
-        except ModelError as e:
-            raise SystemExit(f"--verifier: {e}") from None
-        if not isinstance(verifier, ChatModel):
-            raise SystemExit(f"--verifier: {args.verifier!r} is not a chat model")
+    try:
+        verifier = get_verifier(args.verifier) if args.verifier else None
+    except ModelError as e:
+        raise SystemExit(f"--verifier: {e}") from None
     for name in args.backends.split(","):
         name = name.strip()
         try:

@@ -35,16 +35,21 @@ def check_guard(matcher: str, verifier: str | None) -> None:
     except MatcherError as e:
         raise ModelError(f"--guard-matcher: {e}") from None
     if verifier is not None:
-        _verifier(verifier)
+        try:
+            get_verifier(verifier)
+        except ModelError as e:
+            raise ModelError(f"--guard-verifier: {e}") from None
 
 
-def _verifier(name: str) -> ChatModel:
-    try:
-        model = get_model(name)
-    except ModelError as e:
-        raise ModelError(f"--guard-verifier: {e}") from None
+def get_verifier(name: str) -> ChatModel:
+    """Return the chat model called ``name``, to review the guard's verdicts.
+
+    Raises:
+        ModelError: for a malformed name, or a built-in policy, which cannot judge a claim.
+    """
+    model = get_model(name)
     if not isinstance(model, ChatModel):
-        raise ModelError(f"--guard-verifier: {name!r} is a built-in policy, not a chat model")
+        raise ModelError(f"{name!r} is a built-in policy, not a chat model")
     return model
 
 
@@ -69,6 +74,6 @@ def get_patient(
     if isinstance(model, BuiltinRef):
         # The built-in patient says only its facts' own words: it has no guard to configure.
         return BuiltinPatient(case, persona, name=name)
-    verifier = _verifier(guard_verifier) if guard_verifier is not None else None
+    verifier = get_verifier(guard_verifier) if guard_verifier is not None else None
     guard = Guard(case, matcher=guard_matcher, verifier=verifier, persona=persona)
     return LLMPatient(model, case, persona, guard=guard)

@@ -14,13 +14,13 @@ back. The LLM patient feeds rejected claims back and asks again.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 
+from arena.json_reply import first_json_object
 from arena.models import ChatModel
 from arena.templating import render
 from arena.types import Case, Fact, Persona, Usage
@@ -547,7 +547,7 @@ class Guard:
         verdicts = dict(zip(doubtful, await self._verdicts(doubtful), strict=True))
         reviewed = []
         for c in out:
-            verdict = verdicts.get(c.claim) if c.reviewable else None
+            verdict = verdicts.get(c.claim)
             if verdict is True and not c.supported:
                 c = ClaimCheck(c.claim, True, "verifier", c.fact_id, c.fact_text, c.score, firm=False)
             elif verdict is False and c.supported:
@@ -561,14 +561,8 @@ class Guard:
         prompt = render("personas", "guard_verify.j2", facts=self.facts, claims=claims)
         out = await self.verifier.complete([{"role": "user", "content": prompt}])
         self.usage.add(out.usage)
-        text = out.text.strip()
-        start, end = text.find("{"), text.rfind("}")
-        try:
-            answer = json.loads(text[start : end + 1]) if start >= 0 else {}
-        except json.JSONDecodeError:
-            answer = {}
+        entries = (first_json_object(out.text) or {}).get("verdicts")
         found: dict[int, bool] = {}
-        entries = answer.get("verdicts") if isinstance(answer, dict) else None
         for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, dict):
                 continue
