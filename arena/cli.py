@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
@@ -33,10 +34,15 @@ out = make_console()
 DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: $ARENA_DB or sqlite:///arena.db).")]
 
 
-def _store(db: str | None):  # type: ignore[no-untyped-def]
+def _store(db: str | None, *, create: bool = False):  # type: ignore[no-untyped-def]
+    """Open the store; only a new run may create the database."""
     from arena.store import Store
 
-    return Store(db)
+    return Store(db, create=create)
+
+
+class _Stopped(Exception):
+    """The user stopped a command; the message says what was kept and how to go on."""
 
 
 def _pct(x: float | None) -> str:
@@ -128,6 +134,7 @@ def simulate(
     """Run consultations, judge them, distill the failures, print a summary."""
     from arena import pipeline
     from arena.display import make_display
+    from arena.doctors import HUMAN
     from arena.types import RunConfig
 
     doctors = doctor or ["builtin/checklist"]
@@ -152,24 +159,38 @@ def simulate(
     if resume is None:
         pipeline.validate_config(config)
         pipeline.plan_cases(config)  # bad case files fail here, before the database is touched
-        store = _store(db)
+        if HUMAN not in doctors:
+            from arena.ray_local import init_ray
+
+            init_ray(address)  # so does a Ray that cannot start or a cluster that cannot be joined
+        store = _store(db, create=True)
     else:
         store = _store(db)
         resume = store.get_run(resume).id  # an unknown run fails here, in one line
-    if tui:
-        run_id = _simulate_with_tui(store, config, name, address, no_judge, no_distill, resume)
-    else:
-        run_id = pipeline.run_stages(
-            store,
-            config,
-            make_display(),
-            name=name,
-            address=address,
-            run_id=resume,
-            resume=resume is not None,
-            judge_run=not no_judge,
-            distill_run=not no_distill,
-        )
+    try:
+        if tui:
+            run_id = _simulate_with_tui(store, config, name, address, no_judge, no_distill, resume)
+        else:
+            run_id = pipeline.run_stages(
+                store,
+                config,
+                make_display(),
+                name=name,
+                address=address,
+                run_id=resume,
+                resume=resume is not None,
+                judge_run=not no_judge,
+                distill_run=not no_distill,
+            )
+    except pipeline.RunInterrupted as stop:
+        again = ["arena", "simulate", "--resume", stop.run_id]
+        if db is not None:
+            again += ["--db", store.display_url]
+        if address is not None:
+            again += ["--address", address]
+        raise _Stopped(
+            f"interrupted: {stop.saved} of {stop.total} consultations saved; continue with: {shlex.join(again)}"
+        ) from None
     run = store.get_run(run_id)
     _print_summary(store, run.id)
     out.print(f"Results: run [bold]{run.id}[/bold] in {store.display_url}")
@@ -229,8 +250,6 @@ def _simulate_with_tui(
 @app.command("ray-env")
 def ray_env() -> None:
     """Print the environment to start Ray nodes with (`ray start`) so none contacts the cloud."""
-    import shlex
-
     from arena.ray_local import ray_start_env
 
     env = ray_start_env({})
@@ -403,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     from typer.exceptions import TyperException
 
     from arena.models import ModelError
+    from arena.ray_local import RayStartError
     from arena.store import StoreError
     from cases.kb import KBError
     from cases.loader import CaseFileError
@@ -410,11 +430,28 @@ def main(argv: list[str] | None = None) -> int:
     from distill.export_hf import ExportError
     from personas.catalog import PersonaError
 
-    expected = (ModelError, PersonaError, CaseFileError, StoreError, ExportError, KBError, SynthesisError)
+    expected = (
+        ModelError,
+        RayStartError,
+        PersonaError,
+        CaseFileError,
+        StoreError,
+        ExportError,
+        KBError,
+        SynthesisError,
+    )
     try:
-        app(args=argv, standalone_mode=False)
+        # Not standalone, Typer returns the exit code of a typer.Exit, and 130 for Ctrl-C.
+        code = app(args=argv, standalone_mode=False)
+        if code == 130:
+            print("arena: interrupted", file=sys.stderr)
+        if isinstance(code, int):
+            return code
     except typer.Exit as e:
         return int(e.exit_code or 0)
+    except _Stopped as e:
+        print(f"arena: {e}", file=sys.stderr)
+        return 130
     except typer.Abort:
         print("arena: interrupted", file=sys.stderr)
         return 130

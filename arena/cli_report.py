@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
 
         checked = check_rule(rule)
         labels = read_labels(reference) if reference else None
-        store = Store(db)
+        store = Store(db, create=False)
         n = pipeline.judge(store, run, make_display(), judge, checked, diagnosis_judge)
         out.print(f"judged {n} consultations")
         print_analysis(analyze_run(store, run, labels))
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
         from arena.store import Store
         from judges.analysis import analyze_run, read_labels
 
-        store = Store(db)
+        store = Store(db, create=False)
         analysis = analyze_run(store, run, read_labels(reference) if reference else None)
         print_analysis(analysis)
         if html:
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
         from arena.store import Store
         from judges.comparison import compare_runs
 
-        rows = compare_runs(Store(db), run_a, run_b)
+        rows = compare_runs(Store(db, create=False), run_a, run_b)
         t = Table(title=f"{run_b} minus {run_a}")
         for col in ("dimension", "group", "A", "B", "B - A [95% CI]"):
             t.add_column(col)

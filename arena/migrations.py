@@ -175,10 +175,14 @@ MIGRATIONS: list[tuple[str, Migration]] = [
 """Every migration, in the order it must run. Append; never reorder or rename."""
 
 
+MIGRATIONS_TABLE = "migrations"
+"""The bookkeeping table; a database without it holds no medarena records."""
+
+
 def migrations_table(md: MetaData) -> Table:
     """Return the bookkeeping table that records applied migrations."""
     return Table(
-        "migrations",
+        MIGRATIONS_TABLE,
         md,
         Column("name", String, primary_key=True),
         Column("applied_at", DateTime(timezone=True), nullable=False),

@@ -22,6 +22,23 @@ from personas.catalog import assign_persona, check_persona_spec
 from personas.factory import check_guard, check_patient
 
 
+class RunInterrupted(Exception):
+    """A run's consultations were stopped by the user (Ctrl-C) before all were played."""
+
+    def __init__(self, run_id: str, saved: int, total: int) -> None:
+        """Keep what a resume needs to know.
+
+        Args:
+            run_id: The interrupted run.
+            saved: Its consultations whose transcripts are stored.
+            total: Its consultations in all.
+        """
+        super().__init__(f"run {run_id} interrupted: {saved} of {total} consultations saved")
+        self.run_id = run_id
+        self.saved = saved
+        self.total = total
+
+
 def new_run_id() -> str:
     """A short random run id."""
     return "run-" + secrets.token_hex(4)
@@ -118,6 +135,9 @@ def simulate(
 
     Returns:
         The finished run.
+
+    Raises:
+        RunInterrupted: on Ctrl-C; the run is stored as interrupted and can be resumed.
     """
     spent = 0.0
     if resume:
@@ -133,13 +153,16 @@ def simulate(
         done = store.finished_ids(run_id)
         spent = store.run_cost(run_id)
         store.set_run_status(run_id, "running")
-        jobs = [j for j in plan_jobs(run_id, config, cases) if j.consultation_id not in done]
+        planned = plan_jobs(run_id, config, cases)
+        jobs = [j for j in planned if j.consultation_id not in done]
+        total = len(planned)
     else:
         validate_config(config)
         cases = plan_cases(config)
         run_id = run_id or new_run_id()
         store.create_run(Run(id=run_id, name=name or run_id, config=config), cases)
         jobs = plan_jobs(run_id, config, cases)
+        total = len(jobs)
     human = HUMAN in config.doctors
     if not human:
         init_ray(address)
@@ -176,6 +199,10 @@ def simulate(
                 max_cost_usd=budget_left,
                 on_done=lambda _tr: display.advance(1),
             )
+    except KeyboardInterrupt:
+        store.set_run_status(run_id, "interrupted")
+        saved = len(store.finished_ids(run_id))
+        raise RunInterrupted(run_id, saved, total) from None
     except BaseException:
         store.set_run_status(run_id, "interrupted")
         raise

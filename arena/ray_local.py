@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import secrets
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,31 @@ def _no_probe_home() -> Path:
     # An empty mapping: Ray reads it as a cluster config that names no cloud.
     (home / "ray_bootstrap_config.yaml").write_text("{}\n", encoding="utf-8")
     return home
+
+
+def _auth_token(home: Path) -> Path:
+    """The token file under ``home``, made with a fresh secret if it is missing or empty.
+
+    The token is written beside its final name and linked into place, so a
+    second process starting Ray at the same moment either finds the whole
+    token or makes its own link fail harmlessly; nobody ever reads a file
+    that exists but is still empty.
+    """
+    token = home / ".ray" / "auth_token"
+    token.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if token.stat().st_size > 0:
+            return token
+        token.unlink()  # an empty token is what Ray refuses; a new one replaces it
+    fd, draft = tempfile.mkstemp(dir=token.parent, prefix=".auth_token.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_hex(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, token)
+    finally:
+        os.unlink(draft)
+    return token
 
 
 NO_REPORT_URL = "http://127.0.0.1:9/usage"
@@ -56,11 +82,7 @@ def ray_start_env(base: dict[str, str] | None = None) -> dict[str, str]:
     """
     env = dict(os.environ if base is None else base)
     home = _no_probe_home()
-    token = home / ".ray" / "auth_token"
-    if not token.exists():
-        token.parent.mkdir(mode=0o700, exist_ok=True)
-        token.write_text(secrets.token_hex(32), encoding="utf-8")
-        token.chmod(0o600)
+    token = _auth_token(home)
     env["HOME"] = str(home)
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     env["RAY_USAGE_STATS_REPORT_URL"] = NO_REPORT_URL
@@ -80,6 +102,36 @@ def _home_without_cloud_probe() -> Iterator[str]:
         os.environ["HOME"] = real
 
 
+class RayStartError(RuntimeError):
+    """Ray could not be started here, or the cluster asked for could not be joined."""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+JOIN_TIMEOUT_S = 10.0
+"""How long to wait for a cluster's head to accept a connection before giving up."""
+
+
+def _check_reachable(address: str) -> None:
+    """Fail at once when nothing listens at a ``host:port`` cluster address.
+
+    Ray itself retries an unreachable head for minutes, logging each try, so
+    a mistyped ``--address`` would look like a hang. Addresses Ray resolves
+    itself (``auto``, ``ray://...``) are left to it.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "/" in address:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=JOIN_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise RayStartError(f"cannot join Ray at {address}: {exc.strerror or exc}") from None
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[str, Any]:
     """Connect to Ray: join ``address`` (or ``RAY_ADDRESS``) if given, else start a local one.
 
@@ -89,6 +141,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
 
     Returns:
         ``ray.init``'s context as a dict (address, node id, ...).
+
+    Raises:
+        RayStartError: if Ray cannot be started or joined; the message is one line.
     """
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ.setdefault("RAY_USAGE_STATS_REPORT_URL", NO_REPORT_URL)
@@ -108,20 +163,28 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
         "logging_level": logging.WARNING,
         "ignore_reinit_error": True,
     }
-    if address:
-        ctx = ray.init(address=address, **common)
-    else:
-        with _home_without_cloud_probe() as real_home:
-            # The new cluster's auth token is written under the private HOME;
-            # workers get their real HOME back, so tell them where the token is.
-            token = str(Path(os.environ["HOME"]) / ".ray" / "auth_token")
-            os.environ["RAY_AUTH_TOKEN_PATH"] = token
-            ctx = ray.init(
-                num_cpus=num_cpus,
-                include_dashboard=False,
-                runtime_env={"env_vars": {"HOME": real_home, "RAY_AUTH_TOKEN_PATH": token}},
-                **common,
-            )
+    try:
+        if address:
+            _check_reachable(address)
+            ctx = ray.init(address=address, **common)
+        else:
+            with _home_without_cloud_probe() as real_home:
+                # The new cluster's auth token is written under the private HOME
+                # before Ray looks for it; workers get their real HOME back, so
+                # they are told where the token is.
+                token = str(_auth_token(Path(os.environ["HOME"])))
+                os.environ["RAY_AUTH_TOKEN_PATH"] = token
+                ctx = ray.init(
+                    num_cpus=num_cpus,
+                    include_dashboard=False,
+                    runtime_env={"env_vars": {"HOME": real_home, "RAY_AUTH_TOKEN_PATH": token}},
+                    **common,
+                )
+    except RayStartError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever Ray raises, the user gets one line
+        where = f"join Ray at {address}" if address else "start a local Ray"
+        raise RayStartError(f"cannot {where}: {_first_line(exc)}") from None
     info = getattr(ctx, "address_info", {})
     return {"address": info.get("address", ""), "node_id": info.get("node_id", "")}
 

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -36,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from arena.migrations import MIGRATIONS, migrations_table
+from arena.migrations import MIGRATIONS, MIGRATIONS_TABLE, migrations_table
 from arena.redaction import redact_data, redact_secrets
 from arena.tables import (
     CASES,
@@ -113,6 +114,51 @@ def display_url(url: str) -> str:
         return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases and in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("mode") == "memory":
+        return None
+    name = str(parsed.database)
+    return Path(name.removeprefix("file:")) if name.startswith("file:") else Path(name)
+
+
+def database_file_exists(url: str) -> bool:
+    """Whether the database could be there without being made: False only for a SQLite file that is missing.
+
+    Connecting to a missing SQLite file creates it, so readers look first.
+    A server's database is asked when the store opens.
+    """
+    path = sqlite_file(resolve_db_url(url))
+    return path is None or path.exists()
+
+
+def fully_migrated(url: str) -> bool:
+    """Whether a database exists at ``url`` with every migration applied; creates nothing.
+
+    A reader that opens a database another process is still making waits
+    for this, so the two never apply the same migration at once.
+    """
+    if not database_file_exists(url):
+        return False
+    engine = create_engine(resolve_db_url(url))
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(MIGRATIONS_TABLE):
+                return False
+            done = set(conn.execute(select(migrations_table(MetaData()).c.name)).scalars())
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+    return all(name in done for name, _ in MIGRATIONS)
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -182,20 +228,28 @@ def _turn_from_row(cid: str, idx: int, role: str, content: str, created: datetim
 class Store:
     """Reads and writes every record of every run."""
 
-    def __init__(self, url: str | None = None, write_policy: WritePolicy | None = None) -> None:
+    def __init__(self, url: str | None = None, write_policy: WritePolicy | None = None, *, create: bool = True) -> None:
         """Open (and migrate) the database.
 
         Args:
             url: SQLAlchemy URL; see :func:`resolve_db_url`.
             write_policy: Retries of writes that meet a locked or unreachable
                 database (default :data:`DEFAULT_WRITE_POLICY`).
+            create: Make the database (file and tables) when it is not there.
+                Commands that only read, or work on runs already stored, pass
+                False, so a wrong folder or URL is reported instead of
+                leaving an empty database behind.
 
         Raises:
-            StoreError: if the database cannot be opened or migrated.
+            StoreError: if the database cannot be opened or migrated, or (with
+                ``create`` False) holds no medarena records.
         """
         self.url = resolve_db_url(url)
         self.display_url = display_url(self.url)
         self.write_policy = write_policy or DEFAULT_WRITE_POLICY
+        missing = f"no medarena database at {self.display_url} (`arena simulate` makes one)"
+        if not create and not database_file_exists(self.url):
+            raise StoreError(missing)
         try:
             backend = make_url(self.url).get_backend_name()
             sqlite = backend == "sqlite"
@@ -210,6 +264,9 @@ class Store:
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas(self.write_policy.lock_wait_s))
         try:
+            if not create and not inspect(self.engine).has_table(MIGRATIONS_TABLE):
+                self.engine.dispose()
+                raise StoreError(missing)
             self.migrate()
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open database {self.display_url!r}: {_first_line(exc)}") from None

@@ -68,7 +68,7 @@ class ArenaApp(App[None]):
             clock: Wall clock for elapsed time and ETA (tests fix it).
         """
         super().__init__()
-        self.store = Store(store_url)
+        self.store = Store(store_url, create=False)
         self.run_ref = run_ref
         self.poll_interval = poll_interval
         self.clock = clock

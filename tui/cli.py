@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from arena.store import Store, StoreError, resolve_db_url
+import sys
+import time
+from collections.abc import Callable
+
+from arena.store import Store, StoreError, display_url, fully_migrated, resolve_db_url, sqlite_file
 from tui.queries import find_run
 
 
@@ -20,10 +24,41 @@ def watch(run: str | None, db: str | None) -> None:
     from tui.app import ArenaApp
 
     url = resolve_db_url(db)
-    store = Store(url)
+    wait_for_database(url)
+    store = Store(url, create=False)
     if run is not None and run != "latest" and find_run(store.engine, run) is None:
         raise StoreError(f"no run {run!r} in {url} (see `arena runs`)")
     ArenaApp(url, run).run()
+
+
+WAIT_POLL_S = 0.5
+"""How often ``arena watch`` looks for a database that is not there yet."""
+
+
+def wait_for_database(url: str, poll_s: float = WAIT_POLL_S, on_wait: Callable[[str], None] | None = None) -> None:
+    """Return once the SQLite file ``url`` names exists; never create it.
+
+    ``arena watch`` may be started before the run that makes the database.
+    Other databases are taken to exist; opening the store says if not.
+
+    Args:
+        url: SQLAlchemy URL.
+        poll_s: Seconds between looks.
+        on_wait: Called once with a line to show while waiting (default: stderr).
+    """
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    (on_wait or _say)(f"waiting for {display_url(url)} to be made by a run (Ctrl-C to stop)...")
+    while not path.exists():
+        time.sleep(poll_s)
+    # The writer creates the file, then its tables: wait until they are there too.
+    while not fully_migrated(url):
+        time.sleep(poll_s)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def run_app_in_process(store_url: str, run_id: str | None) -> None:
