@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -61,12 +62,25 @@ def import_cmd(
     file: Annotated[Path, typer.Argument(help="File to import.")],
     fmt: Annotated[str, typer.Option("--format", help="agentclinic, mediq or healthbench.")],
     out_file: Annotated[Path, typer.Option("--out", help="JSONL file to write.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 2, nothing written) on any record that would be skipped.")
+    ] = False,
 ) -> None:
-    """Import cases from another benchmark's format."""
+    """Import cases from another benchmark's format; records that cannot be read are skipped with a reason."""
     from cases.importers import import_cases
+    from cases.loader import CaseFileError
 
-    result = import_cases(fmt, file)
+    result = import_cases(fmt, file, strict=strict)
+    for skip in result.skipped:
+        print(f"skipped {skip.message}", file=sys.stderr)
+    if not result.cases:
+        raise CaseFileError(f"{file}: none of its {result.read} records could be imported; nothing written")
     write_jsonl(result.cases, out_file)
+    by_reason = Counter(s.reason for s in result.skipped)
+    skipped = f"skipped {len(result.skipped)}" + (
+        " (" + "; ".join(f"{n} x {reason}" for reason, n in by_reason.most_common()) + ")" if by_reason else ""
+    )
+    out.print(f"read {result.read} records: imported {len(result.cases)}, {skipped}", markup=False, highlight=False)
     out.print(f"wrote {len(result.cases)} cases to {out_file}; {result.matched} matched a knowledge-base condition")
     if result.unmatched:
         shown = ", ".join(sorted(set(result.unmatched))[:10])

@@ -46,6 +46,20 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
         CaseFileError: for a missing or unreadable file, or a line that is not
             JSON, naming the file and line.
     """
+    for n, value in iter_jsonl_lines(path):
+        if isinstance(value, CaseFileError):
+            raise value
+        yield n, value
+
+
+def iter_jsonl_lines(path: str | Path) -> Iterator[tuple[int, Any]]:
+    """Like :func:`iter_jsonl`, but a line that is not JSON yields its error instead of raising it.
+
+    An importer skips such a line and reads on.
+
+    Raises:
+        CaseFileError: for a missing or unreadable file.
+    """
     p = Path(path)
     try:
         # utf-8-sig: files saved by some editors start with a byte-order mark.
@@ -60,9 +74,9 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
         try:
             yield n, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise CaseFileError(f"{p}:{n}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+            yield n, CaseFileError(f"{p}:{n}: invalid JSON: {exc.msg} (column {exc.colno})")
         except RecursionError:
-            raise CaseFileError(f"{p}:{n}: invalid JSON: nested too deeply") from None
+            yield n, CaseFileError(f"{p}:{n}: invalid JSON: nested too deeply")
 
 
 def load_case_file(path: str | Path) -> list[Case]:

@@ -21,6 +21,7 @@ from arena.types import Case, Demographics, Diagnosis, Fact
 from cases.kb import Condition, Finding, KnowledgeBase, load_kb
 from cases.knowledge import salient_words
 from cases.rubric_from_kb import derive_rubric
+from personas.matcher import normalise
 
 CHILD_AGE = 12
 """Below this age a caregiver speaks for the patient."""
@@ -30,6 +31,21 @@ MAX_REDRAWS = 50
 """Draws per case before giving up on finding a unique, consistent one."""
 _PREGNANCY_WORDS = ("pregnan", "gestation", "trimester", "miscarr", "hcg")
 _NEGATION_WORDS = frozenset({"denies", "absent", "none", "normal", "negative", "never", "without", "nil", "non"})
+_FRAMING_WORDS = frozenset({"patient", "reports", "mentions", "states", "notes", "describes", "says", "complains"})
+"""Words that frame a statement rather than say what it is about: "he reports no pain" and "he
+reports the left eye is fine" share no content."""
+
+
+def _normalised_words(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(w for word in words for w in normalise(word).split())
+
+
+_NOT_CONTENT = _normalised_words(
+    _NEGATION_WORDS | _FRAMING_WORDS | {"any", "other", "ever", "recent", "having", "symptoms"}
+)
+"""Negation and framing words as :func:`salient_words` gives them (stemmed: "denies" is "deny")."""
+_NEGATION = re.compile(r"\b(?:no|not|without|denies|denied|never|nor|negative)\b", re.IGNORECASE)
+_EXCEPTION = re.compile(r"\b(?:aside\s+from|other\s+than|apart\s+from|except)\b", re.IGNORECASE)
 
 
 class SynthesisError(RuntimeError):
@@ -284,19 +300,34 @@ def content_hash(case: Case) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def contradictions(facts: Sequence[Fact]) -> list[tuple[Fact, Fact]]:
+def contradictions(facts: Sequence[Fact], *, loose: bool = False) -> list[tuple[Fact, Fact]]:
     """Pairs ``(positive, negative)`` of history facts where one denies what the other asserts.
 
-    Opposite polarity on one topic with a shared content word ("Fever 38.5" /
-    "No fever") is a contradiction; the same topic alone ("Lost 5 kg" /
-    "Appetite normal") is not.
+    Opposite polarity on one topic, where one fact's content words are all
+    in the other's, is a contradiction ("Fever 38.5" / "No fever"); the same
+    topic alone ("Lost 5 kg" / "Appetite normal") is not, and neither is a
+    denial of something about a thing the finding names ("denies itching
+    with the lesion" / "the lesion has grown").
+
+    Args:
+        facts: The case's facts.
+        loose: Pair facts that share any content word on their topic: the
+            wider net an importer casts for denials its parser misread.
     """
     history = [f for f in facts if f.disclosure in ("volunteered", "on_ask")]
-    positives = [f for f in history if not f.negative]
+    positives = [(f, salient_words(f.text) - _NOT_CONTENT) for f in history if not f.negative]
     out: list[tuple[Fact, Fact]] = []
     for neg in (f for f in history if f.negative):
-        neg_words = salient_words(neg.text) - _NEGATION_WORDS
-        out.extend((pos, neg) for pos in positives if pos.topic == neg.topic and neg_words & salient_words(pos.text))
+        neg_words = salient_words(neg.text) - _NOT_CONTENT
+        if _EXCEPTION.search(neg.text):  # "no history other than bronchitis" allows the bronchitis
+            continue
+        for pos, pos_words in positives:
+            if pos.topic != neg.topic or not neg_words or not pos_words:
+                continue
+            if _NEGATION.search(pos.text):  # "tried ibuprofen with no relief" says the denial's part itself
+                continue
+            if (neg_words & pos_words) if loose else (neg_words <= pos_words or pos_words <= neg_words):
+                out.append((pos, neg))
     return out
 
 
@@ -306,8 +337,12 @@ def consistency_problems(case: Case) -> list[str]:
     history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
     for pos, neg in contradictions(case.facts):
         out.append(f"facts {pos.id!r} and {neg.id!r} on topic {pos.topic!r} assert and deny the same thing")
-    if case.demographics.sex == "male":
+    # A child's record speaks of the mother's pregnancy and the birth ("born at 33 weeks' gestation"),
+    # and family history of a relative's: neither is the patient's own.
+    if case.demographics.sex == "male" and case.demographics.age >= CHILD_AGE:
         for f in case.facts:
+            if f.category == "family":
+                continue
             if f.topic == "lmp" or any(w in f.text.lower() for w in _PREGNANCY_WORDS):
                 out.append(f"pregnancy fact {f.id!r} in a male patient")
     if case.demographics.age < CHILD_AGE and case.speaker != "caregiver":

@@ -11,7 +11,7 @@ that names file, line and key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -19,10 +19,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from arena.types import Case, Demographics, Diagnosis, Fact, RubricCheck, RubricItem, Speaker
+from cases.importers.facts import parse_demographics, parse_sex, states_absence
 from cases.kb import Condition, KnowledgeBase, load_kb
-from cases.loader import CaseFileError, iter_jsonl
+from cases.loader import CaseFileError, iter_jsonl_lines
 from cases.rubric_from_kb import SAFETY_NET_WORDS, derive_rubric, find_condition
-from cases.synthesizer import contradictions
+from cases.synthesizer import consistency_problems, contradictions
 from personas.matcher import normalise, phrase_in
 
 FORMATS = ("agentclinic", "mediq", "healthbench")
@@ -32,11 +33,26 @@ NO_DIAGNOSIS = "not specified"
 """Diagnosis name of cases whose source states none (HealthBench conversations)."""
 
 
+class Skipped(BaseModel):
+    """A record an import left out, and why."""
+
+    line: int
+    """Its line in the file, from 1."""
+    reason: str
+    """What is wrong with it, without the file and line (records with the same fault share it)."""
+    message: str
+    """The whole one-line message: ``<file>:<line>: [field <key>: ]<reason>``."""
+
+
 class ImportResult(BaseModel):
     """What an import produced."""
 
+    read: int = 0
+    """Records (non-blank lines) read from the file."""
     cases: list[Case] = Field(default_factory=list)
     """The cases, in file order."""
+    skipped: list[Skipped] = Field(default_factory=list)
+    """Records that could not be made into a case, in file order."""
     matched: int = 0
     """Cases whose diagnosis named a knowledge-base condition (rubric derived from it)."""
     unmatched: list[str] = Field(default_factory=list)
@@ -229,6 +245,27 @@ def leaves(value: object, path: Sequence[str] = ()) -> Iterator[tuple[list[str],
             yield list(path), text
 
 
+def read_demographics(where: Where, key: str, notes: list[str], text: str, *fallbacks: str) -> Demographics:
+    """Age and sex from ``text``, else from the fallbacks in order; a sex no text states is chosen and noted.
+
+    Args:
+        where: File and line, for the error and the note.
+        key: The field ``text`` came from, for the error.
+        notes: The note on a chosen sex is appended here.
+        text: Where the source states age and sex.
+        fallbacks: Other texts of the record, in the order they are trusted.
+
+    Raises:
+        CaseFileError: if no text gives the patient's age.
+    """
+    demographics = parse_demographics(text, *fallbacks, choose_sex=True)
+    if demographics is None:
+        raise where.error(f"cannot read the patient's age from {text[:80]!r}", key)
+    if not any(parse_sex(t) for t in (text, *fallbacks) if t):
+        notes.append(where.note(f"the record states no sex; {demographics.sex} was chosen for the patient's pronouns"))
+    return demographics
+
+
 def _require(obj: Mapping[str, Any], key: str, where: Where, prefix: str) -> Any:
     if key not in obj or obj[key] is None:
         raise where.error("missing required key", _key(prefix, key))
@@ -240,7 +277,7 @@ def _require(obj: Mapping[str, Any], key: str, where: Where, prefix: str) -> Any
 
 def _records(path: Path) -> Iterator[tuple[Where, object]]:
     seen = False
-    for n, obj in iter_jsonl(path):
+    for n, obj in iter_jsonl_lines(path):
         seen = True
         yield Where(path, n), obj
     if not seen:
@@ -353,29 +390,43 @@ def _finish(draft: Draft, fmt: str, where: Where, kb: KnowledgeBase | None) -> t
 def _repair_polarity(draft: Draft, where: Where, notes: list[str]) -> None:
     # Free text like "has not eaten because of poor appetite" reads as a denial
     # to the negation cues but asserts a symptom; when the record also asserts
-    # it outright, the denial reading was the parser's mistake.
-    for pos, neg in contradictions(draft.facts):
-        i = draft.facts.index(neg)
-        draft.facts[i] = neg.model_copy(update={"negative": False})
-        notes.append(where.note(f"fact {neg.text!r} read as a finding, not a denial (it agrees with {pos.text!r})"))
+    # it ("loss of appetite"), the denial reading was the parser's mistake. A
+    # fact that opens by stating an absence ("denies itching", "no fever") is
+    # a denial whatever else the record says. One denial may agree with
+    # several findings: it is repaired once, naming them all.
+    agrees: dict[str, list[str]] = {}
+    for pos, neg in contradictions(draft.facts, loose=True):
+        if not states_absence(neg.text):
+            agrees.setdefault(neg.id, []).append(pos.text)
+    for i, fact in enumerate(draft.facts):
+        if fact.id in agrees and fact.negative:
+            draft.facts[i] = fact.model_copy(update={"negative": False})
+            named = "; ".join(repr(t) for t in agrees[fact.id])
+            notes.append(where.note(f"fact {fact.text!r} read as a finding, not a denial (it agrees with {named})"))
 
 
-def import_cases(fmt: str, path: str | Path, kb: KnowledgeBase | None = None) -> ImportResult:
+def import_cases(fmt: str, path: str | Path, kb: KnowledgeBase | None = None, *, strict: bool = False) -> ImportResult:
     """Read a dataset file in one of :data:`FORMATS` into arena cases.
+
+    A record that cannot be made into a case (not JSON, a key missing or of
+    the wrong type, text the parser cannot read, a duplicate id) is skipped
+    with a one-line reason, and the rest of the file is read.
 
     Args:
         fmt: ``agentclinic`` (OSCE or NEJM lines), ``mediq`` or ``healthbench``.
         path: A JSONL file, one record per line (blank lines allowed).
         kb: Knowledge base to match diagnoses against; None loads the built-in one
             (only when a record has a diagnosis to match).
+        strict: Raise on the first record that would be skipped.
 
     Returns:
-        The cases, how many diagnoses matched a condition, the ones that did
-        not, and notes on what was left out.
+        The cases, the records skipped and why, how many diagnoses matched a
+        condition, the ones that did not, and notes on what was left out.
 
     Raises:
-        CaseFileError: for an unknown format, an unreadable or empty file, or a
-            malformed record; the message names the file, the line and the key.
+        CaseFileError: for an unknown format, a missing, unreadable or empty
+            file, or (with ``strict``) a record that would be skipped; the
+            message names the file, the line and the key.
     """
     from cases.importers import agentclinic, healthbench, mediq
 
@@ -387,21 +438,24 @@ def import_cases(fmt: str, path: str | Path, kb: KnowledgeBase | None = None) ->
     result = ImportResult()
     first_line: dict[str, int] = {}
     for where, obj in _records(p):
-        if not isinstance(obj, dict):
-            raise where.error(f"expected a JSON object, got {json_type(obj)}", "(record)")
+        result.read += 1
+        notes: list[str] = []
         try:
-            draft = convert(obj, where, result.notes)
-        except ValidationError as exc:  # a fact or item built from unusable text
-            loc, msg = _first_error(exc)
-            raise where.error(f"cannot make a case from this record ({loc}: {msg})") from None
-        if draft.diagnosis is not None and kb is None:
-            kb = load_kb()
-        _repair_polarity(draft, where, result.notes)
-        case, cond = _finish(draft, fmt, where, kb)
-        if case.id in first_line:
-            raise where.error(f"duplicate case id {case.id!r} (first on line {first_line[case.id]})", "id")
+            case, cond, draft = _import_record(convert, fmt, obj, where, notes, kb, first_line)
+        except CaseFileError as exc:
+            if strict:
+                raise
+            result.skipped.append(_skip(where, str(exc)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - an unforeseen text breaks one record, never the import
+            message = where.error(f"cannot make a case from this record ({type(exc).__name__}: {_one_line(exc)})")
+            if strict:
+                raise message from None
+            result.skipped.append(_skip(where, str(message)))
+            continue
         first_line[case.id] = where.line
         result.cases.append(case)
+        result.notes.extend(notes)
         if draft.diagnosis is not None:
             if cond is not None:
                 result.matched += 1
@@ -410,4 +464,58 @@ def import_cases(fmt: str, path: str | Path, kb: KnowledgeBase | None = None) ->
     return result
 
 
-__all__ = ["FORMATS", "NO_DIAGNOSIS", "Draft", "ImportResult", "Where", "import_cases", "json_type", "minimal_rubric"]
+Converter = Callable[[dict[str, Any], Where, list[str]], Draft]
+
+
+def _import_record(
+    convert: Converter,
+    fmt: str,
+    obj: object,
+    where: Where,
+    notes: list[str],
+    kb: KnowledgeBase | None,
+    first_line: Mapping[str, int],
+) -> tuple[Case, Condition | None, Draft]:
+    """One record made into a case, or a :class:`CaseFileError` saying why it cannot be."""
+    if isinstance(obj, CaseFileError):  # the line is not JSON
+        raise obj
+    if not isinstance(obj, dict):
+        raise where.error(f"expected a JSON object, got {json_type(obj)}", "(record)")
+    try:
+        draft = convert(obj, where, notes)
+    except ValidationError as exc:  # a fact or item built from unusable text
+        loc, msg = _first_error(exc)
+        raise where.error(f"cannot make a case from this record ({loc}: {msg})") from None
+    if draft.diagnosis is not None and kb is None:
+        kb = load_kb()
+    _repair_polarity(draft, where, notes)
+    case, cond = _finish(draft, fmt, where, kb)
+    problems = consistency_problems(case)
+    if problems:  # what `arena cases validate` would refuse is never written
+        raise where.error(f"the record contradicts itself: {problems[0]}")
+    if case.id in first_line:
+        raise where.error(f"duplicate case id {case.id!r} (first on line {first_line[case.id]})", "id")
+    return case, cond, draft
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else ""
+
+
+def _skip(where: Where, message: str) -> Skipped:
+    prefix = f"{where.path}:{where.line}: "
+    return Skipped(line=where.line, reason=message.removeprefix(prefix), message=message)
+
+
+__all__ = [
+    "FORMATS",
+    "NO_DIAGNOSIS",
+    "Draft",
+    "ImportResult",
+    "Skipped",
+    "Where",
+    "import_cases",
+    "json_type",
+    "minimal_rubric",
+]

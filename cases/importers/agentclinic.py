@@ -17,17 +17,28 @@ answers the differentials.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from arena.types import Speaker
-from cases.importers import Draft, Where, flatten_text, get_list, get_obj, get_str, get_text, json_type, leaves
+from cases.importers import (
+    Draft,
+    Where,
+    flatten_text,
+    get_list,
+    get_obj,
+    get_str,
+    get_text,
+    json_type,
+    leaves,
+    read_demographics,
+)
 from cases.importers.facts import (
     FactBuilder,
     HistoryCat,
     complaint_from_vignette,
     complaint_words,
     finding_kind,
-    parse_demographics,
     split_atomic,
     split_sentences,
 )
@@ -84,7 +95,7 @@ def convert(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
         CaseFileError: naming the missing or malformed key.
     """
     if OSCE in obj:
-        return _osce(obj, where)
+        return _osce(obj, where, notes)
     if any(k in obj for k in ("patient_info", "answers", "physical_exams")):
         return _nejm(obj, where, notes)
     raise where.error(
@@ -92,14 +103,14 @@ def convert(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
     )
 
 
-def _osce(obj: dict[str, Any], where: Where) -> Draft:
+def _osce(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
     osce = get_obj(obj, OSCE, where)
     actor = get_obj(osce, "Patient_Actor", where, OSCE)
     diagnosis = get_str(osce, "Correct_Diagnosis", where, OSCE)
     demo_text = get_str(actor, "Demographics", where, ACTOR)
-    demographics = parse_demographics(demo_text)
-    if demographics is None:
-        raise where.error(f"cannot read age and sex from {demo_text!r}", f"{ACTOR}.Demographics")
+    # "3-year-old child": the sex is then in the history's pronouns.
+    story = " ".join(get_text(actor, "History", where, ACTOR) + get_text(osce, "Objective_for_Doctor", where, OSCE))
+    demographics = read_demographics(where, f"{ACTOR}.Demographics", notes, demo_text, story)
     speaker: Speaker = "caregiver" if demographics.age < 12 else "self"
     symptoms = get_obj(actor, "Symptoms", where, ACTOR)
     primary = get_str(symptoms, "Primary_Symptom", where, f"{ACTOR}.Symptoms")
@@ -150,6 +161,38 @@ def _osce(obj: dict[str, Any], where: Where) -> Draft:
     )
 
 
+_IMAGE = re.compile(r"\b(?:is|are)\s+shown\b|\b(?:image|photograph|micrograph|figure|panel)s?\b", re.IGNORECASE)
+_BRIEF_FRAME = re.compile(
+    r"^(?:for\s+(?:your\s+role\s+as\s+)?(?:a\s+|the\s+)?patient(?:\s+actor)?|as\s+(?:a\s+|the\s+)?patient(?:\s+actor)?)"
+    r"[^:,]*[:,]\s*",
+    re.IGNORECASE,
+)
+_BRIEF_SKIP = re.compile(
+    r"^(?:remember|note|your\s+knowledge|you\s+(?:are|have)\s+not\s+(?:aware|been\s+informed|been\s+told)|"
+    r"you\s+do\s+not\s+know|the\s+provided\s+text|for\s+an?\s+instrument)",
+    re.IGNORECASE,
+)
+
+
+def _vignette(question: str) -> list[str]:
+    """The sentences of a question's case description: the question itself and image captions left out."""
+    kept = [s for s in split_sentences(question) if not s.rstrip().endswith("?") and not _IMAGE.search(s)]
+    return kept if len(kept) >= 2 else []
+
+
+def _actor_brief(info: str) -> list[str]:
+    """The facts of an actor's brief: its framing ("For your role as a patient, ..."), markdown and reminders out."""
+    text = re.sub(r"\*\*([^*]+)\*\*:?", r"\1:", info)
+    text = re.sub(r"(?:^|\s)(?:-|\d{1,2}\.)\s+", ". ", text)
+    out: list[str] = []
+    for sentence in split_sentences(text):
+        s = _BRIEF_FRAME.sub("", sentence.strip()).strip(" .:-")
+        s = re.sub(r"^[A-Z][A-Za-z /]{2,40}:\s*", "", s)  # a bullet's label ("Age and Background: ...")
+        if len(s) > 3 and not _BRIEF_SKIP.search(s):
+            out.append(s[:1].upper() + s[1:])
+    return out
+
+
 def _nejm(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
     info = get_str(obj, "patient_info", where)
     question = get_str(obj, "question", where, required=False)
@@ -166,10 +209,14 @@ def _nejm(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
         (correct if flag else others).append(text)
     if len(correct) != 1:
         raise where.error(f"exactly one answer must be marked correct, found {len(correct)}", "answers")
-    sentences = split_sentences(info)
-    demographics = parse_demographics(sentences[0], fallback=info)
-    if demographics is None:
-        raise where.error("cannot read age and sex from the text", "patient_info")
+    # The question is the source's own vignette ("A 3-year-old girl presented ... What is the most
+    # likely diagnosis?"); patient_info retells it as an actor's brief, with instructions and markdown
+    # around the facts. The vignette is the cleaner source; the brief is read only without one.
+    vignette = _vignette(question)
+    sentences = vignette or _actor_brief(info)
+    if not sentences:
+        raise where.error("holds no sentence about the patient", "patient_info")
+    demographics = read_demographics(where, "patient_info", notes, sentences[0], question, info)
     speaker: Speaker = "caregiver" if demographics.age < 12 else "self"
     b = FactBuilder(speaker, demographics.sex)
     opening = complaint_from_vignette(sentences[0], speaker, demographics.sex)

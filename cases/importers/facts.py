@@ -11,6 +11,7 @@ Everything here is rule-based and deterministic.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -65,6 +66,12 @@ _NEG = re.compile(
     r"(?:no|denies|denied|denying|never|without|negative\s+for|nil|none|not|does\s+not|did\s+not|"
     r"has\s+not|have\s+not|had\s+not|is\s+not|was\s+not|doesn't|didn't|hasn't|haven't|isn't|wasn't|"
     r"absence\s+of|free\s+of)\b",
+    re.IGNORECASE,
+)
+_ABSENCE = re.compile(
+    r"^(?:(?:the\s+)?(?:patient|pt\.?|he|she|they|child|baby)\s+)?(?:also\s+)?"
+    r"(?:(?:has|had|have|reports|reported)\s+)?"
+    r"(?:no|denies|denied|denying|negative\s+for|nil|none|without|absence\s+of|free\s+of)\b",
     re.IGNORECASE,
 )
 _LABEL = re.compile(r"^[A-Za-z][A-Za-z /()-]{0,40}:\s+(?=\S)")
@@ -209,6 +216,15 @@ def is_negative(text: str) -> bool:
     """
     t = _LABEL.sub("", text.strip())
     return bool(_NEG.match(t) or _NEG_TAIL.search(t))
+
+
+def states_absence(text: str) -> bool:
+    """Whether a finding opens by stating an absence ("denies fever", "no rash", "negative for HIV").
+
+    Such a finding is a denial beyond doubt; one that negates a verb ("has not
+    eaten because of poor appetite") may still assert a symptom.
+    """
+    return bool(_ABSENCE.match(_LABEL.sub("", text.strip())))
 
 
 def salient_words(text: str, limit: int = 8) -> list[str]:
@@ -740,8 +756,33 @@ _FEMALE_NOUN = re.compile(
 )
 
 
-def parse_age(text: str) -> int | None:
-    """Return the age in whole years stated in ``text`` ("45-year-old", "6-month-old"), or None."""
+_AGE_STAGES: list[tuple[re.Pattern[str], int]] = [
+    (
+        re.compile(
+            r"\b(?:new-?borns?|neonat\w*|preterm|premature\s+(?:infant|baby)|weeks?'?\s+(?:of\s+)?gestation)", re.I
+        ),
+        0,
+    ),
+    (re.compile(r"\b(?:infants?|baby|babies)\b", re.I), 0),
+    (re.compile(r"\btoddlers?\b", re.I), 2),
+    (re.compile(r"\b(?:adolescents?|teen(?:ager)?s?)\b", re.I), 15),
+    (re.compile(r"\b(?:college|university)\s+students?\b", re.I), 20),
+    (re.compile(r"\bchild(?:ren)?\b", re.I), 7),
+    (re.compile(r"\byoung\s+(?:adult|man|woman|men|women)\b", re.I), 25),
+    (re.compile(r"\bmiddle[- ]aged\b", re.I), 50),
+    (re.compile(r"\b(?:elderly|older|aged)\s+(?:man|woman|men|women|patient|gentleman|lady|male|female)\b", re.I), 75),
+]
+"""Stages of life named without an age, in the order they are tried, with the age each stands for."""
+
+
+def parse_age(text: str, stages: bool = True) -> int | None:
+    """Return the age in whole years stated in ``text`` ("45-year-old", "6-month-old"), or None.
+
+    Args:
+        text: The text.
+        stages: Also read a stage of life without a number ("newborn",
+            "elderly man") as the typical age of that stage.
+    """
     for m in _AGE.finditer(text):
         n = int(m.group("n"))
         if m.group("m"):
@@ -755,6 +796,10 @@ def parse_age(text: str) -> int | None:
         n = int(w.group("n") or w.group("n2"))
         if n <= 120:
             return n
+    # No number: a word for a stage of life stands for a typical age of that stage.
+    for pattern, age in _AGE_STAGES if stages else ():
+        if pattern.search(text):
+            return age
     return None
 
 
@@ -772,22 +817,32 @@ def parse_sex(text: str) -> Literal["female", "male"] | None:
     return None
 
 
-def parse_demographics(text: str, fallback: str = "") -> Demographics | None:
+def parse_demographics(text: str, *fallbacks: str, choose_sex: bool = False) -> Demographics | None:
     """Read age and sex from free text such as "45-year-old male".
 
     Args:
         text: Where age and sex should be stated.
-        fallback: More text to look in for whatever ``text`` lacks.
+        fallbacks: More texts, looked in in order for whatever ``text`` lacks.
+            Only a number counts as an age there: the rest of a record may
+            name a baby or a child who is not the patient.
+        choose_sex: When no text states the sex, choose one from ``text``'s
+            checksum (the same record always gets the same one) instead of
+            giving up: a newborn's record often says only "newborn".
 
     Returns:
-        The demographics, or None when age or sex cannot be found.
+        The demographics, or None when the age (or, without ``choose_sex``,
+        the sex) cannot be found.
     """
     age = parse_age(text)
-    if age is None and fallback:
-        age = parse_age(fallback)
+    for more in fallbacks:
+        if age is None and more:
+            age = parse_age(more, stages=False)
     sex = parse_sex(text)
-    if sex is None and fallback:
-        sex = parse_sex(fallback)
+    for more in fallbacks:
+        if sex is None and more:
+            sex = parse_sex(more)
+    if sex is None and choose_sex:
+        sex = ("female", "male")[zlib.crc32(text.encode()) % 2]
     if age is None or sex is None:
         return None
     return Demographics(age=age, sex=sex)

@@ -15,8 +15,8 @@ import re
 from typing import Any, Literal
 
 from arena.types import Demographics, Speaker
-from cases.importers import Draft, Where, get_list, get_str, json_type
-from cases.importers.facts import FactBuilder, complaint_from_vignette, parse_age, parse_demographics, split_sentences
+from cases.importers import Draft, Where, get_list, get_str, json_type, read_demographics
+from cases.importers.facts import FactBuilder, complaint_from_vignette, parse_age, split_sentences
 from personas.matcher import normalise
 
 _NUMBERING = re.compile(r"^\s*\d{1,3}\s*[.)]\s*")
@@ -117,9 +117,7 @@ def convert(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
         if not isinstance(item, str):
             raise where.error(f"expected a string, got {json_type(item)}", f"facts.{i}")
 
-    demographics = _patient(obj, where) or parse_demographics(context[0], fallback=" ".join(context))
-    if demographics is None:
-        raise where.error("cannot read age and sex from the first sentence", "context.0")
+    demographics = _patient(obj, where) or read_demographics(where, "context.0", notes, context[0], " ".join(context))
     speaker: Speaker = "caregiver" if demographics.age < 12 else "self"
     b = FactBuilder(speaker, demographics.sex)
     opening = complaint_from_vignette(context[0], speaker, demographics.sex)

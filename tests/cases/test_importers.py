@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -503,7 +504,7 @@ HB = _line("healthbench.jsonl", 1)
         (
             "agentclinic",
             [_with(OSCE, "an adult", "OSCE_Examination", "Patient_Actor", "Demographics")],
-            r"bad\.jsonl:1: field OSCE_Examination\.Patient_Actor\.Demographics: cannot read age and sex",
+            r"bad\.jsonl:1: field OSCE_Examination\.Patient_Actor\.Demographics: cannot read the patient's age",
         ),
         (
             "agentclinic",
@@ -545,7 +546,13 @@ HB = _line("healthbench.jsonl", 1)
 def test_malformed_input_names_file_line_and_key(tmp_path, kb, fmt, lines, pattern):
     p = _write(tmp_path, "bad.jsonl", lines)
     with pytest.raises(CaseFileError, match=pattern):
-        import_cases(fmt, p, kb)
+        import_cases(fmt, p, kb, strict=True)
+    # Without --strict the same record is skipped with that line as its reason, and the rest is read.
+    result = import_cases(fmt, p, kb)
+    assert len(result.skipped) == 1
+    assert re.search(pattern, result.skipped[0].message), result.skipped[0].message
+    assert result.read == len([ln for ln in lines if ln != ""])
+    assert len(result.cases) == result.read - 1
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -73,7 +73,7 @@ BAD_INPUTS = {
     "stats-empty": (["cases", "stats", "empty.jsonl"], "empty.jsonl: no cases in file"),
     "import-unknown-format": (["cases", "import", "dup.jsonl", "--format", "nope", "--out", "o.jsonl"], "nope"),
     "import-bad-record": (
-        ["cases", "import", "agentclinic-bad.jsonl", "--format", "agentclinic", "--out", "o.jsonl"],
+        ["cases", "import", "agentclinic-bad.jsonl", "--format", "agentclinic", "--out", "o.jsonl", "--strict"],
         "agentclinic-bad.jsonl:1",
     ),
     "import-missing-file": (
@@ -115,7 +115,7 @@ BAD_INPUTS = {
     # databases
     "db-not-a-url": (["simulate", "--db", "arena.sqlite"], "arena.sqlite"),
     "db-unknown-driver": (["runs", "--db", "nosuchdb://x/y"], "nosuchdb"),
-    "db-folder-missing": (["runs", "--db", "sqlite:///no/such/dir/a.db"], "cannot open database"),
+    "db-folder-missing": (["runs", "--db", "sqlite:///no/such/dir/a.db"], "no medarena database at sqlite:///no/such"),
     "db-server-refuses": (["runs", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/x"], "cannot open database"),
     # commands on a stored run
     "show-unknown-run": (["show", "run-doesnotexist"], "no run 'run-doesnotexist'"),
@@ -154,6 +154,8 @@ def test_bad_input_is_one_clear_line_exit_2_and_writes_nothing(tmp_path, db_url,
         run_id = store_run(Store(db_url), "stored", diligence=0.6, n=3, trials=1)
         args = [run_id if a == "RUN" else a for a in args]
         before = _row_counts(db_url)
+    elif args[0] == "show" or "--resume" in args:
+        Store(db_url).engine.dispose()  # a database without that run (with none, the error says so instead)
     env = {**os.environ, "ARENA_DB": db_url}
     r = subprocess.run(
         [sys.executable, "-m", "arena.cli", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env
@@ -166,7 +168,7 @@ def test_bad_input_is_one_clear_line_exit_2_and_writes_nothing(tmp_path, db_url,
     if before is not None:
         assert _row_counts(db_url) == before
     elif args[0] == "show" or "--resume" in args:
-        # Reading opens (and so creates) the database, but records nothing.
+        # Reading records nothing.
         assert {t: n for t, n in _row_counts(db_url).items() if t != "migrations" and n} == {}
     else:
         assert nothing_written(db_url)
