@@ -102,6 +102,27 @@ def _home_without_cloud_probe() -> Iterator[str]:
         os.environ["HOME"] = real
 
 
+_UNIX_SOCKET_MAX = 107
+"""Longest path a Unix socket may have on Linux (108 bytes with the final NUL)."""
+_SESSION_SOCKET = "/ray/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store"
+"""The longest socket path Ray makes below its temporary folder, with a seven-digit process id."""
+
+
+def _session_root() -> str | None:
+    """Where a local Ray keeps its sessions: None (Ray's default, under TMPDIR) when its socket paths fit.
+
+    Ray puts its Unix sockets under ``$TMPDIR/ray/session_.../sockets``; a
+    long TMPDIR (macOS gives ``/var/folders/.../T/``, CI and test runners give
+    deeper ones) pushes them past the kernel's limit and Ray fails to start.
+    Then the sessions go to a short per-user folder under ``/tmp`` instead.
+    """
+    if len(tempfile.gettempdir()) + len(_SESSION_SOCKET) <= _UNIX_SOCKET_MAX:
+        return None
+    short = Path("/tmp") / f"medarena-ray-{os.getuid()}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return str(short / "ray")
+
+
 class RayStartError(RuntimeError):
     """Ray could not be started here, or the cluster asked for could not be joined."""
 
@@ -177,6 +198,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
                 ctx = ray.init(
                     num_cpus=num_cpus,
                     include_dashboard=False,
+                    _temp_dir=_session_root(),
                     runtime_env={"env_vars": {"HOME": real_home, "RAY_AUTH_TOKEN_PATH": token}},
                     **common,
                 )
