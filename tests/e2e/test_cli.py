@@ -71,7 +71,7 @@ def test_simulate_then_export_reads_back_with_datasets(tmp_path, db_url):
         (["simulate", "--persona", "pirate"], "unknown persona"),
         (["simulate", "--cases", "-3"], "--cases"),
         (["simulate", "--case-file", "missing.jsonl"], "missing.jsonl: no such file"),
-        (["show", "run-doesnotexist"], "no run 'run-doesnotexist'"),
+        (["show", "run-doesnotexist"], "no medarena database at"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, db_url, args, message):
@@ -80,8 +80,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, db_url, args
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("arena: error:"), r.stderr
     assert message in lines[0]
-    if args[0] == "simulate":
-        assert nothing_written(db_url)
+    assert nothing_written(db_url)
 
 
 def test_bad_case_file_names_the_line(tmp_path, db_url):

@@ -86,6 +86,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, db_u
 
 
 def test_resume_of_an_unknown_run_is_one_line(tmp_path, db_url):
+    Store(db_url).engine.dispose()  # a database that holds no such run
     cmd, kw = _cli(tmp_path, db_url, "simulate", "--resume", "nope")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "no run 'nope'" in r.stderr
