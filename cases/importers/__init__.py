@@ -447,12 +447,6 @@ def import_cases(fmt: str, path: str | Path, kb: KnowledgeBase | None = None, *,
                 raise
             result.skipped.append(_skip(where, str(exc)))
             continue
-        except Exception as exc:  # noqa: BLE001 - an unforeseen text breaks one record, never the import
-            message = where.error(f"cannot make a case from this record ({type(exc).__name__}: {_one_line(exc)})")
-            if strict:
-                raise message from None
-            result.skipped.append(_skip(where, str(message)))
-            continue
         first_line[case.id] = where.line
         result.cases.append(case)
         result.notes.extend(notes)
@@ -477,6 +471,23 @@ def _import_record(
     first_line: Mapping[str, int],
 ) -> tuple[Case, Condition | None, Draft]:
     """One record made into a case, or a :class:`CaseFileError` saying why it cannot be."""
+    try:
+        return _make_case(convert, fmt, obj, where, notes, kb, first_line)
+    except CaseFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unforeseen text breaks one record, never the import
+        raise where.error(f"cannot make a case from this record ({type(exc).__name__}: {_one_line(exc)})") from None
+
+
+def _make_case(
+    convert: Converter,
+    fmt: str,
+    obj: object,
+    where: Where,
+    notes: list[str],
+    kb: KnowledgeBase | None,
+    first_line: Mapping[str, int],
+) -> tuple[Case, Condition | None, Draft]:
     if isinstance(obj, CaseFileError):  # the line is not JSON
         raise obj
     if not isinstance(obj, dict):

@@ -60,16 +60,18 @@ _PATH_GENERIC = _wordset(
     value"""
 )
 
+_SUBJECT = r"^(?:(?:the\s+)?(?:patient|pt\.?|he|she|they|child|baby)\s+)?"
+"""Who a finding is about, when it says ("The patient denies ...", "She has no ...")."""
 _NEG = re.compile(
-    r"^(?:(?:the\s+)?(?:patient|pt\.?|he|she|they|child|baby)\s+)?"
-    r"(?:(?:has|had|have|reports|reported|with|takes|took|uses|used|drinks|smokes|is\s+taking|was\s+taking)\s+)?"
+    _SUBJECT
+    + r"(?:(?:has|had|have|reports|reported|with|takes|took|uses|used|drinks|smokes|is\s+taking|was\s+taking)\s+)?"
     r"(?:no|denies|denied|denying|never|without|negative\s+for|nil|none|not|does\s+not|did\s+not|"
     r"has\s+not|have\s+not|had\s+not|is\s+not|was\s+not|doesn't|didn't|hasn't|haven't|isn't|wasn't|"
     r"absence\s+of|free\s+of)\b",
     re.IGNORECASE,
 )
 _ABSENCE = re.compile(
-    r"^(?:(?:the\s+)?(?:patient|pt\.?|he|she|they|child|baby)\s+)?(?:also\s+)?"
+    _SUBJECT + r"(?:also\s+)?"
     r"(?:(?:has|had|have|reports|reported)\s+)?"
     r"(?:no|denies|denied|denying|negative\s+for|nil|none|without|absence\s+of|free\s+of)\b",
     re.IGNORECASE,
@@ -834,13 +836,10 @@ def parse_demographics(text: str, *fallbacks: str, choose_sex: bool = False) -> 
         the sex) cannot be found.
     """
     age = parse_age(text)
-    for more in fallbacks:
-        if age is None and more:
-            age = parse_age(more, stages=False)
     sex = parse_sex(text)
-    for more in fallbacks:
-        if sex is None and more:
-            sex = parse_sex(more)
+    for more in filter(None, fallbacks):
+        age = parse_age(more, stages=False) if age is None else age
+        sex = parse_sex(more) if sex is None else sex
     if sex is None and choose_sex:
         sex = ("female", "male")[zlib.crc32(text.encode()) % 2]
     if age is None or sex is None:

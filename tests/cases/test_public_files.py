@@ -129,3 +129,24 @@ def test_strict_import_of_a_file_with_one_bad_line_fails_and_a_lenient_one_skips
     assert result.skipped[0].message.startswith(f"{bad}:2: ")
     with pytest.raises(CaseFileError, match=r"mixed\.jsonl:2: "):
         import_cases("agentclinic", bad, strict=True)
+
+
+def test_an_unforeseen_failure_in_one_record_is_a_skip_not_a_traceback(monkeypatch):
+    import cases.importers.agentclinic as agentclinic
+
+    real = agentclinic.convert
+
+    def breaks_on_line_3(obj, where, notes):
+        if where.line == 3:
+            raise ValueError("x is not in list\nsecond line")
+        return real(obj, where, notes)
+
+    monkeypatch.setattr(agentclinic, "convert", breaks_on_line_3)
+    path = PUBLIC / "agentclinic_nejm.jsonl"
+    result = import_cases("agentclinic", path)
+    assert len(result.cases) == 14
+    assert [s.message for s in result.skipped] == [
+        f"{path}:3: cannot make a case from this record (ValueError: x is not in list)"
+    ]
+    with pytest.raises(CaseFileError, match=r":3: cannot make a case from this record \(ValueError"):
+        import_cases("agentclinic", path, strict=True)
