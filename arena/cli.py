@@ -15,8 +15,8 @@ from arena.cli_report import register as register_report_commands
 from arena.display import make_console
 
 if TYPE_CHECKING:
-    from arena.store import Store
-    from arena.types import RunConfig
+    from arena.core.store import Store
+    from arena.core.types import RunConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -36,7 +36,7 @@ DbOpt = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default
 
 def _store(db: str | None, *, create: bool = False):  # type: ignore[no-untyped-def]
     """Open the store; only a new run may create the database."""
-    from arena.store import Store
+    from arena.core.store import Store
 
     return Store(db, create=create)
 
@@ -133,9 +133,9 @@ def simulate(
 ) -> None:
     """Run consultations, judge them, distill the failures, print a summary."""
     from arena import pipeline
+    from arena.core.types import RunConfig
     from arena.display import make_display
     from arena.doctors import HUMAN
-    from arena.types import RunConfig
 
     doctors = doctor or ["builtin/checklist"]
     config = RunConfig(
@@ -314,7 +314,7 @@ def export_hf_cmd(
     db: DbOpt = None,
 ) -> None:
     """Write a run as a Hugging Face dataset folder (qa, mistakes, transcripts, verdicts); optionally push it."""
-    from arena.types import RiskLevel
+    from arena.core.types import RiskLevel
     from distill.export_hf import SplitBy, export_hf
 
     if min_risk is not None and min_risk not in ("low", "medium", "high", "critical"):
@@ -375,7 +375,7 @@ def show(
         return
     found = list(store.transcripts(r.id, consultation))
     if not found:
-        from arena.store import StoreError
+        from arena.core.store import StoreError
 
         raise StoreError(f"no consultation {consultation!r} in run {r.id}")
     tr = found[0]
@@ -399,7 +399,7 @@ def show(
 
 def _error(line: str) -> None:
     """Print one error line on stderr, with any key a model name carried masked."""
-    from arena.redaction import redact_secrets
+    from arena.core.redaction import redact_secrets
 
     print(f"arena: error: {redact_secrets(line)}", file=sys.stderr)
 
@@ -421,9 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import OperationalError
     from typer.exceptions import TyperException
 
+    from arena.core.store import StoreError
     from arena.models import ModelError
     from arena.ray_local import RayStartError
-    from arena.store import StoreError
     from cases.kb import KBError
     from cases.loader import CaseFileError
     from cases.synthesizer import SynthesisError

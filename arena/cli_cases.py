@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from arena.core.types import Case
 from arena.display import make_console
-from arena.types import Case
 
 cases_app = typer.Typer(no_args_is_help=True, help="Generate, import, validate and inspect case banks.")
 out = make_console()

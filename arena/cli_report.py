@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from arena.core.types import Estimate, RunAnalysis, Verdict
 from arena.display import make_console
-from arena.types import Estimate, RunAnalysis, Verdict
 
 out = make_console()
 
@@ -95,8 +95,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-judge a stored run without re-simulating, then print its figures."""
         from arena import pipeline
+        from arena.core.store import Store
         from arena.display import make_display
-        from arena.store import Store
         from judges.analysis import analyze_run, read_labels
         from judges.committee import check_rule
 
@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
     ) -> None:
         """Print a judged run's leaderboard and figures; optionally write an HTML report."""
-        from arena.store import Store
+        from arena.core.store import Store
         from judges.analysis import analyze_run, read_labels
 
         store = Store(db, create=False)
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
         db: DbOpt = None,
     ) -> None:
         """Per-doctor and per-axis score differences (B - A) with bootstrap 95% intervals."""
-        from arena.store import Store
+        from arena.core.store import Store
         from judges.comparison import compare_runs
 
         rows = compare_runs(Store(db, create=False), run_a, run_b)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from arena.agents import Doctor, Measurement, Patient
-from arena.types import Case, DoctorAction, PatientReply, Role, Transcript, Turn, Usage, utcnow
+from arena.core.agents import Doctor, Measurement, Patient
+from arena.core.types import Case, DoctorAction, PatientReply, Role, Transcript, Turn, Usage, utcnow
 
 OnTurn = Callable[[Turn], None]
 

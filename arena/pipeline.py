@@ -7,12 +7,12 @@ import secrets
 import zlib
 from collections.abc import Sequence
 
+from arena.core.store import Store, StoreError
+from arena.core.types import Case, Run, RunConfig
 from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
 from arena.ray_local import init_ray
 from arena.runner import ActorSettings, Job, run_jobs, run_jobs_inline
-from arena.store import Store, StoreError
-from arena.types import Case, Run, RunConfig
 from cases.loader import builtin_cases, load_case_file, select_cases
 from cases.synthesizer import generate
 from distill.dedup import DEFAULT_THRESHOLD

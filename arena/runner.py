@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from arena.store import Store
-from arena.types import Case, RunProgress, Transcript, Turn, utcnow
+from arena.core.store import Store
+from arena.core.types import Case, RunProgress, Transcript, Turn, utcnow
 
 TICK_S = 0.25
 """How often the driver drains turns and writes them."""
@@ -76,7 +76,7 @@ class ConsultationWorker:
             cases: Every case of the run, by id (sent once, not per job).
             uses_litellm: Whether any policy of the run calls litellm.
         """
-        from arena.call_policy import set_share
+        from arena.models.call_policy import set_share
 
         self.settings = settings
         self.cases = cases

@@ -39,8 +39,8 @@ import random
 import time
 from dataclasses import dataclass
 
+from arena.core.types import Case, Persona
 from arena.models import ChatModel, ModelError
-from arena.types import Case, Persona
 from cases.kb import load_kb
 from cases.synthesizer import generate
 from personas.catalog import personas

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from arena.cli_cases import write_jsonl
-from arena.store import Store
+from arena.core.store import Store
 from cases.importers import import_cases
 from personas.leak_check import LeakCheck
 

@@ -12,10 +12,9 @@ import asyncio
 import statistics
 import time
 
-from arena import local_provider
 from arena.doctors import get_doctor
 from arena.engine import run_consultation
-from arena.models import LiteLLMModel, get_model
+from arena.models import LiteLLMModel, get_model, local_provider
 from cases.synthesizer import generate
 from personas.catalog import get_persona
 from personas.factory import get_patient

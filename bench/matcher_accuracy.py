@@ -14,7 +14,7 @@ about) and prints, per backend:
 (`personas/data/synonyms.json`) and constants were settled on the main set, and
 never tuned against: its figures are the fairer estimate.
 
-`keywords` is the previous keyword counter (`personas.matcher.match_topics`), for comparison.
+`keywords` is the previous keyword counter (`cases.knowledge.match_topics`), for comparison.
 Run: `python bench/matcher_accuracy.py [--backends lexical,minilm] [--errors]`.
 """
 
@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from importlib import resources
 
-from personas.matcher import match_topics
+from cases.knowledge import match_topics
 from personas.matching import MatcherError, get_matcher, match_intents, topic_candidates
 
 

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from arena import pipeline
+from arena.core.store import Store
+from arena.core.types import RunConfig
 from arena.display import SilentDisplay
 from arena.ray_local import shutdown_ray
-from arena.store import Store
-from arena.types import RunConfig
 from distill.export_hf import export_hf
 
 

@@ -21,13 +21,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from arena.core.store import Store
+from arena.core.types import Case, Run, RunConfig, Transcript
 from arena.doctors import get_doctor
 from arena.engine import run_consultation
 from arena.models import load_litellm
 from arena.ray_local import init_ray, shutdown_ray
 from arena.runner import ActorSettings, Job, default_actor_count, run_jobs
-from arena.store import Store
-from arena.types import Case, Run, RunConfig, Transcript
 from cases.loader import builtin_cases, select_cases
 from personas.catalog import get_persona
 from personas.factory import get_patient

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arena.store import Store
-from arena.types import DoctorAction, Run, RunConfig, Transcript, Turn, Usage, utcnow
+from arena.core.store import Store
+from arena.core.types import DoctorAction, Run, RunConfig, Transcript, Turn, Usage, utcnow
 from cases.loader import builtin_cases
 from tui.app import ArenaApp
 from tui.screens.consultations import ConsultationsScreen

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from arena.types import FileRecord, NonEmpty
+from arena.core.types import FileRecord, NonEmpty
 from cases.knowledge import topics
 
 HistoryCategory = Literal["hpi", "ros", "pmh", "medications", "allergies", "social", "family"]

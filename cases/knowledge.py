@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from cases.text import normalise, phrase_in
 
 TopicKind = Literal["history", "exam", "test"]
 
@@ -152,8 +155,6 @@ _STOP = frozenset(
 
 def salient_words(text: str) -> set[str]:
     """Content words of a text: lower-case, no numbers, no stop words."""
-    from personas.matcher import normalise
-
     return {w for w in normalise(text).split() if len(w) > 2 and not w[0].isdigit() and w not in _STOP}
 
 
@@ -199,3 +200,27 @@ def conditions() -> tuple[Condition, ...]:
             )
         )
     return tuple(out)
+
+
+def match_topics(text: str, kinds: Iterable[TopicKind] = ("history",)) -> list[str]:
+    """Return the topics ``text`` asks about, best first.
+
+    Args:
+        text: A question or request.
+        kinds: Which kinds of topic to consider.
+
+    Returns:
+        Topic names with at least one keyword (or the topic's own name) in the
+        text, ordered by how many keywords matched.
+    """
+    norm = normalise(text)
+    wanted = set(kinds)
+    scored: list[tuple[int, str]] = []
+    for t in topics().values():
+        if t.kind not in wanted:
+            continue
+        hits = sum(1 for kw in (*t.keywords, t.topic.replace("_", " ")) if phrase_in(kw, norm))
+        if hits:
+            scored.append((hits, t.topic))
+    scored.sort(key=lambda x: (-x[0], x[1]))
+    return [name for _, name in scored]

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from arena.types import Case
+from arena.core.types import REPEAT_MARK, Case
 
 
 class CaseFileError(ValueError):
@@ -106,15 +106,6 @@ def load_case_file(path: str | Path) -> list[Case]:
     if not cases:
         raise CaseFileError(f"{p}: no cases in file")
     return cases
-
-
-REPEAT_MARK = "#"
-"""Separates a case id from the repeat number :func:`select_cases` gives repeats."""
-
-
-def base_case_id(case_id: str) -> str:
-    """The id of the bank case a (possibly repeated) case id came from."""
-    return case_id.split(REPEAT_MARK, 1)[0]
 
 
 def select_cases(bank: list[Case] | tuple[Case, ...], n: int) -> list[Case]:

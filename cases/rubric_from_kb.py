@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arena.types import Fact, RubricCheck, RubricItem
+from arena.core.types import Fact, RubricCheck, RubricItem
 from cases.kb import Condition, KnowledgeBase
 from cases.knowledge import topics
-from personas.matcher import normalise
+from cases.text import normalise
 
 SAFETY_NET_WORDS = ["return", "urgent", "urgently", "emergency", "worse", "999", "911"]
 

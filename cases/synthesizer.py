@@ -17,11 +17,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from arena.types import Case, Demographics, Diagnosis, Fact
+from arena.core.types import Case, Demographics, Diagnosis, Fact
 from cases.kb import Condition, Finding, KnowledgeBase, load_kb
 from cases.knowledge import salient_words
 from cases.rubric_from_kb import derive_rubric
-from personas.matcher import normalise
+from cases.text import normalise
 
 CHILD_AGE = 12
 """Below this age a caregiver speaks for the patient."""

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arena.types import Case, Mistake, MistakeCluster, RiskLevel
+from arena.core.types import Case, Mistake, MistakeCluster, RiskLevel, base_case_id
 from cases.knowledge import salient_words
-from cases.loader import base_case_id
 from distill.mistakes import stable_id
 
 DEFAULT_THRESHOLD = 0.8

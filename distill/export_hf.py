@@ -9,9 +9,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
 
-from arena.store import Store
-from arena.templating import render
-from arena.types import RiskLevel
+from arena.core.store import Store
+from arena.core.templating import render
+from arena.core.types import RiskLevel
 
 SplitBy = Literal["system", "complaint"]
 _RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
+from arena.core.templating import render
+from arena.core.types import Case, Mistake, QAItem, Transcript
 from arena.models import ChatModel
-from arena.templating import render
-from arena.types import Case, Mistake, QAItem, Transcript
 from distill.mistakes import stable_id
 from distill.qa import disclosed_lines, validate
 

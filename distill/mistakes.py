@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from arena.templating import render
-from arena.types import Case, Mistake, MistakeCategory, RiskLevel, RubricItem, Transcript, Verdict
+from arena.core.templating import render
+from arena.core.types import Case, Mistake, MistakeCategory, RiskLevel, RubricItem, Transcript, Verdict
 from judges.committee import COMMITTEE
 
 _CATEGORY: dict[str, MistakeCategory] = {

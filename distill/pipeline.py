@@ -7,9 +7,9 @@ from collections import defaultdict
 
 from pydantic import BaseModel, ConfigDict
 
+from arena.core.store import Store
+from arena.core.types import Case, Mistake, QAItem, Transcript, Verdict
 from arena.models import BuiltinRef, ChatModel, ModelError, get_model
-from arena.store import Store
-from arena.types import Case, Mistake, QAItem, Transcript, Verdict
 from distill.dedup import DEFAULT_THRESHOLD, cluster_mistakes
 from distill.llm_qa import llm_qa
 from distill.mistakes import mistakes_for

@@ -8,11 +8,11 @@ wrote it, passes :func:`validate`; a rejected item is kept with its reason.
 
 from __future__ import annotations
 
-from arena.templating import render
-from arena.types import Case, Mistake, QAItem, RubricItem, Transcript
+from arena.core.templating import render
+from arena.core.types import Case, Mistake, QAItem, RubricItem, Transcript
 from cases.knowledge import topics
+from cases.text import normalise, phrase_in
 from distill.mistakes import stable_id
-from personas.matcher import normalise, phrase_in
 
 BUILTIN_GENERATOR = "builtin/templates"
 

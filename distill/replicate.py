@@ -6,10 +6,10 @@ import asyncio
 import re
 from collections.abc import Sequence
 
+from arena.core.templating import render
+from arena.core.types import QAItem
 from arena.doctors import ChecklistDoctor
 from arena.models import BuiltinRef, ChatModel, get_model
-from arena.templating import render
-from arena.types import QAItem
 from cases.knowledge import salient_words
 
 PASS_SHARE = 0.5

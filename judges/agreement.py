@@ -9,7 +9,7 @@ from itertools import combinations
 
 import numpy as np
 
-from arena.types import Agreement, JudgeCalibration, Verdict
+from arena.core.types import Agreement, JudgeCalibration, Verdict
 
 _CODE = {"met": 1.0, "not_met": 0.0}
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from math import comb
 from pathlib import Path
 
-from arena.store import Store
-from arena.types import ConsultationBrief, Estimate, RunAnalysis, Score, Verdict
-from cases.loader import CaseFileError, base_case_id, iter_jsonl
+from arena.core.store import Store
+from arena.core.types import ConsultationBrief, Estimate, RunAnalysis, Score, Verdict, base_case_id
+from cases.loader import CaseFileError, iter_jsonl
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
 from judges.scoring import bootstrap_ci

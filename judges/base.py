@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from arena.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict, Verdict3
+from arena.core.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict, Verdict3
 
 
 class Judge(Protocol):

@@ -10,11 +10,11 @@ unscored rather than guessed.
 
 from __future__ import annotations
 
-from arena.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict
+from arena.core.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict
 from cases.knowledge import salient_words
+from cases.text import normalise, phrase_in
 from judges.base import item_verdict
 from judges.diagnosis import match_diagnosis
-from personas.matcher import normalise, phrase_in
 
 
 class BuiltinRubricJudge:

@@ -19,8 +19,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Literal, get_args
 
+from arena.core.types import Case, Score, Transcript, Verdict, Verdict3
 from arena.models import BuiltinRef, ModelError, get_model, parse_model_name
-from arena.types import Case, Score, Transcript, Verdict, Verdict3
 from judges.base import Judge
 from judges.builtin_rubric import BuiltinRubricJudge, BuiltinSafetyJudge
 from judges.diagnosis import DiagnosisDecider, match_diagnosis

@@ -6,7 +6,7 @@ from collections import defaultdict
 
 from pydantic import BaseModel, ConfigDict
 
-from arena.store import Store
+from arena.core.store import Store
 from judges.scoring import bootstrap_diff
 
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 import json
 import re
 
+from arena.core.templating import render
+from arena.core.types import Case, DiagnosisMatch, FinalAnswer
 from arena.models import ChatModel, get_model
-from arena.templating import render
-from arena.types import Case, DiagnosisMatch, FinalAnswer
-from personas.matcher import normalise
+from cases.text import normalise
 
 _FILLER = {
     "acute",

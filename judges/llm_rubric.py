@@ -6,9 +6,9 @@ import asyncio
 import json
 import re
 
+from arena.core.templating import render
+from arena.core.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict
 from arena.models import ChatModel
-from arena.templating import render
-from arena.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict
 from judges.base import item_verdict
 
 MAX_ATTEMPTS = 3

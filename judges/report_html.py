@@ -31,8 +31,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from arena.templating import render
-from arena.types import RunAnalysis, Transcript, Turn, Verdict, Verdict3
+from arena.core.templating import render
+from arena.core.types import RunAnalysis, Transcript, Turn, Verdict, Verdict3
 from judges.committee import COMMITTEE
 
 NA = "n/a"

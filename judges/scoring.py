@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from arena.types import Case, DiagnosisMatch, Score, Verdict
+from arena.core.types import Case, DiagnosisMatch, Score, Verdict
 
 
 def _ratio(items: Sequence[Verdict]) -> float | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from arena.types import Case, Fact, PatientReply, Persona
-from personas.matcher import match_topics, normalise, phrase_in
+from arena.core.types import Case, Fact, PatientReply, Persona
+from cases.knowledge import match_topics
+from cases.text import normalise, phrase_in
 from personas.matching import DEFAULT_MATCHER, get_matcher, match_intents
 from personas.voice import Voice
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from arena.types import Case, Persona
+from arena.core.types import Case, Persona
 
 MIX = "mix"
 """Persona spec for a seeded draw over the catalogue, one persona per case."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from arena.agents import Patient
+from arena.core.agents import Patient
+from arena.core.types import Case, Persona
 from arena.models import BuiltinRef, ChatModel, ModelError, get_model
-from arena.types import Case, Persona
 from personas.builtin_patient import BuiltinPatient
 from personas.guard import Guard
 from personas.llm_patient import LLMPatient

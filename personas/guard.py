@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 
-from arena.json_reply import first_json_object
+from arena.core.json_reply import first_json_object
+from arena.core.templating import render
+from arena.core.types import Case, Fact, Persona, Usage
 from arena.models import ChatModel
-from arena.templating import render
-from arena.types import Case, Fact, Persona, Usage
 from personas.guard_voice import VoiceFilter, kb_wordings
 from personas.matching import (
     DEFAULT_MATCHER,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from arena.types import Case, Persona
+from arena.core.types import Case, Persona
 from personas.voice import placeholders
 
 _GAPS = re.compile(r"\s+")

@@ -23,9 +23,9 @@ from importlib import resources
 from importlib.abc import Traversable
 from typing import Any, Literal
 
-from arena.types import Case, Fact
+from arena.core.types import Case, Fact
 from cases.knowledge import topics
-from personas.matcher import normalise, phrase_in, words
+from cases.text import normalise, phrase_in, words
 
 LeakKind = Literal["diagnosis", "icd10", "result", "prompt"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from arena.core.templating import render
+from arena.core.types import Case, GuardEvent, PatientReply, Persona, Usage
 from arena.models import ChatModel, Message
-from arena.templating import render
-from arena.types import Case, GuardEvent, PatientReply, Persona, Usage
 from personas.builtin_patient import BuiltinPatient
 from personas.guard import ClaimCheck, Guard
 from personas.leak_check import LeakCheck

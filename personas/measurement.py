@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from arena.types import Case, PatientReply
-from personas.matcher import match_topics, normalise, phrase_in
+from arena.core.types import Case, PatientReply
+from cases.knowledge import match_topics
+from cases.text import normalise, phrase_in
 
 NOT_AVAILABLE = "Not performed / not available for this patient."
 

@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from typing import Literal
 
-from arena.types import Case, Fact, PatientReply, Persona
+from arena.core.types import Case, Fact, PatientReply, Persona
 from personas.leak_check import LeakCheck
 
 CannedReply = Literal["unknown", "denial", "diagnosis", "not_checked", "unclear"]

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from arena.store import Store
-from arena.types import Case
+from arena.core.store import Store
+from arena.core.types import Case
 from cases.loader import builtin_cases
 
 PG_ADMIN_URL = os.environ.get("ARENA_TEST_PG")
@@ -72,7 +72,7 @@ def bank() -> tuple[Case, ...]:
 
 def start_consultation(store: Store, cid: str, run_id: str = "r1", case_id: str = "acs-stemi") -> None:
     """Record one consultation as started (doctor ``d``, patient ``p``, plain persona, trial and seed 0)."""
-    from arena.types import utcnow
+    from arena.core.types import utcnow
 
     store.start_consultations(
         [
@@ -93,7 +93,7 @@ def start_consultation(store: Store, cid: str, run_id: str = "r1", case_id: str 
 
 def store_run(store: Store, name: str, diligence: float, n: int = 12, trials: int = 2) -> str:
     """Store a run of checklist-doctor consultations without Ray (engine + store only)."""
-    from arena.types import Run, RunConfig, utcnow
+    from arena.core.types import Run, RunConfig, utcnow
     from cases.synthesizer import generate
 
     cases = generate(n, seed=3)

@@ -3,7 +3,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from arena.types import Case, RubricItem, Transcript
+from arena.core.types import Case, RubricItem, Transcript
 
 
 def _case_dict(stemi: Case) -> dict:

@@ -20,8 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from arena.store import Store
-from arena.types import utcnow
+from arena.core.store import Store
+from arena.core.types import utcnow
 from tui.follow import RunFollower, Update, fetch_delta
 from tui.queries import find_run
 from tui.screens.base import RunScreen

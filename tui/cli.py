@@ -6,7 +6,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from arena.store import Store, StoreError, display_url, fully_migrated, resolve_db_url, sqlite_file
+from arena.core.store import Store, StoreError, display_url, fully_migrated, resolve_db_url, sqlite_file
 from tui.queries import find_run
 
 
@@ -67,7 +67,7 @@ def run_app_in_process(store_url: str, run_id: str | None) -> None:
     Call it from the main thread (Textual needs the terminal and the signal
     handlers); the app opens its own engine on ``store_url`` and only reads,
     so it needs nothing from the writer. Create the writer's
-    :class:`~arena.store.Store` before calling this, so the schema exists
+    :class:`~arena.core.store.Store` before calling this, so the schema exists
     before two processes race to migrate it. A run that is not there yet is
     waited for. Returns when the user quits; the simulation is left running.
 

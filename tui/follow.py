@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from arena.types import utcnow
+from arena.core.types import utcnow
 from tui.queries import (
     CaseMeta,
     ConsultationCursor,

@@ -1,7 +1,7 @@
 """Read-only, incremental queries on the store for the terminal app.
 
-Everything here is SQLAlchemy Core on the tables :mod:`arena.tables`
-registers, run on a :class:`~arena.store.Store`'s engine. Nothing writes.
+Everything here is SQLAlchemy Core on the tables :mod:`arena.core.tables`
+registers, run on a :class:`~arena.core.store.Store`'s engine. Nothing writes.
 
 The app follows a run without re-reading it: turns by their ``seq``
 (``ix_turns_run_seq`` makes "turns of this run after seq N" an index range
@@ -23,8 +23,8 @@ from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy import case as sql_case
 from sqlalchemy.engine import Engine, Row
 
-from arena.tables import CASES, CONSULTATIONS, MISTAKES, QA_ITEMS, RUNS, SCORES, TURNS, VERDICTS, aware
-from arena.types import Case, Role
+from arena.core.tables import CASES, CONSULTATIONS, MISTAKES, QA_ITEMS, RUNS, SCORES, TURNS, VERDICTS, aware
+from arena.core.types import Case, Role
 from judges.committee import COMMITTEE
 
 ROLES: tuple[str, ...] = get_args(Role)
@@ -72,7 +72,7 @@ class UsageTotals:
 
     @classmethod
     def from_json(cls, data: Any) -> UsageTotals:
-        """Build a total from a stored :class:`arena.types.Usage` dict (missing keys count 0)."""
+        """Build a total from a stored :class:`arena.core.types.Usage` dict (missing keys count 0)."""
         if not isinstance(data, dict):
             return cls()
         return cls(

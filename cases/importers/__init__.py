@@ -3,7 +3,7 @@
 Each format module reads one JSON object (one line of a JSONL file) into a
 :class:`Draft`: the patient's facts, the chief complaint, the demographics and
 the diagnosis as the source states it. This module reads the file, finishes
-each draft into a :class:`~arena.types.Case` (the diagnosis looked up in the
+each draft into a :class:`~arena.core.types.Case` (the diagnosis looked up in the
 knowledge base, the rubric derived from the matched condition or a minimal
 one) and turns every problem into a :class:`~cases.loader.CaseFileError`
 that names file, line and key.
@@ -18,13 +18,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from arena.types import Case, Demographics, Diagnosis, Fact, RubricCheck, RubricItem, Speaker
+from arena.core.types import Case, Demographics, Diagnosis, Fact, RubricCheck, RubricItem, Speaker
 from cases.importers.facts import parse_demographics, parse_sex, states_absence
 from cases.kb import Condition, KnowledgeBase, load_kb
 from cases.loader import CaseFileError, iter_jsonl_lines
 from cases.rubric_from_kb import SAFETY_NET_WORDS, derive_rubric, find_condition
 from cases.synthesizer import consistency_problems, contradictions
-from personas.matcher import normalise, phrase_in
+from cases.text import normalise, phrase_in
 
 FORMATS = ("agentclinic", "mediq", "healthbench")
 """The formats :func:`import_cases` reads."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from arena.types import Speaker
+from arena.core.types import Speaker
 from cases.importers import (
     Draft,
     Where,

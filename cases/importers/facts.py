@@ -2,7 +2,7 @@
 
 Source datasets describe a patient in sentences ("The patient reports fever,
 cough and night sweats. Denies chest pain."); the arena needs one
-:class:`~arena.types.Fact` per finding, each with a topic the built-in
+:class:`~arena.core.types.Fact` per finding, each with a topic the built-in
 patient can match a question to, keywords for questions no topic covers, a
 negation flag and, where it is simple to make, the patient's own wording.
 Everything here is rule-based and deterministic.
@@ -15,9 +15,9 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from arena.types import Demographics, Disclosure, Fact, FactCategory, Speaker
-from cases.knowledge import TopicKind, topics
-from personas.matcher import match_topics, normalise, phrase_in, words
+from arena.core.types import Demographics, Disclosure, Fact, FactCategory, Speaker
+from cases.knowledge import TopicKind, match_topics, topics
+from cases.text import normalise, phrase_in, words
 
 HistoryCat = Literal["hpi", "pmh", "medications", "allergies", "social", "family", "ros"]
 
@@ -357,7 +357,7 @@ def _term_topic(kind: str, text: str) -> str | None:
 def ranked_topics(text: str, kind: TopicKind) -> list[tuple[str, list[str]]]:
     """Topics of one kind that ``text`` names, with the keywords that matched, best first.
 
-    The topics are those of :func:`~personas.matcher.match_topics`; among
+    The topics are those of :func:`~cases.knowledge.match_topics`; among
     topics with as many matching keywords, the one named earliest in the text
     comes first ("The pain is constant and worse on coughing" is about timing).
     """

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from arena.types import Demographics, RubricItem, Speaker
+from arena.core.types import Demographics, RubricItem, Speaker
 from cases.importers import Draft, Where, get_list, get_str, json_type
 from cases.importers.facts import FactBuilder, parse_age, parse_sex
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from arena.types import Demographics, Speaker
+from arena.core.types import Demographics, Speaker
 from cases.importers import Draft, Where, get_list, get_str, json_type, read_demographics
 from cases.importers.facts import FactBuilder, complaint_from_vignette, parse_age, split_sentences
-from personas.matcher import normalise
+from cases.text import normalise
 
 _NUMBERING = re.compile(r"^\s*\d{1,3}\s*[.)]\s*")
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import resources
 
-from arena.types import Fact
+from arena.core.types import Fact
 from cases.knowledge import TopicKind, topics
 from personas.matching.base import Candidate, Matcher, select
 

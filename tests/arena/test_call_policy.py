@@ -5,8 +5,8 @@ import asyncio
 import litellm
 import pytest
 
-from arena.call_policy import CallPolicy, CallPolicyError, Gate, is_transient, retry_after_s
 from arena.models import ModelError, get_model
+from arena.models.call_policy import CallPolicy, CallPolicyError, Gate, is_transient, retry_after_s
 
 
 def test_policy_is_read_from_model_parameters_and_never_sent_to_the_provider():

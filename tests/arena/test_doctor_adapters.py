@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from arena.core.types import Case
 from arena.doctors import DOCTOR_STYLES, LLMDoctor, check_doctor, get_doctor
+from arena.doctors.http import HTTPDoctor
+from arena.doctors.human import HumanDoctor, parse_human_line
 from arena.engine import run_consultation
-from arena.http_doctor import HTTPDoctor
-from arena.human_doctor import HumanDoctor, parse_human_line
 from arena.models import ModelError, get_model
-from arena.types import Case
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import get_persona
 from personas.measurement import CaseMeasurement
@@ -159,14 +159,14 @@ def test_human_doctor_whose_input_ends_leaves_a_recorded_empty_answer(stemi: Cas
 
 @pytest.mark.parametrize("style", DOCTOR_STYLES)
 def test_each_doctor_style_has_its_own_prompt(style):
-    text = (Path("arena/templates/doctor_styles") / f"{style}.j2").read_text().strip()
+    text = (Path("arena/doctors/templates/doctor_styles") / f"{style}.j2").read_text().strip()
     doctor = get_doctor(f"mock/doctor?style={style}", seed=0, max_turns=7)
     assert isinstance(doctor, LLMDoctor)
     system = doctor.messages[0]["content"]
     assert text in system and "at most 7 turns" in system
     others = [s for s in DOCTOR_STYLES if s != style]
     for other in others:
-        assert (Path("arena/templates/doctor_styles") / f"{other}.j2").read_text().strip() not in system
+        assert (Path("arena/doctors/templates/doctor_styles") / f"{other}.j2").read_text().strip() not in system
 
 
 def test_unknown_doctor_style_is_refused_and_style_is_not_sent_to_the_provider():

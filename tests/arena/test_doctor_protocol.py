@@ -1,4 +1,4 @@
-from arena.doctor_protocol import parse_doctor_reply
+from arena.doctors.protocol import parse_doctor_reply
 
 
 def test_json_question():

@@ -1,8 +1,8 @@
 import asyncio
 
+from arena.core.types import Case, PatientReply, Turn
 from arena.doctors import ChecklistDoctor, get_doctor
 from arena.engine import run_consultation
-from arena.types import Case, PatientReply, Turn
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import get_persona
 from personas.factory import get_patient

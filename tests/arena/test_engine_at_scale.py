@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import text
 
 from arena import pipeline
+from arena.core.store import Store
+from arena.core.types import RunConfig
 from arena.display import SilentDisplay
 from arena.ray_local import init_ray, shutdown_ray
-from arena.store import Store
-from arena.types import RunConfig
 
 pytestmark = pytest.mark.slow
 

@@ -14,9 +14,8 @@ import time
 
 import pytest
 
-from arena import local_provider
-from arena.models import LiteLLMModel, ModelError, get_model, load_litellm
-from arena.store import Store
+from arena.core.store import Store
+from arena.models import LiteLLMModel, ModelError, get_model, load_litellm, local_provider
 
 MODEL = "local/smollm2-135m"
 

@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
-from arena.mock_scripts import register_script
 from arena.models import BuiltinRef, LiteLLMModel, ModelError, get_model, load_litellm, parse_model_name
+from arena.models.mock_scripts import register_script
 
 
 def test_parse_model_name_with_params():

@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
+from arena.core.types import RunConfig
 from arena.pipeline import plan_jobs, validate_config
-from arena.types import RunConfig
 from cases.synthesizer import generate
 from personas.catalog import PersonaError, needs_proxy, personas
 

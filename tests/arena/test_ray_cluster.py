@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from arena.core.store import Store
 from arena.ray_local import ray_start_env
-from arena.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -3,10 +3,10 @@ import threading
 import pytest
 from sqlalchemy import text
 
+from arena.core.store import Store
+from arena.core.types import Run, RunConfig
 from arena.ray_local import init_ray, shutdown_ray
 from arena.runner import ActorSettings, Job, run_jobs
-from arena.store import Store
-from arena.types import Run, RunConfig
 from cases.loader import select_cases
 
 pytestmark = pytest.mark.slow

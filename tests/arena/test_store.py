@@ -1,9 +1,9 @@
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from arena.migrations import MIGRATIONS
-from arena.store import Store
-from arena.types import FinalAnswer, Run, RunConfig, Transcript, Turn, Usage, Verdict, utcnow
+from arena.core.migrations import MIGRATIONS
+from arena.core.store import Store
+from arena.core.types import FinalAnswer, Run, RunConfig, Transcript, Turn, Usage, Verdict, utcnow
 from judges.scoring import score_consultation
 from tests.conftest import start_consultation
 
@@ -99,7 +99,7 @@ def test_rejudging_replaces_verdicts(store, stemi):
 def test_an_older_database_is_upgraded_in_order(db_url):
     from sqlalchemy import MetaData, create_engine, insert
 
-    from arena.migrations import m001_initial, migrations_table
+    from arena.core.migrations import m001_initial, migrations_table
 
     url = db_url
     engine = create_engine(url)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import cases.importers as importers
-from arena.types import Demographics
+from arena.core.types import Demographics
 from cases.importers import FORMATS, ImportResult, import_cases
 from cases.importers.facts import is_negative, parse_demographics, split_atomic, to_lay
 from cases.kb import Complaint, Condition, KnowledgeBase, load_kb

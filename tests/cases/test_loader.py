@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from cases.loader import CaseFileError, base_case_id, load_case_file, select_cases
+from arena.core.types import base_case_id
+from cases.loader import CaseFileError, load_case_file, select_cases
 
 
 def _write(tmp_path, lines):

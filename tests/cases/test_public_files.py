@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.types import Demographics, Fact
+from arena.core.types import Demographics, Fact
 from cases.importers import Draft, Where, _repair_polarity, import_cases
 from cases.loader import CaseFileError
 from cases.synthesizer import consistency_problems

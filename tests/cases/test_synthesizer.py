@@ -3,7 +3,7 @@ from collections import Counter
 
 import pytest
 
-from arena.types import Fact
+from arena.core.types import Fact
 from cases.kb import load_kb
 from cases.synthesizer import consistency_problems, content_hash, generate
 

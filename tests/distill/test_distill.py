@@ -1,8 +1,8 @@
-from arena.types import Case, Verdict
+from arena.core.types import Case, Verdict
+from cases.text import normalise, phrase_in
 from distill.mistakes import failed, mistakes_for
 from distill.qa import qa_for
 from judges.committee import COMMITTEE
-from personas.matcher import normalise, phrase_in
 from tests.conftest import consult
 
 

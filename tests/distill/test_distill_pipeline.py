@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
-from arena.mock_scripts import register_script
+from arena.core.types import Case, Mistake, QAItem, Verdict
 from arena.models import get_model
-from arena.types import Case, Mistake, QAItem, Verdict
+from arena.models.mock_scripts import register_script
 from cases.synthesizer import generate
 from distill.dedup import cluster_mistakes, jaccard
 from distill.llm_qa import llm_qa

@@ -2,7 +2,7 @@ import datasets
 import pytest
 
 from arena.cli import main
-from arena.store import Store
+from arena.core.store import Store
 from tests.conftest import store_run
 
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 from sqlalchemy import MetaData, func, select
 
-from arena.store import Store
+from arena.core.store import Store
 from cases.loader import builtin_cases
 from tests.conftest import nothing_written, store_run
 

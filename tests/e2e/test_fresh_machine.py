@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.store import Store
+from arena.core.store import Store
 from personas.leak_check import LeakCheck
 from tui.cli import wait_for_database
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from arena.store import Store
+from arena.core.store import Store
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@
 import pytest
 
 from arena import cli
-from arena.store import Store
+from arena.core.store import Store
 
 
 def test_watch_an_unknown_run_is_one_line_exit_2(db_url, capsys):

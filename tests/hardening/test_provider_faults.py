@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import func, select
 
 from arena import pipeline
+from arena.core.store import Store
+from arena.core.tables import CONSULTATIONS, TURNS
+from arena.core.types import RunConfig
 from arena.display import SilentDisplay
 from arena.ray_local import init_ray, shutdown_ray
-from arena.store import Store
-from arena.tables import CONSULTATIONS, TURNS
-from arena.types import RunConfig
 
 pytestmark = pytest.mark.slow
 

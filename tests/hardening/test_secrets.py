@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.redaction import REDACTED, redact_data, redact_secrets
+from arena.core.redaction import REDACTED, redact_data, redact_secrets
 
 pytestmark = pytest.mark.slow
 

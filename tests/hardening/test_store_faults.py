@@ -7,9 +7,9 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from arena.cli import main
-from arena.store import Store, StoreError, WritePolicy
-from arena.tables import CONSULTATIONS, TURNS, VERDICTS
-from arena.types import Run, RunConfig, Turn, Verdict, utcnow
+from arena.core.store import Store, StoreError, WritePolicy
+from arena.core.tables import CONSULTATIONS, TURNS, VERDICTS
+from arena.core.types import Run, RunConfig, Turn, Verdict, utcnow
 from tests.conftest import start_consultation, store_run
 
 FAST = {"backoff_s": 0.01, "max_backoff_s": 0.02, "lock_wait_s": 0.2}
@@ -106,7 +106,7 @@ def test_judge_against_a_locked_database_is_one_line_exit_2_and_keeps_the_old_ve
     assert main(["judge", run, "--db", db_url]) == 0
     before = store.verdicts(run)
     assert before
-    monkeypatch.setattr("arena.store.DEFAULT_WRITE_POLICY", WritePolicy(attempts=2, **FAST))
+    monkeypatch.setattr("arena.core.store.DEFAULT_WRITE_POLICY", WritePolicy(attempts=2, **FAST))
     capsys.readouterr()
     lock = WriteLock(db_url)
     try:

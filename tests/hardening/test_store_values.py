@@ -1,6 +1,6 @@
 """Values at the edges of their columns survive a round trip on every backend (SQLite and PostgreSQL)."""
 
-from arena.types import FinalAnswer, Run, RunConfig, Transcript, Turn, Usage, utcnow
+from arena.core.types import FinalAnswer, Run, RunConfig, Transcript, Turn, Usage, utcnow
 
 
 def test_edge_values_round_trip(store, stemi):

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from arena.types import Verdict
+from arena.core.types import Verdict
 from judges.agreement import agreement, calibration
 
 

@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
-from arena.mock_scripts import register_script
+from arena.core.types import Case, FinalAnswer, RubricItem
 from arena.models import ModelError
-from arena.types import Case, FinalAnswer, RubricItem
+from arena.models.mock_scripts import register_script
 from judges.analysis import pass_hat_k
 from judges.builtin_rubric import BuiltinRubricJudge
 from judges.committee import COMMITTEE, aggregate, check_judge, check_rule, get_judge, judge_run, judge_weight

@@ -1,7 +1,7 @@
 import asyncio
 
+from arena.core.types import Case
 from arena.models import get_model
-from arena.types import Case
 from judges.builtin_rubric import BuiltinRubricJudge
 from judges.committee import COMMITTEE, judge_run
 from judges.llm_rubric import MAX_ATTEMPTS, LLMRubricJudge
@@ -42,7 +42,7 @@ def test_llm_judge_reads_verdicts_through_litellm(stemi: Case):
 
 def test_llm_judge_gives_up_after_bounded_attempts(stemi: Case):
     calls = []
-    from arena.mock_scripts import register_script
+    from arena.models.mock_scripts import register_script
 
     def garbage(messages, params):
         calls.append(1)

@@ -3,7 +3,7 @@
 import json
 
 from arena.cli import main
-from arena.store import Store
+from arena.core.store import Store
 from tests.conftest import store_run
 
 

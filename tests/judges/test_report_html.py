@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arena.types import (
+from arena.core.types import (
     Agreement,
     ConsultationBrief,
     DoctorAction,

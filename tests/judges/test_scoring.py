@@ -1,6 +1,6 @@
 import pytest
 
-from arena.types import Case, FinalAnswer, Verdict
+from arena.core.types import Case, FinalAnswer, Verdict
 from judges.committee import aggregate
 from judges.diagnosis import match_diagnosis
 from judges.scoring import bootstrap_ci, score_consultation

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import personas as personas_pkg
-from arena.mock_scripts import register_script
+from arena.core.types import Case
 from arena.models import get_model
-from arena.types import Case
+from arena.models.mock_scripts import register_script
 from cases.knowledge import topics
 from cases.loader import builtin_cases, iter_jsonl
 from cases.synthesizer import generate

@@ -1,11 +1,11 @@
 import asyncio
 import json
 
+from arena.core.types import Case
 from arena.doctors import ChecklistDoctor
 from arena.engine import run_consultation
-from arena.mock_scripts import register_script
 from arena.models import get_model
-from arena.types import Case
+from arena.models.mock_scripts import register_script
 from personas.catalog import get_persona
 from personas.guard import Guard
 from personas.llm_patient import LLMPatient

@@ -1,6 +1,6 @@
 import pytest
 
-from arena.types import Case
+from arena.core.types import Case
 from cases.loader import builtin_cases
 from cases.synthesizer import generate
 from personas.catalog import personas

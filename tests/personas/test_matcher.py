@@ -3,11 +3,10 @@ from importlib import resources
 
 import pytest
 
-from arena.types import Case
-from cases.knowledge import topics
+from arena.core.types import Case
+from cases.knowledge import match_topics, topics
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import get_persona
-from personas.matcher import match_topics
 from personas.matching import (
     Candidate,
     Matcher,

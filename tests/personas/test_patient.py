@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
+from arena.core.types import Case
 from arena.models import get_model
-from arena.types import Case
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import PersonaError, get_persona
 from personas.llm_patient import LLMPatient

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from arena.types import Case
+from arena.core.types import Case
 from cases.knowledge import topics
 from cases.loader import builtin_cases
 from cases.synthesizer import generate

@@ -2,7 +2,7 @@
 
 import pytest
 
-from arena.types import Case
+from arena.core.types import Case
 from cases.kb import load_kb
 from personas.guard import Guard
 from personas.matching.intents import phrasebook

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from arena.store import RUNS, Store
-from arena.types import (
+from arena.core.store import RUNS, Store
+from arena.core.types import (
     Case,
     DoctorAction,
     FinalAnswer,

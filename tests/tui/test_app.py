@@ -7,7 +7,7 @@ import pytest
 from rich.text import Text
 from textual.widgets import DataTable, Select, Static
 
-from arena.store import Store
+from arena.core.store import Store
 from tests.tui import data
 from tests.tui.conftest import POLL_S, fixed_clock, wait_for
 from tui.app import ArenaApp, make_app

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from arena.store import Store, StoreError
+from arena.core.store import Store, StoreError
 from tests.tui import data
 from tests.tui.conftest import wait_for
 from tui import cli

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import event
 
-from arena.types import Turn
+from arena.core.types import Turn
 from tests.tui import data
 from tui import queries as q
 

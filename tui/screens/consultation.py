@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from arena.types import Case, Fact
+from arena.core.types import Case, Fact
 from tui import format as fmt
 from tui.follow import RunFollower, Update
 from tui.queries import (

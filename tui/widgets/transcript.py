@@ -9,7 +9,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from arena.types import Fact
+from arena.core.types import Fact
 from tui.format import ROLE_STYLE
 from tui.queries import TurnRecord
 

@@ -7,18 +7,18 @@ import random
 import re
 from functools import cache
 
-from arena.agents import Doctor
-from arena.doctor_protocol import parse_doctor_reply
+from arena.core.agents import Doctor
+from arena.core.templating import render
+from arena.core.types import Case, DoctorAction, FinalAnswer, Usage
+from arena.doctors.protocol import parse_doctor_reply
 from arena.models import BuiltinRef, ChatModel, Message, ModelError, get_model, parse_model_name
-from arena.templating import render
-from arena.types import Case, DoctorAction, FinalAnswer, Usage
 from cases.knowledge import Condition, conditions, salient_words, topics
-from personas.matcher import normalise, phrase_in
+from cases.text import normalise, phrase_in
 
 BUILTIN_DOCTORS = ("checklist",)
 DOCTOR_STYLES = ("standard", "thorough", "efficient", "cautious", "patient_centred")
 """Styles a chat-model doctor can be given with ``?style=``; each is a template
-in ``arena/templates/doctor_styles/``."""
+in ``arena/doctors/templates/doctor_styles/``."""
 HUMAN = "human"
 """``--doctor human``: a person plays the doctor from the terminal."""
 _GENERAL_HISTORY = ("onset", "pmh", "medications", "allergies", "smoking", "family_history")
@@ -52,7 +52,7 @@ class LLMDoctor:
         self.name = model.name
         self.model = model
         self.messages: list[Message] = [
-            {"role": "system", "content": render("arena", "doctor_system.j2", max_turns=max_turns, style=style)}
+            {"role": "system", "content": render("arena.doctors", "doctor_system.j2", max_turns=max_turns, style=style)}
         ]
         self._seen = 0
 
@@ -66,7 +66,7 @@ class LLMDoctor:
         self._seen = len(dialogue)
         if turns_left <= 1 and self.messages[-1]["role"] == "user":
             last = self.messages[-1]["content"]
-            self.messages[-1] = {"role": "user", "content": render("arena", "last_turn.j2", text=last)}
+            self.messages[-1] = {"role": "user", "content": render("arena.doctors", "last_turn.j2", text=last)}
         out = await self.model.complete(self.messages)
         self.messages.append({"role": "assistant", "content": out.text})
         return parse_doctor_reply(out.text), out.usage, out.text
@@ -148,7 +148,7 @@ class ChecklistDoctor:
         if not safety_net:
             self.skipped.append("safety_net")
         top = ranked[0].name
-        plan = render("arena", "checklist_plan.j2", tests=self.ordered, diagnosis=top, safety_net=safety_net)
+        plan = render("arena.doctors", "checklist_plan.j2", tests=self.ordered, diagnosis=top, safety_net=safety_net)
         final = FinalAnswer(diagnosis=top, differential=[c.name for c in ranked[1:4]], plan=plan)
         return DoctorAction(kind="final", text=top, final=final)
 
@@ -227,7 +227,7 @@ def check_doctor(name: str) -> None:
     if name == HUMAN:
         return
     if is_http_doctor(name):
-        from arena.http_doctor import check_url
+        from arena.doctors.http import check_url
 
         check_url(name)
         return
@@ -259,11 +259,11 @@ def get_doctor(name: str, seed: int, max_turns: int, case: Case | None = None) -
     """
     check_doctor(name)
     if name == HUMAN:
-        from arena.human_doctor import HumanDoctor
+        from arena.doctors.human import HumanDoctor
 
         return HumanDoctor()
     if is_http_doctor(name):
-        from arena.http_doctor import HTTPDoctor
+        from arena.doctors.http import HTTPDoctor
 
         return HTTPDoctor(name, max_turns, case)
     model = get_model(name)

@@ -17,7 +17,7 @@ import asyncio
 import sys
 from typing import TextIO
 
-from arena.types import DoctorAction, FinalAnswer, Usage
+from arena.core.types import DoctorAction, FinalAnswer, Usage
 
 HELP = "type a question, or /exam WHAT, /test WHAT, /final DIAGNOSIS | DIFFERENTIAL, ... | PLAN"
 

@@ -876,3 +876,12 @@ class RunAnalysis(BaseModel):
     """Judges against reference labels, when labels were given."""
     worst: list[ConsultationBrief] = Field(default_factory=list)
     """The lowest-scoring consultations."""
+
+
+REPEAT_MARK = "#"
+"""Separates a case id from the repeat number a repeated case gets (``<id>#<k>``)."""
+
+
+def base_case_id(case_id: str) -> str:
+    """The id of the bank case a (possibly repeated) case id came from."""
+    return case_id.split(REPEAT_MARK, 1)[0]

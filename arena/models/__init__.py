@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict
 
-from arena.call_policy import CALL_PARAMS, CallPolicy, CallPolicyError, gate_for
-from arena.types import Usage
+from arena.core.types import Usage
+from arena.models.call_policy import CALL_PARAMS, CallPolicy, CallPolicyError, gate_for
 
 # litellm fetches its price map from the network at import unless told not to.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -228,12 +228,12 @@ def get_model(spec: str) -> ChatModel | BuiltinRef:
     if parsed.provider == "builtin":
         return BuiltinRef(name=spec, policy=parsed.name, params=parsed.params)
     if parsed.provider == "mock":
-        from arena import mock_scripts
+        from arena.models import mock_scripts
 
         mock_scripts.check_script(parsed.name)
     if parsed.provider == "local":
         load_litellm()
-        from arena import local_provider
+        from arena.models import local_provider
 
         local_provider.check_model(parsed.name)
     return LiteLLMModel(parsed, spec)
@@ -259,7 +259,7 @@ def load_litellm() -> Any:
         import litellm
         from litellm._internal_context import is_internal_call
 
-        from arena import local_provider, mock_provider
+        from arena.models import local_provider, mock_provider
 
         litellm.suppress_debug_info = True
         litellm.telemetry = False

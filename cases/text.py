@@ -1,19 +1,14 @@
-"""Lexical matching of free text to topics and facts.
+"""Clinical text: word tokens, stems and whole-word phrase matching.
 
-The default, dependency-free matcher: a phrase matches when all of its words
-appear as whole words (or simple plural forms) in the text. Patients use it
-to find which facts a question asks about, the measurement agent to find
-which exam or test was requested, and the built-in judge to read the
-doctor's plan.
+A phrase matches when all of its words appear as whole words (or simple
+plural forms) in the text. Cases, patients, doctors and judges all read free
+text through this module, so they agree on what a word is.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from functools import lru_cache
-
-from cases.knowledge import TopicKind, topics
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
@@ -55,27 +50,3 @@ def phrase_in(phrase: str, normalised_text: str) -> bool:
     """Whether ``phrase`` occurs as whole words in text made by :func:`normalise`."""
     p = _normalised_phrase(phrase)
     return p != "" and p in normalised_text
-
-
-def match_topics(text: str, kinds: Iterable[TopicKind] = ("history",)) -> list[str]:
-    """Return the topics ``text`` asks about, best first.
-
-    Args:
-        text: A question or request.
-        kinds: Which kinds of topic to consider.
-
-    Returns:
-        Topic names with at least one keyword (or the topic's own name) in the
-        text, ordered by how many keywords matched.
-    """
-    norm = normalise(text)
-    wanted = set(kinds)
-    scored: list[tuple[int, str]] = []
-    for t in topics().values():
-        if t.kind not in wanted:
-            continue
-        hits = sum(1 for kw in (*t.keywords, t.topic.replace("_", " ")) if phrase_in(kw, norm))
-        if hits:
-            scored.append((hits, t.topic))
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    return [name for _, name in scored]

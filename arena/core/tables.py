@@ -3,7 +3,7 @@
 Columns that stages filter or sort on are real columns; the rest of each
 record is kept whole in a JSON column so the pydantic record round-trips
 exactly. The schema itself is created by the named migrations in
-:mod:`arena.migrations`; a test checks the two agree.
+:mod:`arena.core.migrations`; a test checks the two agree.
 """
 
 from __future__ import annotations

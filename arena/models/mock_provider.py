@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 import litellm
 from litellm import CustomLLM
 
-from arena.mock_scripts import run_script
+from arena.models.mock_scripts import run_script
 
 
 def _split(model: str) -> tuple[str, dict[str, str]]:

@@ -23,11 +23,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from arena.call_policy import CallPolicy, gate_for
-from arena.doctor_protocol import parse_doctor_reply
+from arena.core.templating import render
+from arena.core.types import Case, DoctorAction, Usage
+from arena.doctors.protocol import parse_doctor_reply
 from arena.models import Message, ModelError
-from arena.templating import render
-from arena.types import Case, DoctorAction, Usage
+from arena.models.call_policy import CallPolicy, gate_for
 
 TIMEOUT_S = 120.0
 """Longest wait for one reply."""
@@ -86,7 +86,10 @@ class HTTPDoctor:
         self.url = url
         self.policy = CallPolicy()
         self.messages: list[Message] = [
-            {"role": "system", "content": render("arena", "doctor_system.j2", max_turns=max_turns, style="standard")}
+            {
+                "role": "system",
+                "content": render("arena.doctors", "doctor_system.j2", max_turns=max_turns, style="standard"),
+            }
         ]
         self.context: dict[str, Any] = {}
         if case is not None:

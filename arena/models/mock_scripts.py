@@ -3,7 +3,7 @@
 A script is a function of the chat messages and the name's parameters that
 returns the assistant's text. Scripts are plain Python so tests can register
 their own; the provider that serves them through litellm lives in
-:mod:`arena.mock_provider`.
+:mod:`arena.models.mock_provider`.
 """
 
 from __future__ import annotations

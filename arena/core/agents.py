@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from arena.types import DoctorAction, PatientReply, Usage
+from arena.core.types import DoctorAction, PatientReply, Usage
 
 
 class DialogueLine(Protocol):

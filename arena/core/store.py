@@ -37,9 +37,9 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from arena.migrations import MIGRATIONS, MIGRATIONS_TABLE, migrations_table
-from arena.redaction import redact_data, redact_secrets
-from arena.tables import (
+from arena.core.migrations import MIGRATIONS, MIGRATIONS_TABLE, migrations_table
+from arena.core.redaction import redact_data, redact_secrets
+from arena.core.tables import (
     CASES,
     CLUSTERS,
     CONSULTATIONS,
@@ -51,7 +51,7 @@ from arena.tables import (
     VERDICTS,
     aware,
 )
-from arena.types import (
+from arena.core.types import (
     SCHEMA_VERSION,
     Case,
     FinalAnswer,
@@ -66,9 +66,9 @@ from arena.types import (
     Turn,
     Usage,
     Verdict,
+    base_case_id,
     utcnow,
 )
-from cases.loader import base_case_id
 
 DEFAULT_DB = "sqlite:///arena.db"
 

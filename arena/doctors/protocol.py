@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from arena.json_reply import first_json_object
-from arena.types import DoctorAction, FinalAnswer
+from arena.core.json_reply import first_json_object
+from arena.core.types import DoctorAction, FinalAnswer
 
 _KINDS = {
     "ask": "ask",
