@@ -26,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from arena.core.errors import error_line
+
 _NO_PROBE_HOME = "medarena-ray-home"
 
 
@@ -127,11 +129,6 @@ class RayStartError(RuntimeError):
     """Ray could not be started here, or the cluster asked for could not be joined."""
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 JOIN_TIMEOUT_S = 10.0
 """How long to wait for a cluster's head to accept a connection before giving up."""
 
@@ -206,7 +203,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
         raise
     except Exception as exc:  # noqa: BLE001 - whatever Ray raises, the user gets one line
         where = f"join Ray at {address}" if address else "start a local Ray"
-        raise RayStartError(f"cannot {where}: {_first_line(exc)}") from None
+        raise RayStartError(f"cannot {where}: {error_line(exc)}") from None
     info = getattr(ctx, "address_info", {})
     return {"address": info.get("address", ""), "node_id": info.get("node_id", "")}
 

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from arena.core.errors import error_line
 from arena.core.migrations import MIGRATIONS, MIGRATIONS_TABLE, migrations_table
 from arena.core.redaction import redact_data, redact_secrets
 from arena.core.tables import (
@@ -160,8 +161,8 @@ def fully_migrated(url: str) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    # A driver error wrapped by SQLAlchemy says what went wrong in its original exception.
+    return error_line(getattr(exc, "orig", None) or exc)
 
 
 def is_transient(exc: BaseException) -> bool:

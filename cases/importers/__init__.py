@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from arena.core.errors import error_line
 from arena.core.types import Case, Demographics, Diagnosis, Fact, RubricCheck, RubricItem, Speaker
 from cases.importers.facts import parse_demographics, parse_sex, states_absence
 from cases.kb import Condition, KnowledgeBase, load_kb
@@ -476,7 +477,9 @@ def _import_record(
     except CaseFileError:
         raise
     except Exception as exc:  # noqa: BLE001 - an unforeseen text breaks one record, never the import
-        raise where.error(f"cannot make a case from this record ({type(exc).__name__}: {_one_line(exc)})") from None
+        raise where.error(
+            f"cannot make a case from this record ({type(exc).__name__}: {error_line(exc, limit=200)})"
+        ) from None
 
 
 def _make_case(
@@ -507,11 +510,6 @@ def _make_case(
     if case.id in first_line:
         raise where.error(f"duplicate case id {case.id!r} (first on line {first_line[case.id]})", "id")
     return case, cond, draft
-
-
-def _one_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else ""
 
 
 def _skip(where: Where, message: str) -> Skipped:
