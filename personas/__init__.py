@@ -1,1 +1,5 @@
-"""Patients: personas, fact-bounded patient policies, the measurement agent and the matcher."""
+"""Patients: personas, fact-bounded patient policies, the measurement agent, the guard, the leak check, matchers.
+
+A stage: may import ``cases``, ``arena.models`` and ``arena.core``; never
+``judges``, ``arena.doctors``, ``distill`` or the roof.
+"""

@@ -1,1 +1,6 @@
-"""Terminal UI for following runs (``arena watch``); it reads the store, never the engine."""
+"""The terminal app (``arena watch``): it reads the store, never the engine.
+
+Sits in the roof beside the pipeline: may import the stages (for the
+committee's verdict rules), ``cases`` and the core; only ``arena.cli``
+imports it.
+"""
