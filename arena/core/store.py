@@ -50,11 +50,12 @@ from arena.core.tables import (
     TURNS,
     VERDICTS,
     aware,
+    from_row,
+    row_values,
 )
 from arena.core.types import (
     SCHEMA_VERSION,
     Case,
-    FinalAnswer,
     Mistake,
     MistakeCluster,
     QAItem,
@@ -62,9 +63,9 @@ from arena.core.types import (
     RunStatus,
     RunSummary,
     Score,
+    StoredRecord,
     Transcript,
     Turn,
-    Usage,
     Verdict,
     base_case_id,
     utcnow,
@@ -205,6 +206,12 @@ def _sqlite_pragmas(lock_wait_s: float) -> Callable[[Any, Any], None]:
         cur.close()
 
     return connect
+
+
+def _stored(table: Table, run_id: str, record: StoredRecord, **given: Any) -> dict[str, Any]:
+    # Judging and distilling rows: the record's columns, the run, and the whole
+    # record (secrets masked) as the ``data`` document readers parse back.
+    return row_values(table, record, run_id=run_id, data=redact_data(record.model_dump(mode="json")), **given)
 
 
 def _turn_from_row(cid: str, idx: int, role: str, content: str, created: datetime | None, data: str) -> Turn:
@@ -360,27 +367,15 @@ class Store:
         def write(conn: Connection) -> None:
             conn.execute(
                 insert(RUNS).values(
-                    id=run.id,
-                    name=run.name,
-                    status=run.status,
                     # A key given as a model parameter is used for calls, never stored.
-                    config=redact_data(run.config.model_dump(mode="json")),
-                    created_at=run.created_at,
-                    finished_at=None,
-                    schema_version=run.schema_version,
+                    row_values(RUNS, run, config=redact_data(run.config.model_dump(mode="json")), finished_at=None)
                 )
             )
             if unique:
                 conn.execute(
                     insert(CASES),
                     [
-                        {
-                            "run_id": run.id,
-                            "case_id": c.id,
-                            "organ_system": c.organ_system,
-                            "difficulty": c.difficulty,
-                            "data": c.model_dump(mode="json"),
-                        }
+                        row_values(CASES, c, run_id=run.id, case_id=c.id, data=c.model_dump(mode="json"))
                         for c in unique.values()
                     ],
                 )
@@ -399,15 +394,24 @@ class Store:
 
     @staticmethod
     def _run(row: Any) -> Run:
-        return Run(
-            id=row.id,
-            name=row.name,
-            config=row.config,
-            status=row.status,
-            created_at=aware(row.created_at),
-            finished_at=aware(row.finished_at),
-            schema_version=row.schema_version,
-        )
+        return from_row(Run, row)
+
+    def find_run(self, ref: str | None) -> Run | None:
+        """Return a run by id, by name (newest of that name), or the newest run; None when there is none.
+
+        Args:
+            ref: Run id, run name, ``latest``, or None for the newest run.
+        """
+        newest = RUNS.c.created_at.desc()
+        with self.engine.connect() as conn:
+            if ref is None or ref == "latest":
+                row = conn.execute(select(RUNS).order_by(newest).limit(1)).first()
+            else:
+                row = (
+                    conn.execute(select(RUNS).where(RUNS.c.id == ref)).first()
+                    or conn.execute(select(RUNS).where(RUNS.c.name == ref).order_by(newest).limit(1)).first()
+                )
+        return self._run(row) if row is not None else None
 
     def get_run(self, ref: str) -> Run:
         """Return a run by id, by name (newest of that name), or ``latest``.
@@ -415,18 +419,10 @@ class Store:
         Raises:
             StoreError: if there is no such run.
         """
-        newest = RUNS.c.created_at.desc()
-        with self.engine.connect() as conn:
-            if ref == "latest":
-                row = conn.execute(select(RUNS).order_by(newest).limit(1)).first()
-            else:
-                row = (
-                    conn.execute(select(RUNS).where(RUNS.c.id == ref)).first()
-                    or conn.execute(select(RUNS).where(RUNS.c.name == ref).order_by(newest).limit(1)).first()
-                )
-        if row is None:
+        run = self.find_run(ref)
+        if run is None:
             raise StoreError(f"no run {ref!r} in {self.display_url} (see `arena runs`)")
-        return self._run(row)
+        return run
 
     def list_runs(self) -> list[tuple[Run, int, int]]:
         """Return every run, newest first, with its consultation and error counts."""
@@ -448,6 +444,13 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(raw).where(CASES.c.run_id == run_id)).scalars().all()
         return {c.id: c for c in (Case.model_validate_json(d) for d in rows)}
+
+    def case(self, run_id: str, case_id: str) -> Case | None:
+        """Return one case a run played, or None."""
+        raw = cast(CASES.c.data, Text)
+        with self.engine.connect() as conn:
+            data = conn.execute(select(raw).where(CASES.c.run_id == run_id, CASES.c.case_id == case_id)).scalar()
+        return Case.model_validate_json(data) if data is not None else None
 
     # ------------------------------------------------------------------ consultations
 
@@ -542,24 +545,13 @@ class Store:
             for cid, idx, role, content, created, data in conn.execute(tq.order_by(t.consultation_id, t.idx)):
                 by_c.setdefault(cid, []).append(_turn_from_row(cid, idx, role, content, aware(created), data))
         for r in rows:
-            yield Transcript(
-                id=r.id,
-                run_id=r.run_id,
-                case_id=r.case_id,
-                trial=r.trial,
-                seed=r.seed,
-                doctor=r.doctor,
-                patient=r.patient,
-                persona=r.persona,
+            yield from_row(
+                Transcript,
+                r,
                 turns=by_c.get(r.id, []),
-                final=FinalAnswer.model_validate(r.final) if r.final else None,
-                stop_reason=r.stop_reason,
-                error=r.error,
-                usage={k: Usage.model_validate(v) for k, v in (r.usage or {}).items()},
-                started_at=aware(r.started_at),
+                final=r.final or None,
+                usage=r.usage or {},
                 finished_at=aware(r.finished_at) or aware(r.started_at),
-                schema_version=r.schema_version,
-                worker=r.worker,
             )
 
     def consultation_meta(self, run_id: str) -> list[dict[str, Any]]:
@@ -631,28 +623,8 @@ class Store:
         self._replace(
             run_id,
             {
-                VERDICTS: [
-                    {
-                        "run_id": run_id,
-                        "consultation_id": v.consultation_id,
-                        "item_id": v.item_id,
-                        "judge": redact_secrets(v.judge),
-                        "outcome": v.outcome,
-                        "data": redact_data(v.model_dump(mode="json")),
-                    }
-                    for v in verdicts
-                ],
-                SCORES: [
-                    {
-                        "consultation_id": sc.consultation_id,
-                        "run_id": run_id,
-                        "overall": sc.overall,
-                        "diagnosis": sc.diagnosis,
-                        "must_ask_coverage": sc.must_ask_coverage,
-                        "data": redact_data(sc.model_dump(mode="json")),
-                    }
-                    for sc in scores
-                ],
+                VERDICTS: [_stored(VERDICTS, run_id, v, judge=redact_secrets(v.judge)) for v in verdicts],
+                SCORES: [_stored(SCORES, run_id, sc) for sc in scores],
             },
         )
 
@@ -667,51 +639,34 @@ class Store:
         self._replace(
             run_id,
             {
-                CLUSTERS: [
-                    {"id": c.id, "run_id": run_id, "count": c.count, "data": redact_data(c.model_dump(mode="json"))}
-                    for c in clusters
-                ],
-                QA_ITEMS: [
-                    {
-                        "id": q.id,
-                        "run_id": run_id,
-                        "mistake_id": q.mistake_id,
-                        "valid": q.valid,
-                        "data": redact_data(q.model_dump(mode="json")),
-                    }
-                    for q in items
-                ],
-                MISTAKES: [
-                    {
-                        "id": m.id,
-                        "run_id": run_id,
-                        "consultation_id": m.consultation_id,
-                        "category": m.category,
-                        "risk": m.risk,
-                        "data": redact_data(m.model_dump(mode="json")),
-                    }
-                    for m in mistakes
-                ],
+                CLUSTERS: [_stored(CLUSTERS, run_id, c) for c in clusters],
+                QA_ITEMS: [_stored(QA_ITEMS, run_id, q) for q in items],
+                MISTAKES: [_stored(MISTAKES, run_id, m) for m in mistakes],
             },
         )
 
-    def _records(self, table: Table, run_id: str, order: Any) -> list[str]:
+    def _records(self, table: Table, run_id: str, order: Any, consultation_id: str | None = None) -> list[str]:
         # The stored JSON text, for pydantic's own parser (see cases()).
         raw = cast(table.c.data, Text)
+        q = select(raw).where(table.c.run_id == run_id)
+        if consultation_id is not None:
+            q = q.where(table.c.consultation_id == consultation_id)
         with self.engine.connect() as conn:
-            return list(conn.execute(select(raw).where(table.c.run_id == run_id).order_by(order)).scalars())
+            return list(conn.execute(q.order_by(order)).scalars())
 
-    def verdicts(self, run_id: str) -> list[Verdict]:
-        """Return every verdict of a run, in the order written."""
-        return [Verdict.model_validate_json(d) for d in self._records(VERDICTS, run_id, VERDICTS.c.id)]
+    def verdicts(self, run_id: str, consultation_id: str | None = None) -> list[Verdict]:
+        """Return every verdict of a run (or of one of its consultations), in the order written."""
+        rows = self._records(VERDICTS, run_id, VERDICTS.c.id, consultation_id)
+        return [Verdict.model_validate_json(d) for d in rows]
 
     def scores(self, run_id: str) -> list[Score]:
         """Return every score of a run."""
         return [Score.model_validate_json(d) for d in self._records(SCORES, run_id, SCORES.c.consultation_id)]
 
-    def mistakes(self, run_id: str) -> list[Mistake]:
-        """Return a run's mistake records."""
-        return [Mistake.model_validate_json(d) for d in self._records(MISTAKES, run_id, MISTAKES.c.id)]
+    def mistakes(self, run_id: str, consultation_id: str | None = None) -> list[Mistake]:
+        """Return a run's mistake records (or one consultation's), by id."""
+        rows = self._records(MISTAKES, run_id, MISTAKES.c.id, consultation_id)
+        return [Mistake.model_validate_json(d) for d in rows]
 
     def clusters(self, run_id: str) -> list[MistakeCluster]:
         """Return a run's mistake clusters, largest first."""

@@ -9,10 +9,13 @@ exactly. The schema itself is created by the named migrations in
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from pydantic import BaseModel
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class RunRow(SQLModel, table=True):
@@ -169,3 +172,50 @@ def aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def row_values(table: Table, record: BaseModel, **given: Any) -> dict[str, Any]:
+    """Return the values of ``table``'s columns for ``record``, the one mapping from records to rows.
+
+    Each column named like a field of the record takes that field's value; the
+    caller gives the rest (``run_id``, a redacted ``data`` document, a column
+    named otherwise), and what it gives wins.
+
+    Args:
+        table: The table written.
+        record: The record stored in the row.
+        **given: Values of the other columns, or ones to use instead of the record's.
+
+    Returns:
+        Column name to value, ready for an ``INSERT``.
+    """
+    fields = type(record).model_fields
+    row = {c.name: getattr(record, c.name) for c in table.columns if c.name in fields and c.name not in given}
+    row.update(given)
+    return row
+
+
+def from_row(model: type[M], row: Any, **given: Any) -> M:
+    """Build a record from a row, the one mapping from rows to records.
+
+    Each field named like a column of the row takes that column's value (times
+    as UTC-aware, see :func:`aware`); ``given`` supplies or replaces fields.
+
+    Args:
+        model: The record type.
+        row: A SQLAlchemy row (or anything with a ``_mapping`` or a mapping).
+        **given: Fields not in the row, or values to use instead of the row's.
+
+    Returns:
+        The validated record.
+    """
+    values = getattr(row, "_mapping", row)
+    fields: dict[str, Any] = {}
+    for name in model.model_fields:
+        if name in given or name not in values:
+            continue
+        value = values[name]
+        fields[name] = aware(value) if isinstance(value, datetime) else value
+    fields.update(given)
+    return model.model_validate(fields)
+
