@@ -10,24 +10,19 @@ then fails with one line saying so.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     MetaData,
     Table,
-    Text,
-    cast,
     create_engine,
     delete,
     event,
-    func,
     insert,
     inspect,
     select,
@@ -38,6 +33,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlche
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from arena.core.migrations import MIGRATIONS, MIGRATIONS_TABLE, migrations_table
+from arena.core.queries import StoreQueries
 from arena.core.redaction import redact_data, redact_secrets
 from arena.core.tables import (
     CASES,
@@ -49,8 +45,6 @@ from arena.core.tables import (
     SCORES,
     TURNS,
     VERDICTS,
-    aware,
-    from_row,
     row_values,
 )
 from arena.core.types import (
@@ -214,26 +208,8 @@ def _stored(table: Table, run_id: str, record: StoredRecord, **given: Any) -> di
     return row_values(table, record, run_id=run_id, data=redact_data(record.model_dump(mode="json")), **given)
 
 
-def _turn_from_row(cid: str, idx: int, role: str, content: str, created: datetime | None, data: str) -> Turn:
-    # One JSON document for pydantic's parser: the columns, then the rest of
-    # the turn as stored. Parsing the stored text directly is about twice as
-    # fast as decoding it to Python objects and validating those.
-    head = json.dumps(
-        {
-            "consultation_id": cid,
-            "index": idx,
-            "role": role,
-            "content": content,
-            "created_at": created.isoformat() if created else None,
-        }
-    )
-    rest = data.strip()
-    body = head if rest in ("{}", "") else head[:-1] + ", " + rest[1:]
-    return Turn.model_validate_json(body)
-
-
-class Store:
-    """Reads and writes every record of every run."""
+class Store(StoreQueries):
+    """Reads and writes every record of every run (the reads are in :class:`~arena.core.queries.StoreQueries`)."""
 
     def __init__(self, url: str | None = None, write_policy: WritePolicy | None = None, *, create: bool = True) -> None:
         """Open (and migrate) the database.
@@ -392,27 +368,6 @@ class Store:
             lambda conn: conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)),
         )
 
-    @staticmethod
-    def _run(row: Any) -> Run:
-        return from_row(Run, row)
-
-    def find_run(self, ref: str | None) -> Run | None:
-        """Return a run by id, by name (newest of that name), or the newest run; None when there is none.
-
-        Args:
-            ref: Run id, run name, ``latest``, or None for the newest run.
-        """
-        newest = RUNS.c.created_at.desc()
-        with self.engine.connect() as conn:
-            if ref is None or ref == "latest":
-                row = conn.execute(select(RUNS).order_by(newest).limit(1)).first()
-            else:
-                row = (
-                    conn.execute(select(RUNS).where(RUNS.c.id == ref)).first()
-                    or conn.execute(select(RUNS).where(RUNS.c.name == ref).order_by(newest).limit(1)).first()
-                )
-        return self._run(row) if row is not None else None
-
     def get_run(self, ref: str) -> Run:
         """Return a run by id, by name (newest of that name), or ``latest``.
 
@@ -423,34 +378,6 @@ class Store:
         if run is None:
             raise StoreError(f"no run {ref!r} in {self.display_url} (see `arena runs`)")
         return run
-
-    def list_runs(self) -> list[tuple[Run, int, int]]:
-        """Return every run, newest first, with its consultation and error counts."""
-        c = CONSULTATIONS.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(RUNS).order_by(RUNS.c.created_at.desc())).all()
-            counts = {r[0]: r[1] for r in conn.execute(select(c.run_id, func.count()).group_by(c.run_id))}
-            errors = {
-                r[0]: r[1]
-                for r in conn.execute(select(c.run_id, func.count()).where(c.status == "error").group_by(c.run_id))
-            }
-        return [(self._run(r), counts.get(r.id, 0), errors.get(r.id, 0)) for r in rows]
-
-    def cases(self, run_id: str) -> dict[str, Case]:
-        """Return the cases a run played, by id."""
-        # The JSON text goes straight to pydantic's parser: decoding it to
-        # Python objects first and validating those took twice as long.
-        raw = cast(CASES.c.data, Text)
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(raw).where(CASES.c.run_id == run_id)).scalars().all()
-        return {c.id: c for c in (Case.model_validate_json(d) for d in rows)}
-
-    def case(self, run_id: str, case_id: str) -> Case | None:
-        """Return one case a run played, or None."""
-        raw = cast(CASES.c.data, Text)
-        with self.engine.connect() as conn:
-            data = conn.execute(select(raw).where(CASES.c.run_id == run_id, CASES.c.case_id == case_id)).scalar()
-        return Case.model_validate_json(data) if data is not None else None
 
     # ------------------------------------------------------------------ consultations
 
@@ -530,51 +457,6 @@ class Store:
 
         self._write(f"saving {len(transcripts)} finished consultations", write)
 
-    def transcripts(self, run_id: str, consultation_id: str | None = None) -> Iterator[Transcript]:
-        """Yield the finished transcripts of a run (or one consultation), in id order."""
-        c, t = CONSULTATIONS.c, TURNS.c
-        q = select(CONSULTATIONS).where(c.run_id == run_id, c.status != "running")
-        tq = select(t.consultation_id, t.idx, t.role, t.content, t.created_at, cast(t.data, Text))
-        tq = tq.where(t.run_id == run_id)
-        if consultation_id is not None:
-            q = q.where(c.id == consultation_id)
-            tq = tq.where(t.consultation_id == consultation_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(c.id)).all()
-            by_c: dict[str, list[Turn]] = {}
-            for cid, idx, role, content, created, data in conn.execute(tq.order_by(t.consultation_id, t.idx)):
-                by_c.setdefault(cid, []).append(_turn_from_row(cid, idx, role, content, aware(created), data))
-        for r in rows:
-            yield from_row(
-                Transcript,
-                r,
-                turns=by_c.get(r.id, []),
-                final=r.final or None,
-                usage=r.usage or {},
-                finished_at=aware(r.finished_at) or aware(r.started_at),
-            )
-
-    def consultation_meta(self, run_id: str) -> list[dict[str, Any]]:
-        """Return each finished consultation's id, case, trial, doctor, persona and final answer, without turns."""
-        c = CONSULTATIONS.c
-        q = select(c.id, c.case_id, c.trial, c.doctor, c.persona, c.final, c.stop_reason)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.where(c.run_id == run_id, c.status != "running").order_by(c.id)).mappings().all()
-        return [dict(r) for r in rows]
-
-    def run_cost(self, run_id: str) -> float:
-        """Return what a run's saved consultations cost, over all roles."""
-        c = CONSULTATIONS.c
-        with self.engine.connect() as conn:
-            usages = conn.execute(select(c.usage).where(c.run_id == run_id, c.usage.is_not(None))).scalars()
-            return sum(float(u.get("cost_usd", 0.0)) for usage in usages for u in usage.values())
-
-    def finished_ids(self, run_id: str) -> set[str]:
-        """Return the ids of a run's consultations whose transcripts are saved."""
-        c = CONSULTATIONS.c
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(c.id).where(c.run_id == run_id, c.status != "running")).scalars())
-
     def discard_consultations(self, run_id: str, ids: Sequence[str] | None = None) -> int:
         """Delete consultations that never finished, with their turns, so they can be played again.
 
@@ -598,13 +480,6 @@ class Store:
             return len(todo)
 
         return self._write(f"discarding unfinished consultations of run {run_id}", write)
-
-    def consultation_status(self, run_id: str) -> dict[str, int]:
-        """Return consultation counts by status for a run."""
-        c = CONSULTATIONS.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(c.status, func.count()).where(c.run_id == run_id).group_by(c.status))
-            return {r[0]: r[1] for r in rows}
 
     # ------------------------------------------------------------------ judging and distilling
 
@@ -645,34 +520,6 @@ class Store:
             },
         )
 
-    def _records(self, table: Table, run_id: str, order: Any, consultation_id: str | None = None) -> list[str]:
-        # The stored JSON text, for pydantic's own parser (see cases()).
-        raw = cast(table.c.data, Text)
-        q = select(raw).where(table.c.run_id == run_id)
-        if consultation_id is not None:
-            q = q.where(table.c.consultation_id == consultation_id)
-        with self.engine.connect() as conn:
-            return list(conn.execute(q.order_by(order)).scalars())
-
-    def verdicts(self, run_id: str, consultation_id: str | None = None) -> list[Verdict]:
-        """Return every verdict of a run (or of one of its consultations), in the order written."""
-        rows = self._records(VERDICTS, run_id, VERDICTS.c.id, consultation_id)
-        return [Verdict.model_validate_json(d) for d in rows]
-
-    def scores(self, run_id: str) -> list[Score]:
-        """Return every score of a run."""
-        return [Score.model_validate_json(d) for d in self._records(SCORES, run_id, SCORES.c.consultation_id)]
-
-    def mistakes(self, run_id: str, consultation_id: str | None = None) -> list[Mistake]:
-        """Return a run's mistake records (or one consultation's), by id."""
-        rows = self._records(MISTAKES, run_id, MISTAKES.c.id, consultation_id)
-        return [Mistake.model_validate_json(d) for d in rows]
-
-    def clusters(self, run_id: str) -> list[MistakeCluster]:
-        """Return a run's mistake clusters, largest first."""
-        rows = self._records(CLUSTERS, run_id, CLUSTERS.c.count.desc())
-        return [MistakeCluster.model_validate_json(d) for d in rows]
-
     def update_qa_items(self, items: Sequence[QAItem]) -> None:
         """Rewrite stored QA items (e.g. after replication), in one transaction."""
 
@@ -685,10 +532,6 @@ class Store:
                 )
 
         self._write(f"updating {len(items)} QA items", write)
-
-    def qa_items(self, run_id: str) -> list[QAItem]:
-        """Return a run's QA items (valid and rejected)."""
-        return [QAItem.model_validate_json(d) for d in self._records(QA_ITEMS, run_id, QA_ITEMS.c.id)]
 
     # ------------------------------------------------------------------ summary
 
