@@ -97,7 +97,7 @@ class TurnStats:
     usage: dict[str, Usage] = field(default_factory=dict)
 
 
-def usage_by_role(data: Any) -> dict[str, Usage]:
+def _parse_usage(data: Any) -> dict[str, Usage]:
     """Parse a consultation's ``usage`` column (role -> stored :class:`~arena.core.types.Usage`)."""
     if not isinstance(data, dict):
         return {}
@@ -209,7 +209,7 @@ def _consultation(row: Row[Any]) -> ConsultationRecord:
         stop_reason=row.stop_reason,
         error=row.error,
         n_turns=int(row.n_turns or 0),
-        usage=usage_by_role(row.usage),
+        usage=_parse_usage(row.usage),
         started_at=aware(row.started_at) or datetime.fromtimestamp(0, UTC),
         finished_at=aware(row.finished_at),
         started_raw=row.started_at,
@@ -264,15 +264,45 @@ class StoreQueries:
 
     def list_runs(self) -> list[tuple[Run, int, int]]:
         """Return every run, newest first, with its consultation and error counts."""
+        return [(x.run, x.done + x.running + x.failed, x.failed) for x in self.run_listings()]
+
+    def run_listings(self, run_ids: Collection[str] | None = None) -> list[RunListing]:
+        """Return runs, newest first, with done / running / failed counts and cost.
+
+        Args:
+            run_ids: Only these runs (to refresh the live ones); None for all.
+        """
         c = CONSULTATIONS.c
+        runs_q = select(RUNS).order_by(RUNS.c.created_at.desc())
+        counts_q = select(c.run_id, c.status, func.count(), func.sum(_cost_expr())).group_by(c.run_id, c.status)
+        if run_ids is not None:
+            ids = list(run_ids)
+            if not ids:
+                return []
+            runs_q = runs_q.where(RUNS.c.id.in_(ids))
+            counts_q = counts_q.where(c.run_id.in_(ids))
+        counts: dict[str, dict[str, int]] = {}
+        costs: dict[str, float] = {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(RUNS).order_by(RUNS.c.created_at.desc())).all()
-            counts = {r[0]: r[1] for r in conn.execute(select(c.run_id, func.count()).group_by(c.run_id))}
-            errors = {
-                r[0]: r[1]
-                for r in conn.execute(select(c.run_id, func.count()).where(c.status == "error").group_by(c.run_id))
-            }
-        return [(from_row(Run, r), counts.get(r.id, 0), errors.get(r.id, 0)) for r in rows]
+            runs = [from_row(Run, r) for r in conn.execute(runs_q)]
+            for run_id, status, n, cost in conn.execute(counts_q):
+                counts.setdefault(run_id, {})[status] = int(n)
+                costs[run_id] = costs.get(run_id, 0.0) + float(cost or 0.0)
+        return [
+            RunListing(
+                run=r,
+                done=counts.get(r.id, {}).get("done", 0),
+                running=counts.get(r.id, {}).get("running", 0),
+                failed=counts.get(r.id, {}).get("error", 0),
+                cost_usd=costs.get(r.id, 0.0),
+            )
+            for r in runs
+        ]
+
+    def newest_run_time(self) -> Any:
+        """Return the newest run's ``created_at`` as stored (None without runs): tells when to re-list."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(RUNS.c.created_at))).scalar()
 
     def cases(self, run_id: str) -> dict[str, Case]:
         """Return the cases a run played, by id."""
@@ -379,44 +409,6 @@ class StoreQueries:
         return [QAItem.model_validate_json(d) for d in self._records(QA_ITEMS, run_id, QA_ITEMS.c.id)]
 
     # ------------------------------------------------------------------ following a run
-
-    def run_listings(self, run_ids: Collection[str] | None = None) -> list[RunListing]:
-        """Return runs, newest first, with done / running / failed counts and cost.
-
-        Args:
-            run_ids: Only these runs (to refresh the live ones); None for all.
-        """
-        c = CONSULTATIONS.c
-        runs_q = select(RUNS).order_by(RUNS.c.created_at.desc())
-        counts_q = select(c.run_id, c.status, func.count(), func.sum(_cost_expr())).group_by(c.run_id, c.status)
-        if run_ids is not None:
-            ids = list(run_ids)
-            if not ids:
-                return []
-            runs_q = runs_q.where(RUNS.c.id.in_(ids))
-            counts_q = counts_q.where(c.run_id.in_(ids))
-        counts: dict[str, dict[str, int]] = {}
-        costs: dict[str, float] = {}
-        with self.engine.connect() as conn:
-            runs = [from_row(Run, r) for r in conn.execute(runs_q)]
-            for run_id, status, n, cost in conn.execute(counts_q):
-                counts.setdefault(run_id, {})[status] = int(n)
-                costs[run_id] = costs.get(run_id, 0.0) + float(cost or 0.0)
-        return [
-            RunListing(
-                run=r,
-                done=counts.get(r.id, {}).get("done", 0),
-                running=counts.get(r.id, {}).get("running", 0),
-                failed=counts.get(r.id, {}).get("error", 0),
-                cost_usd=costs.get(r.id, 0.0),
-            )
-            for r in runs
-        ]
-
-    def newest_run_time(self) -> Any:
-        """Return the newest run's ``created_at`` as stored (None without runs): tells when to re-list."""
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.max(RUNS.c.created_at))).scalar()
 
     def usage_by_role(self, run_id: str) -> dict[str, Usage]:
         """Return calls, tokens and cost by role over a run's finished consultations.

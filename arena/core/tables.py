@@ -4,6 +4,10 @@ Columns that stages filter or sort on are real columns; the rest of each
 record is kept whole in a JSON column so the pydantic record round-trips
 exactly. The schema itself is created by the named migrations in
 :mod:`arena.core.migrations`; a test checks the two agree.
+
+Rows and records meet in one place: :func:`row_values` gives a record's
+column values by field name and :func:`from_row` builds a record from a row
+the same way, so a column named like a field never needs a hand mapping.
 """
 
 from __future__ import annotations
