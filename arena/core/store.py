@@ -209,7 +209,7 @@ def _stored(table: Table, run_id: str, record: StoredRecord, **given: Any) -> di
 
 
 class Store(StoreQueries):
-    """Reads and writes every record of every run (the reads are in :class:`~arena.core.queries.StoreQueries`)."""
+    """Reads and writes every record of every run (most reads are in :class:`~arena.core.queries.StoreQueries`)."""
 
     def __init__(self, url: str | None = None, write_policy: WritePolicy | None = None, *, create: bool = True) -> None:
         """Open (and migrate) the database.
