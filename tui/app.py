@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -23,7 +22,6 @@ from textual.binding import Binding, BindingType
 from arena.core.store import Store
 from arena.core.types import utcnow
 from tui.follow import RunFollower, Update, fetch_delta
-from tui.queries import find_run
 from tui.screens.base import RunScreen
 from tui.screens.browse import MistakesScreen, QAScreen
 from tui.screens.consultation import ConsultationScreen
@@ -80,15 +78,10 @@ class ArenaApp(App[None]):
         self._last_runs_refresh = 0.0
         self._error_shown = False
 
-    @property
-    def engine(self) -> Engine:
-        """The store's engine (read-only use)."""
-        return self.store.engine
-
     async def on_mount(self) -> None:
         """Open the run asked for (or the newest), else list the runs, then start polling."""
         self.install_screen(RunsScreen(), "runs")
-        run = await asyncio.to_thread(find_run, self.engine, self.run_ref)
+        run = await asyncio.to_thread(self.store.find_run, self.run_ref)
         if run is not None:
             await self.open_run(run.id)
         else:
@@ -103,9 +96,9 @@ class ArenaApp(App[None]):
     async def open_run(self, run_id: str) -> None:
         """Follow ``run_id``: read it, make its screens and show its dashboard."""
         # Judging and distilling are checked every few polls, not every poll.
-        follower = RunFollower(self.engine, run_id, clock=self.clock, signature_every_s=4 * self.poll_interval)
+        follower = RunFollower(self.store, run_id, clock=self.clock, signature_every_s=4 * self.poll_interval)
         async with self._lock:
-            delta = await asyncio.to_thread(fetch_delta, self.engine, follower.fetch_state())
+            delta = await asyncio.to_thread(fetch_delta, self.store, follower.fetch_state())
             follower.apply(delta)
             self.follower = follower
         while len(self.screen_stack) > 1:
@@ -153,7 +146,7 @@ class ArenaApp(App[None]):
             return
         try:
             if self.follower is None:
-                run = await asyncio.to_thread(find_run, self.engine, self.run_ref)
+                run = await asyncio.to_thread(self.store.find_run, self.run_ref)
                 if run is not None:
                     await self.open_run(run.id)
             else:
@@ -184,7 +177,7 @@ class ArenaApp(App[None]):
             return None
         async with self._lock:
             t0 = time.perf_counter()
-            delta = await asyncio.to_thread(fetch_delta, self.engine, follower.fetch_state())
+            delta = await asyncio.to_thread(fetch_delta, self.store, follower.fetch_state())
             if follower is not self.follower or not self.is_running:
                 # Another run was opened, or the app is shutting down and its
                 # screens are going: drop what was read.

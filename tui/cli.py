@@ -6,8 +6,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from arena.core.store import Store, StoreError, display_url, fully_migrated, resolve_db_url, sqlite_file
-from tui.queries import find_run
+from arena.core.store import Store, display_url, fully_migrated, resolve_db_url, sqlite_file
 
 
 def watch(run: str | None, db: str | None) -> None:
@@ -26,8 +25,8 @@ def watch(run: str | None, db: str | None) -> None:
     url = resolve_db_url(db)
     wait_for_database(url)
     store = Store(url, create=False)
-    if run is not None and run != "latest" and find_run(store.engine, run) is None:
-        raise StoreError(f"no run {run!r} in {url} (see `arena runs`)")
+    if run is not None and run != "latest":
+        store.get_run(run)  # raises on an unknown run; ``latest`` may not exist yet and is waited for
     ArenaApp(url, run).run()
 
 

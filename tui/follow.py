@@ -16,30 +16,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.engine import Engine
-
-from arena.core.types import utcnow
-from tui.queries import (
-    CaseMeta,
-    ConsultationCursor,
-    ConsultationRecord,
-    DoctorScore,
-    RunInfo,
-    ScoreRecord,
-    TurnRecord,
-    TurnStats,
-    UsageTotals,
-    case_meta,
-    consultation_rows,
-    distillation_signature,
-    doctor_scores,
-    get_run,
-    judgement_signature,
-    max_turn_seq,
-    scores,
-    turn_stats,
-    turns_since,
-)
+from arena.core.queries import CaseMeta, ConsultationCursor, ConsultationRecord, DoctorScore, TurnAt, TurnStats
+from arena.core.store import Store
+from arena.core.types import Run, Score, Usage, utcnow
 
 MAX_TURNS_PER_POLL = 5000
 """Turns read in one poll at most; a backlog is worked off over the next polls."""
@@ -53,6 +32,27 @@ RATE_WINDOW_S = 60.0
 Clock = Callable[[], datetime]
 
 
+def used(u: Usage) -> bool:
+    """Whether a usage record counts anything (calls, tokens or cost)."""
+    return bool(u.calls or u.prompt_tokens or u.completion_tokens or u.cost_usd)
+
+
+def _take(total: Usage, u: Usage) -> None:
+    # The inverse of ``Usage.add``: a consultation's old usage leaves the
+    # running sums before its new usage is added.
+    total.calls -= u.calls
+    total.prompt_tokens -= u.prompt_tokens
+    total.completion_tokens -= u.completion_tokens
+    total.cost_usd -= u.cost_usd
+    total.retries -= u.retries
+    total.rate_wait_s -= u.rate_wait_s
+
+
+def planned(run: Run) -> int:
+    """Consultations a run was asked for: cases times trials."""
+    return run.config.cases * run.config.trials
+
+
 @dataclass(slots=True)
 class ConsultationView:
     """What the app knows about one consultation; updated in place."""
@@ -61,9 +61,9 @@ class ConsultationView:
     meta: CaseMeta | None = None
     live_turns: int = 0
     """Turns seen so far while it runs (the row's ``n_turns`` is set only at the end)."""
-    live_usage: dict[str, UsageTotals] = field(default_factory=dict)
+    live_usage: dict[str, Usage] = field(default_factory=dict)
     """Usage added up from its turns while it runs."""
-    score: ScoreRecord | None = None
+    score: Score | None = None
     version: int = 0
     """The follower version that last changed it."""
 
@@ -83,7 +83,7 @@ class ConsultationView:
         return self.live_turns if self.rec.status == "running" else max(self.rec.n_turns, self.live_turns)
 
     @property
-    def usage(self) -> dict[str, UsageTotals]:
+    def usage(self) -> dict[str, Usage]:
         """Usage by role: live while running, the stored total once finished."""
         return self.live_usage if self.rec.status == "running" else self.rec.usage
 
@@ -116,22 +116,22 @@ class FetchState:
 class Delta:
     """What changed in the store since a :class:`FetchState`."""
 
-    run: RunInfo | None
+    run: Run | None
     consultations: list[ConsultationRecord]
     cursor: ConsultationCursor
-    turns: list[TurnRecord]
+    turns: list[TurnAt]
     after_seq: int
     more_turns: bool
     turn_stats: dict[str, TurnStats]
     cases: dict[str, CaseMeta]
     judgement: tuple[int, float] | None
-    scores: dict[str, ScoreRecord] | None
+    scores: dict[str, Score] | None
     doctor_scores: list[DoctorScore] | None
     distillation: tuple[int, int] | None
     query_s: float
 
 
-def fetch_delta(engine: Engine, state: FetchState) -> Delta:
+def fetch_delta(store: Store, state: FetchState) -> Delta:
     """Query what changed since ``state`` (safe to call from a worker thread).
 
     Turns are read before consultations: a writer starts a consultation before
@@ -139,34 +139,34 @@ def fetch_delta(engine: Engine, state: FetchState) -> Delta:
     consultation the second query sees.
     """
     t0 = time.perf_counter()
-    run = get_run(engine, state.run_id)
+    run = store.find_run(state.run_id)
     stats: dict[str, TurnStats] = {}
-    turns: list[TurnRecord] = []
+    turns: list[TurnAt] = []
     more = False
     if not state.loaded:
-        after = max_turn_seq(engine, state.run_id)
-        rows, cursor = consultation_rows(engine, state.run_id)
+        after = store.max_turn_seq(state.run_id)
+        rows, cursor = store.consultation_rows(state.run_id)
         running = [r.id for r in rows if r.status == "running"]
         if running:
-            stats = turn_stats(engine, running, after)
+            stats = store.turn_stats(running, after)
     else:
-        turns = turns_since(engine, state.run_id, state.after_seq, limit=MAX_TURNS_PER_POLL)
+        turns = store.turns_since(state.run_id, state.after_seq, limit=MAX_TURNS_PER_POLL)
         more = len(turns) >= MAX_TURNS_PER_POLL
         after = turns[-1].seq if turns else state.after_seq
         # The cursor is advanced in place: the follower does not touch it
         # while a fetch runs (the app polls under a lock).
-        rows, cursor = consultation_rows(engine, state.run_id, state.cursor)
+        rows, cursor = store.consultation_rows(state.run_id, state.cursor)
     missing = {r.case_id for r in rows} - set(state.case_ids)
-    cases = case_meta(engine, state.run_id, None if not state.loaded else missing) if missing else {}
+    cases = store.case_meta(state.run_id, None if not state.loaded else missing) if missing else {}
     judgement = distillation = None
-    new_scores: dict[str, ScoreRecord] | None = None
+    new_scores: dict[str, Score] | None = None
     new_doctors: list[DoctorScore] | None = None
     if state.check_signatures or not state.loaded:
-        judgement = judgement_signature(engine, state.run_id)
-        distillation = distillation_signature(engine, state.run_id)
+        judgement = store.judgement_signature(state.run_id)
+        distillation = store.distillation_signature(state.run_id)
         if judgement != state.judgement:
-            new_scores = scores(engine, state.run_id)
-            new_doctors = doctor_scores(engine, state.run_id)
+            new_scores = {sc.consultation_id: sc for sc in store.scores(state.run_id)}
+            new_doctors = store.doctor_scores(state.run_id)
     return Delta(
         run=run,
         consultations=rows,
@@ -193,7 +193,7 @@ class Update:
     """Consultations added or changed (status, turns, score)."""
     added: frozenset[str]
     """Consultations seen for the first time."""
-    turns: tuple[TurnRecord, ...]
+    turns: tuple[TurnAt, ...]
     """New turns, in ``seq`` order."""
     run_changed: bool
     scores_changed: bool
@@ -249,7 +249,7 @@ class RunFollower:
 
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         run_id: str,
         *,
         clock: Clock = utcnow,
@@ -258,16 +258,16 @@ class RunFollower:
         """Prepare to follow ``run_id`` (nothing is read until the first poll).
 
         Args:
-            engine: The store's engine.
+            store: The store (only read).
             run_id: The run.
             clock: Wall clock (tests fix it so elapsed time and ETA are stable).
             signature_every_s: How often to check for (re-)judging and distilling.
         """
-        self.engine = engine
+        self.store = store
         self.signature_every_s = signature_every_s
         self.run_id = run_id
         self.clock = clock
-        self.run: RunInfo | None = None
+        self.run: Run | None = None
         self.loaded = False
         self.version = 0
         self.after_seq = 0
@@ -276,7 +276,7 @@ class RunFollower:
         self.cases: dict[str, CaseMeta] = {}
         self.status_counts: Counter[str] = Counter()
         self.doctor_counts: dict[str, Counter[str]] = {}
-        self.usage: dict[str, UsageTotals] = {}
+        self.usage: dict[str, Usage] = {}
         self.failures: list[ConsultationView] = []
         self._failed: set[str] = set()
         self.doctor_scores: list[DoctorScore] = []
@@ -316,7 +316,7 @@ class RunFollower:
 
     def poll(self) -> Update:
         """Fetch and apply in one go, on the calling thread (tests, benchmarks)."""
-        return self.apply(fetch_delta(self.engine, self.fetch_state()))
+        return self.apply(fetch_delta(self.store, self.fetch_state()))
 
     def apply(self, delta: Delta) -> Update:
         """Apply a fetched delta to the in-memory state.
@@ -349,21 +349,21 @@ class RunFollower:
                 self._failed.add(rec.id)
                 self.failures.append(view)
             changed.add(rec.id)
-        for t in delta.turns:
+        for _seq, t in delta.turns:
             view = self.views.get(t.consultation_id)
             if view is None or view.rec.status != "running":
                 continue
-            if t.idx >= view.live_turns:
-                view.live_turns = t.idx + 1
+            if t.index >= view.live_turns:
+                view.live_turns = t.index + 1
             u = t.usage
-            if u.calls or u.tokens or u.cost_usd:
-                view.live_usage.setdefault(t.role, UsageTotals()).add(u)
-                self.usage.setdefault(t.role, UsageTotals()).add(u)
+            if used(u):
+                view.live_usage.setdefault(t.role, Usage()).add(u)
+                self.usage.setdefault(t.role, Usage()).add(u)
             changed.add(t.consultation_id)
         self.turns_seen += len(delta.turns)
         if delta.turns:
             now = self.clock()
-            self.latencies.extend(max(0.0, (now - t.created_at).total_seconds()) for t in delta.turns)
+            self.latencies.extend(max(0.0, (now - t.created_at).total_seconds()) for _seq, t in delta.turns)
         self.query_times.append(delta.query_s)
         scores_changed = False
         if delta.scores is not None:
@@ -411,11 +411,11 @@ class RunFollower:
         self.status_counts[status] += sign
         self.doctor_counts.setdefault(view.rec.doctor, Counter())[status] += sign
         for role, u in view.usage.items():
-            total = self.usage.setdefault(role, UsageTotals())
+            total = self.usage.setdefault(role, Usage())
             if sign > 0:
                 total.add(u)
             else:
-                total.sub(u)
+                _take(total, u)
 
     def _sample(self) -> None:
         now = _ts(self.clock())
@@ -429,7 +429,7 @@ class RunFollower:
         """Return counts, throughput and ETA of the run."""
         done, failed, running = (self.status_counts[k] for k in ("done", "error", "running"))
         finished = done + failed
-        planned = max(self.run.planned if self.run else 0, len(self.views))
+        asked = max(planned(self.run) if self.run else 0, len(self.views))
         live = self.run is not None and self.run.status == "running"
         elapsed = 0.0
         if self.run is not None:
@@ -451,10 +451,10 @@ class RunFollower:
                 turns_per_s = total_turns / elapsed
         eta: float | None = None
         if live and per_min:
-            eta = max(0, planned - finished) / (per_min / 60.0)
+            eta = max(0, asked - finished) / (per_min / 60.0)
         elif not live:
             eta = 0.0
-        return Progress(planned, done, running, failed, elapsed, per_min, turns_per_s, eta)
+        return Progress(asked, done, running, failed, elapsed, per_min, turns_per_s, eta)
 
     def doctor_rows(self) -> list[DoctorRow]:
         """Return per-doctor counts and scores, by doctor name."""
@@ -477,10 +477,10 @@ class RunFollower:
             )
         return out
 
-    def usage_rows(self) -> list[tuple[str, UsageTotals]]:
+    def usage_rows(self) -> list[tuple[str, Usage]]:
         """Return usage by role, roles with any use only, doctor first."""
         order = {"doctor": 0, "patient": 1, "measurement": 2}
-        rows = [(r, u) for r, u in self.usage.items() if u.calls or u.tokens or u.cost_usd]
+        rows = [(r, u) for r, u in self.usage.items() if used(u)]
         if not rows:
             rows = [(r, u) for r, u in self.usage.items()]
         return sorted(rows, key=lambda ru: (order.get(ru[0], 9), ru[0]))

@@ -10,24 +10,19 @@ then fails with one line saying so.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     MetaData,
     Table,
-    Text,
-    cast,
     create_engine,
     delete,
     event,
-    func,
     insert,
     inspect,
     select,
@@ -39,6 +34,7 @@ from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, s
 
 from arena.core.errors import error_line
 from arena.core.migrations import MIGRATIONS, MIGRATIONS_TABLE, migrations_table
+from arena.core.queries import StoreQueries
 from arena.core.redaction import redact_data, redact_secrets
 from arena.core.tables import (
     CASES,
@@ -50,12 +46,11 @@ from arena.core.tables import (
     SCORES,
     TURNS,
     VERDICTS,
-    aware,
+    row_values,
 )
 from arena.core.types import (
     SCHEMA_VERSION,
     Case,
-    FinalAnswer,
     Mistake,
     MistakeCluster,
     QAItem,
@@ -63,9 +58,9 @@ from arena.core.types import (
     RunStatus,
     RunSummary,
     Score,
+    StoredRecord,
     Transcript,
     Turn,
-    Usage,
     Verdict,
     base_case_id,
     utcnow,
@@ -208,26 +203,14 @@ def _sqlite_pragmas(lock_wait_s: float) -> Callable[[Any, Any], None]:
     return connect
 
 
-def _turn_from_row(cid: str, idx: int, role: str, content: str, created: datetime | None, data: str) -> Turn:
-    # One JSON document for pydantic's parser: the columns, then the rest of
-    # the turn as stored. Parsing the stored text directly is about twice as
-    # fast as decoding it to Python objects and validating those.
-    head = json.dumps(
-        {
-            "consultation_id": cid,
-            "index": idx,
-            "role": role,
-            "content": content,
-            "created_at": created.isoformat() if created else None,
-        }
-    )
-    rest = data.strip()
-    body = head if rest in ("{}", "") else head[:-1] + ", " + rest[1:]
-    return Turn.model_validate_json(body)
+def _stored(table: Table, run_id: str, record: StoredRecord, **given: Any) -> dict[str, Any]:
+    # Judging and distilling rows: the record's columns, the run, and the whole
+    # record (secrets masked) as the ``data`` document readers parse back.
+    return row_values(table, record, run_id=run_id, data=redact_data(record.model_dump(mode="json")), **given)
 
 
-class Store:
-    """Reads and writes every record of every run."""
+class Store(StoreQueries):
+    """Reads and writes every record of every run (most reads are in :class:`~arena.core.queries.StoreQueries`)."""
 
     def __init__(self, url: str | None = None, write_policy: WritePolicy | None = None, *, create: bool = True) -> None:
         """Open (and migrate) the database.
@@ -361,27 +344,15 @@ class Store:
         def write(conn: Connection) -> None:
             conn.execute(
                 insert(RUNS).values(
-                    id=run.id,
-                    name=run.name,
-                    status=run.status,
                     # A key given as a model parameter is used for calls, never stored.
-                    config=redact_data(run.config.model_dump(mode="json")),
-                    created_at=run.created_at,
-                    finished_at=None,
-                    schema_version=run.schema_version,
+                    row_values(RUNS, run, config=redact_data(run.config.model_dump(mode="json")), finished_at=None)
                 )
             )
             if unique:
                 conn.execute(
                     insert(CASES),
                     [
-                        {
-                            "run_id": run.id,
-                            "case_id": c.id,
-                            "organ_system": c.organ_system,
-                            "difficulty": c.difficulty,
-                            "data": c.model_dump(mode="json"),
-                        }
+                        row_values(CASES, c, run_id=run.id, case_id=c.id, data=c.model_dump(mode="json"))
                         for c in unique.values()
                     ],
                 )
@@ -398,57 +369,16 @@ class Store:
             lambda conn: conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)),
         )
 
-    @staticmethod
-    def _run(row: Any) -> Run:
-        return Run(
-            id=row.id,
-            name=row.name,
-            config=row.config,
-            status=row.status,
-            created_at=aware(row.created_at),
-            finished_at=aware(row.finished_at),
-            schema_version=row.schema_version,
-        )
-
     def get_run(self, ref: str) -> Run:
         """Return a run by id, by name (newest of that name), or ``latest``.
 
         Raises:
             StoreError: if there is no such run.
         """
-        newest = RUNS.c.created_at.desc()
-        with self.engine.connect() as conn:
-            if ref == "latest":
-                row = conn.execute(select(RUNS).order_by(newest).limit(1)).first()
-            else:
-                row = (
-                    conn.execute(select(RUNS).where(RUNS.c.id == ref)).first()
-                    or conn.execute(select(RUNS).where(RUNS.c.name == ref).order_by(newest).limit(1)).first()
-                )
-        if row is None:
+        run = self.find_run(ref)
+        if run is None:
             raise StoreError(f"no run {ref!r} in {self.display_url} (see `arena runs`)")
-        return self._run(row)
-
-    def list_runs(self) -> list[tuple[Run, int, int]]:
-        """Return every run, newest first, with its consultation and error counts."""
-        c = CONSULTATIONS.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(RUNS).order_by(RUNS.c.created_at.desc())).all()
-            counts = {r[0]: r[1] for r in conn.execute(select(c.run_id, func.count()).group_by(c.run_id))}
-            errors = {
-                r[0]: r[1]
-                for r in conn.execute(select(c.run_id, func.count()).where(c.status == "error").group_by(c.run_id))
-            }
-        return [(self._run(r), counts.get(r.id, 0), errors.get(r.id, 0)) for r in rows]
-
-    def cases(self, run_id: str) -> dict[str, Case]:
-        """Return the cases a run played, by id."""
-        # The JSON text goes straight to pydantic's parser: decoding it to
-        # Python objects first and validating those took twice as long.
-        raw = cast(CASES.c.data, Text)
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(raw).where(CASES.c.run_id == run_id)).scalars().all()
-        return {c.id: c for c in (Case.model_validate_json(d) for d in rows)}
+        return run
 
     # ------------------------------------------------------------------ consultations
 
@@ -528,62 +458,6 @@ class Store:
 
         self._write(f"saving {len(transcripts)} finished consultations", write)
 
-    def transcripts(self, run_id: str, consultation_id: str | None = None) -> Iterator[Transcript]:
-        """Yield the finished transcripts of a run (or one consultation), in id order."""
-        c, t = CONSULTATIONS.c, TURNS.c
-        q = select(CONSULTATIONS).where(c.run_id == run_id, c.status != "running")
-        tq = select(t.consultation_id, t.idx, t.role, t.content, t.created_at, cast(t.data, Text))
-        tq = tq.where(t.run_id == run_id)
-        if consultation_id is not None:
-            q = q.where(c.id == consultation_id)
-            tq = tq.where(t.consultation_id == consultation_id)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(c.id)).all()
-            by_c: dict[str, list[Turn]] = {}
-            for cid, idx, role, content, created, data in conn.execute(tq.order_by(t.consultation_id, t.idx)):
-                by_c.setdefault(cid, []).append(_turn_from_row(cid, idx, role, content, aware(created), data))
-        for r in rows:
-            yield Transcript(
-                id=r.id,
-                run_id=r.run_id,
-                case_id=r.case_id,
-                trial=r.trial,
-                seed=r.seed,
-                doctor=r.doctor,
-                patient=r.patient,
-                persona=r.persona,
-                turns=by_c.get(r.id, []),
-                final=FinalAnswer.model_validate(r.final) if r.final else None,
-                stop_reason=r.stop_reason,
-                error=r.error,
-                usage={k: Usage.model_validate(v) for k, v in (r.usage or {}).items()},
-                started_at=aware(r.started_at),
-                finished_at=aware(r.finished_at) or aware(r.started_at),
-                schema_version=r.schema_version,
-                worker=r.worker,
-            )
-
-    def consultation_meta(self, run_id: str) -> list[dict[str, Any]]:
-        """Return each finished consultation's id, case, trial, doctor, persona and final answer, without turns."""
-        c = CONSULTATIONS.c
-        q = select(c.id, c.case_id, c.trial, c.doctor, c.persona, c.final, c.stop_reason)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.where(c.run_id == run_id, c.status != "running").order_by(c.id)).mappings().all()
-        return [dict(r) for r in rows]
-
-    def run_cost(self, run_id: str) -> float:
-        """Return what a run's saved consultations cost, over all roles."""
-        c = CONSULTATIONS.c
-        with self.engine.connect() as conn:
-            usages = conn.execute(select(c.usage).where(c.run_id == run_id, c.usage.is_not(None))).scalars()
-            return sum(float(u.get("cost_usd", 0.0)) for usage in usages for u in usage.values())
-
-    def finished_ids(self, run_id: str) -> set[str]:
-        """Return the ids of a run's consultations whose transcripts are saved."""
-        c = CONSULTATIONS.c
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(c.id).where(c.run_id == run_id, c.status != "running")).scalars())
-
     def discard_consultations(self, run_id: str, ids: Sequence[str] | None = None) -> int:
         """Delete consultations that never finished, with their turns, so they can be played again.
 
@@ -608,13 +482,6 @@ class Store:
 
         return self._write(f"discarding unfinished consultations of run {run_id}", write)
 
-    def consultation_status(self, run_id: str) -> dict[str, int]:
-        """Return consultation counts by status for a run."""
-        c = CONSULTATIONS.c
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(c.status, func.count()).where(c.run_id == run_id).group_by(c.status))
-            return {r[0]: r[1] for r in rows}
-
     # ------------------------------------------------------------------ judging and distilling
 
     def _replace(self, run_id: str, tables: dict[Table, list[dict[str, Any]]]) -> None:
@@ -632,28 +499,8 @@ class Store:
         self._replace(
             run_id,
             {
-                VERDICTS: [
-                    {
-                        "run_id": run_id,
-                        "consultation_id": v.consultation_id,
-                        "item_id": v.item_id,
-                        "judge": redact_secrets(v.judge),
-                        "outcome": v.outcome,
-                        "data": redact_data(v.model_dump(mode="json")),
-                    }
-                    for v in verdicts
-                ],
-                SCORES: [
-                    {
-                        "consultation_id": sc.consultation_id,
-                        "run_id": run_id,
-                        "overall": sc.overall,
-                        "diagnosis": sc.diagnosis,
-                        "must_ask_coverage": sc.must_ask_coverage,
-                        "data": redact_data(sc.model_dump(mode="json")),
-                    }
-                    for sc in scores
-                ],
+                VERDICTS: [_stored(VERDICTS, run_id, v, judge=redact_secrets(v.judge)) for v in verdicts],
+                SCORES: [_stored(SCORES, run_id, sc) for sc in scores],
             },
         )
 
@@ -668,56 +515,11 @@ class Store:
         self._replace(
             run_id,
             {
-                CLUSTERS: [
-                    {"id": c.id, "run_id": run_id, "count": c.count, "data": redact_data(c.model_dump(mode="json"))}
-                    for c in clusters
-                ],
-                QA_ITEMS: [
-                    {
-                        "id": q.id,
-                        "run_id": run_id,
-                        "mistake_id": q.mistake_id,
-                        "valid": q.valid,
-                        "data": redact_data(q.model_dump(mode="json")),
-                    }
-                    for q in items
-                ],
-                MISTAKES: [
-                    {
-                        "id": m.id,
-                        "run_id": run_id,
-                        "consultation_id": m.consultation_id,
-                        "category": m.category,
-                        "risk": m.risk,
-                        "data": redact_data(m.model_dump(mode="json")),
-                    }
-                    for m in mistakes
-                ],
+                CLUSTERS: [_stored(CLUSTERS, run_id, c) for c in clusters],
+                QA_ITEMS: [_stored(QA_ITEMS, run_id, q) for q in items],
+                MISTAKES: [_stored(MISTAKES, run_id, m) for m in mistakes],
             },
         )
-
-    def _records(self, table: Table, run_id: str, order: Any) -> list[str]:
-        # The stored JSON text, for pydantic's own parser (see cases()).
-        raw = cast(table.c.data, Text)
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(raw).where(table.c.run_id == run_id).order_by(order)).scalars())
-
-    def verdicts(self, run_id: str) -> list[Verdict]:
-        """Return every verdict of a run, in the order written."""
-        return [Verdict.model_validate_json(d) for d in self._records(VERDICTS, run_id, VERDICTS.c.id)]
-
-    def scores(self, run_id: str) -> list[Score]:
-        """Return every score of a run."""
-        return [Score.model_validate_json(d) for d in self._records(SCORES, run_id, SCORES.c.consultation_id)]
-
-    def mistakes(self, run_id: str) -> list[Mistake]:
-        """Return a run's mistake records."""
-        return [Mistake.model_validate_json(d) for d in self._records(MISTAKES, run_id, MISTAKES.c.id)]
-
-    def clusters(self, run_id: str) -> list[MistakeCluster]:
-        """Return a run's mistake clusters, largest first."""
-        rows = self._records(CLUSTERS, run_id, CLUSTERS.c.count.desc())
-        return [MistakeCluster.model_validate_json(d) for d in rows]
 
     def update_qa_items(self, items: Sequence[QAItem]) -> None:
         """Rewrite stored QA items (e.g. after replication), in one transaction."""
@@ -731,10 +533,6 @@ class Store:
                 )
 
         self._write(f"updating {len(items)} QA items", write)
-
-    def qa_items(self, run_id: str) -> list[QAItem]:
-        """Return a run's QA items (valid and rejected)."""
-        return [QAItem.model_validate_json(d) for d in self._records(QA_ITEMS, run_id, QA_ITEMS.c.id)]
 
     # ------------------------------------------------------------------ summary
 

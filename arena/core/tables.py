@@ -4,15 +4,25 @@ Columns that stages filter or sort on are real columns; the rest of each
 record is kept whole in a JSON column so the pydantic record round-trips
 exactly. The schema itself is created by the named migrations in
 :mod:`arena.core.migrations`; a test checks the two agree.
+
+Rows and records meet in one place: :func:`row_values` gives a record's
+column values by field name and :func:`from_row` builds a record from a row
+the same way, so a column named like a field never needs a hand mapping.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from pydantic import BaseModel
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from arena.core.types import Turn
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class RunRow(SQLModel, table=True):
@@ -169,3 +179,77 @@ def aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def row_values(table: Table, record: BaseModel, **given: Any) -> dict[str, Any]:
+    """Return the values of ``table``'s columns for ``record``, the one mapping from records to rows.
+
+    Each column named like a field of the record takes that field's value; the
+    caller gives the rest (``run_id``, a redacted ``data`` document, a column
+    named otherwise), and what it gives wins.
+
+    Args:
+        table: The table written.
+        record: The record stored in the row.
+        **given: Values of the other columns, or ones to use instead of the record's.
+
+    Returns:
+        Column name to value, ready for an ``INSERT``.
+    """
+    fields = type(record).model_fields
+    row = {c.name: getattr(record, c.name) for c in table.columns if c.name in fields and c.name not in given}
+    row.update(given)
+    return row
+
+
+def from_row(model: type[M], row: Any, **given: Any) -> M:
+    """Build a record from a row, the one mapping from rows to records.
+
+    Each field named like a column of the row takes that column's value (times
+    as UTC-aware, see :func:`aware`); ``given`` supplies or replaces fields.
+
+    Args:
+        model: The record type.
+        row: A SQLAlchemy row (or anything with a ``_mapping`` or a mapping).
+        **given: Fields not in the row, or values to use instead of the row's.
+
+    Returns:
+        The validated record.
+    """
+    values = getattr(row, "_mapping", row)
+    fields: dict[str, Any] = {}
+    for name in model.model_fields:
+        if name in given or name not in values:
+            continue
+        value = values[name]
+        fields[name] = aware(value) if isinstance(value, datetime) else value
+    fields.update(given)
+    return model.model_validate(fields)
+
+
+def turn_from_row(cid: str, idx: int, role: str, content: str, created: datetime | None, data: str) -> Turn:
+    """Build a turn from its row's columns and the text of its ``data`` column.
+
+    Args:
+        cid: ``consultation_id``.
+        idx: ``idx`` (the turn's index).
+        role: ``role``.
+        content: ``content``.
+        created: ``created_at``, UTC-aware.
+        data: The ``data`` column as stored JSON text.
+    """
+    # One JSON document for pydantic's parser: the columns, then the rest of
+    # the turn as stored. Parsing the stored text directly is about twice as
+    # fast as decoding it to Python objects and validating those.
+    head = json.dumps(
+        {
+            "consultation_id": cid,
+            "index": idx,
+            "role": role,
+            "content": content,
+            "created_at": created.isoformat() if created else None,
+        }
+    )
+    rest = data.strip()
+    body = head if rest in ("{}", "") else head[:-1] + ", " + rest[1:]
+    return Turn.model_validate_json(body)

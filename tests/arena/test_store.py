@@ -1,9 +1,13 @@
+from datetime import UTC, datetime
+
+import pytest
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from arena.core.migrations import MIGRATIONS
-from arena.core.store import Store
-from arena.core.types import FinalAnswer, Run, RunConfig, Transcript, Turn, Usage, Verdict, utcnow
+from arena.core.store import Store, StoreError
+from arena.core.tables import MISTAKES, RUNS, from_row, row_values
+from arena.core.types import FinalAnswer, Mistake, Run, RunConfig, Transcript, Turn, Usage, Verdict, utcnow
 from judges.scoring import score_consultation
 from tests.conftest import start_consultation
 
@@ -84,6 +88,51 @@ def test_runs_resolve_by_id_name_and_latest(store, stemi):
     assert store.get_run("r1").name == "first"
     assert store.get_run("first").id == "r1"
     assert store.get_run("latest").id == "r1"
+    assert store.find_run(None) == store.find_run("first") == store.get_run("r1")
+    assert store.find_run("nope") is None
+    with pytest.raises(StoreError, match="no run 'nope'"):
+        store.get_run("nope")
+
+
+def test_rows_and_records_map_by_field_name():
+    m = Mistake(
+        id="m1",
+        run_id="r0",
+        consultation_id="c1",
+        case_id="k",
+        doctor="d",
+        item_id="i",
+        title="t",
+        description="x",
+        category="safety",
+        cause="omission",
+        risk="high",
+    )
+    row = row_values(MISTAKES, m, run_id="r1", data={"kept": True})
+    # Columns named like fields take the record's values; what the caller gives wins.
+    assert row == {
+        "id": "m1",
+        "run_id": "r1",
+        "consultation_id": "c1",
+        "category": "safety",
+        "risk": "high",
+        "data": {"kept": True},
+    }
+    naive = datetime(2026, 1, 2, 3, 4, 5)
+    stored = {"id": "r1", "name": "n", "status": "finished", "config": {"cases": 3}, "created_at": naive}
+    run = from_row(Run, stored, finished_at=None)
+    assert run.created_at == naive.replace(tzinfo=UTC) and run.config.cases == 3
+    columns = {"id", "name", "status", "config", "created_at", "finished_at", "schema_version"}
+    assert set(row_values(RUNS, run)) == columns
+
+
+def test_one_consultations_verdicts_and_one_case(store, stemi):
+    _run(store, stemi)
+    mine = Verdict(consultation_id="c", item_id="i", judge="j", outcome="met", points=5)
+    other = mine.model_copy(update={"consultation_id": "d"})
+    store.replace_judgement("r1", [mine, other], [])
+    assert store.verdicts("r1", "c") == [mine] and store.verdicts("r1") == [mine, other]
+    assert store.case("r1", stemi.id) == stemi and store.case("r1", "nope") is None
 
 
 def test_rejudging_replaces_verdicts(store, stemi):

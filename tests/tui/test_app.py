@@ -240,7 +240,7 @@ async def test_consultation_marks_facts_guard_requests_and_splits(db_url, finish
 
         await pilot.press("slash", *"travelled", "enter")
         await pilot.pause()
-        assert [v.turn.idx for v in screen.query(TurnView) if v.has_class("-match")] == [3]
+        assert [v.turn.index for v in screen.query(TurnView) if v.has_class("-match")] == [3]
         await pilot.press("escape")
         await pilot.press("v")
         await pilot.press("escape")

@@ -14,7 +14,7 @@ def test_follower_tracks_a_live_run_incrementally(store):
     a_turns = data.script(a_case, a, data.at(0))
     store.add_turns(data.RUN_ID, a_turns[:3])
 
-    f = RunFollower(store.engine, data.RUN_ID, clock=fixed_clock(data.at(30)), signature_every_s=0)
+    f = RunFollower(store, data.RUN_ID, clock=fixed_clock(data.at(30)), signature_every_s=0)
     first = f.poll()
     assert first.added == {a, b}
     assert f.views[a].turns == 3 and f.views[b].turns == 0
@@ -27,7 +27,7 @@ def test_follower_tracks_a_live_run_incrementally(store):
     c = data.start(store, c_case, started=data.at(2))
     update = f.poll()
     assert update.added == {c}
-    assert [t.idx for t in update.turns] == [3, 4, 5]
+    assert [t.turn.index for t in update.turns] == [3, 4, 5]
     assert f.views[a].turns == 6 and f.usage["doctor"].calls == 3
 
     store.finish_consultations([data.transcript(a_case, a, a_turns)], {a: 6})
@@ -49,7 +49,7 @@ def test_follower_tracks_a_live_run_incrementally(store):
 
 def test_follower_sees_judging_and_distilling(store):
     transcripts = data.finished_run(store)
-    f = RunFollower(store.engine, data.RUN_ID, clock=fixed_clock(), signature_every_s=0)
+    f = RunFollower(store, data.RUN_ID, clock=fixed_clock(), signature_every_s=0)
     f.poll()
     assert all(v.score is not None for v in f.views.values() if v.status == "done")
     rows = {r.doctor: r for r in f.doctor_rows()}
@@ -69,7 +69,7 @@ def test_follower_sees_judging_and_distilling(store):
 
 
 def test_a_finished_run_has_no_eta_and_a_fixed_duration(store, finished):
-    f = RunFollower(store.engine, data.RUN_ID, clock=fixed_clock(data.at(9999)))
+    f = RunFollower(store, data.RUN_ID, clock=fixed_clock(data.at(9999)))
     f.poll()
     p = f.progress()
     assert p.elapsed_s == 40 and p.eta_s == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from rich.console import RenderableType
@@ -12,13 +12,21 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
+from arena.core.types import Mistake, QAItem
 from tui import format as fmt
 from tui.follow import RunFollower, Update
-from tui.queries import MistakeRecord, QARecord, mistakes, qa_items
 from tui.screens.base import RunScreen
 from tui.widgets.search import SearchBox
 
-R = TypeVar("R", MistakeRecord, QARecord)
+R = TypeVar("R", Mistake, QAItem)
+
+RISK_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+"""Where each risk level sorts in the mistakes table: riskiest first."""
+
+
+def riskiest_first(mistakes: Iterable[Mistake]) -> list[Mistake]:
+    """Return mistakes riskiest first, then by consultation and id."""
+    return sorted(mistakes, key=lambda m: (RISK_ORDER.get(m.risk, 9), m.consultation_id, m.id))
 
 
 class BrowseScreen(RunScreen, Generic[R]):
@@ -178,17 +186,17 @@ def _para(out: Text, label: str, value: str, style: str = "") -> None:
         out.append(value, style=style)
 
 
-class MistakesScreen(BrowseScreen[MistakeRecord]):
+class MistakesScreen(BrowseScreen[Mistake]):
     """The run's mistake records, riskiest first."""
 
     columns = (("risk", "risk", 8), ("category", "category", 14), ("title", "title", None))
     noun = "mistakes"
 
-    def load(self) -> list[MistakeRecord]:
-        """Read the run's mistakes."""
-        return mistakes(self.arena.engine, self.follower.run_id)
+    def load(self) -> list[Mistake]:
+        """Read the run's mistakes, riskiest first."""
+        return riskiest_first(self.arena.store.mistakes(self.follower.run_id))
 
-    def cells(self, record: MistakeRecord) -> list[Text]:
+    def cells(self, record: Mistake) -> list[Text]:
         """Risk, category, title."""
         return [
             Text(record.risk, style=fmt.RISK_STYLE.get(record.risk, "")),
@@ -196,7 +204,7 @@ class MistakesScreen(BrowseScreen[MistakeRecord]):
             Text(record.title, overflow="ellipsis", no_wrap=True),
         ]
 
-    def detail(self, record: MistakeRecord) -> RenderableType:
+    def detail(self, record: Mistake) -> RenderableType:
         """Title, where it happened, what happened, cause and tags."""
         out = Text()
         out.append(record.title, style="bold")
@@ -213,28 +221,36 @@ class MistakesScreen(BrowseScreen[MistakeRecord]):
             out.append("  ".join(record.tags), style="dim")
         return out
 
-    def haystack(self, record: MistakeRecord) -> str:
+    def haystack(self, record: Mistake) -> str:
         """Title, description, category, cause, risk, tags, case."""
         return " ".join(
             (record.title, record.description, record.category, record.cause, record.risk, record.case_id, *record.tags)
         )
 
-    def consultation_of(self, record: MistakeRecord) -> str | None:
+    def consultation_of(self, record: Mistake) -> str | None:
         """The consultation the mistake was made in."""
         return record.consultation_id or None
 
 
-class QAScreen(BrowseScreen[QARecord]):
+class QAScreen(BrowseScreen[QAItem]):
     """The run's single-shot QA items, valid and rejected."""
 
     columns = (("valid", "ok", 3), ("question", "question", 34), ("answer", "answer", None))
     noun = "QA items"
 
-    def load(self) -> list[QARecord]:
-        """Read the run's QA items."""
-        return qa_items(self.arena.engine, self.follower.run_id)
+    def __init__(self, follower: RunFollower, *, name: str | None = None) -> None:
+        """Browse the QA items of the run ``follower`` follows."""
+        super().__init__(follower, name=name)
+        self.sources: dict[str, str] = {}
+        """The consultation each item's mistake came from, by item id."""
 
-    def cells(self, record: QARecord) -> list[Text]:
+    def load(self) -> list[QAItem]:
+        """Read the run's QA items and the consultations they came from."""
+        store = self.arena.store
+        self.sources = store.qa_sources(self.follower.run_id)
+        return store.qa_items(self.follower.run_id)
+
+    def cells(self, record: QAItem) -> list[Text]:
         """Valid mark, question, answer."""
         return [
             Text("✓", style="green") if record.valid else Text("✗", style="red"),
@@ -242,7 +258,7 @@ class QAScreen(BrowseScreen[QARecord]):
             Text(record.answer, overflow="ellipsis", no_wrap=True),
         ]
 
-    def detail(self, record: QARecord) -> RenderableType:
+    def detail(self, record: QAItem) -> RenderableType:
         """Scenario, question, options, answer, rationale, rejection."""
         out = Text()
         out.append(record.question, style="bold")
@@ -252,8 +268,9 @@ class QAScreen(BrowseScreen[QARecord]):
         else:
             out.append(" rejected ", style="bold white on red")
             out.append(f" {record.rejection}", style="red")
-        if record.consultation_id:
-            out.append(f"  from {fmt.short_id(record.consultation_id, self.follower.run_id)}", style="cyan")
+        source = self.sources.get(record.id)
+        if source:
+            out.append(f"  from {fmt.short_id(source, self.follower.run_id)}", style="cyan")
         _para(out, "Scenario", record.scenario)
         if record.options:
             out.append("\nOptions\n", style="bold")
@@ -262,10 +279,10 @@ class QAScreen(BrowseScreen[QARecord]):
         _para(out, "Rationale", record.rationale, "dim")
         return out
 
-    def haystack(self, record: QARecord) -> str:
+    def haystack(self, record: QAItem) -> str:
         """Scenario, question, answer, rationale, rejection."""
         return " ".join((record.scenario, record.question, record.answer, record.rationale, record.rejection))
 
-    def consultation_of(self, record: QARecord) -> str | None:
+    def consultation_of(self, record: QAItem) -> str | None:
         """The consultation of the mistake the item reproduces."""
-        return record.consultation_id
+        return self.sources.get(record.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,20 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from arena.core.types import Case, Fact
+from arena.core.queries import ConsultationRecord, TurnAt
+from arena.core.types import Case, Fact, FinalAnswer
 from tui import format as fmt
 from tui.follow import RunFollower, Update
-from tui.queries import (
-    ConsultationRecord,
-    ConsultationVerdicts,
-    TurnRecord,
-    case_record,
-    consultation_verdicts,
-    final_answer,
-    get_consultation,
-    turns_since,
-    verdict_count,
-)
+from tui.rubric import ConsultationVerdicts, group_verdicts
 from tui.screens.base import RunScreen
 from tui.widgets.final import FinalAnswerView
 from tui.widgets.search import SearchBox
@@ -54,10 +45,10 @@ class ConsultationScreen(RunScreen):
         self.consultation_id = consultation_id
         self.rec: ConsultationRecord | None = None
         self.case: Case | None = None
-        self.final: dict[str, Any] | None = None
+        self.final: FinalAnswer | None = None
         self.verdicts: ConsultationVerdicts | None = None
         self._verdict_count = -1
-        self._replay: list[TurnRecord] = []
+        self._replay: list[TurnAt] = []
         self._replay_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
@@ -74,16 +65,16 @@ class ConsultationScreen(RunScreen):
 
     def on_mount(self) -> None:
         """Read the consultation, its case and the turns so far."""
-        engine = self.arena.engine
-        self.rec = get_consultation(engine, self.consultation_id)
+        store = self.arena.store
+        self.rec = store.get_consultation(self.consultation_id)
         if self.rec is not None:
-            self.case = case_record(engine, self.rec.run_id, self.rec.case_id)
+            self.case = store.case(self.rec.run_id, self.rec.case_id)
         facts: dict[str, Fact] = {f.id: f for f in self.case.facts} if self.case else {}
         view = self.transcript
         # A finished consultation opens at its first turn; a live one follows its newest.
         view.following = self.rec is not None and self.rec.status == "running"
         view.set_facts(facts)
-        view.add_turns(turns_since(engine, self.follower.run_id, 0, consultation_id=self.consultation_id))
+        view.add_turns(store.turns_since(self.follower.run_id, 0, consultation_id=self.consultation_id))
         self._load_outcome()
         self._title()
         view.focus()
@@ -93,13 +84,16 @@ class ConsultationScreen(RunScreen):
     # ------------------------------------------------------------------ loading
 
     def _load_outcome(self) -> None:
-        engine = self.arena.engine
+        store = self.arena.store
         if self.rec is not None and self.rec.status != "running":
-            self.final = final_answer(engine, self.consultation_id)
-            n = verdict_count(engine, self.consultation_id)
+            self.final = store.final_answer(self.consultation_id)
+            n = store.verdict_count(self.consultation_id)
             if n != self._verdict_count:
                 self._verdict_count = n
-                self.verdicts = consultation_verdicts(engine, self.consultation_id, self.case) if n else None
+                self.verdicts = None
+                if n:
+                    verdicts = store.verdicts(self.rec.run_id, self.consultation_id)
+                    self.verdicts = group_verdicts(verdicts, self.case)
                 self.query_one(VerdictsView).show(self.verdicts)
         view = self.follower.views.get(self.consultation_id)
         truth = self.case.diagnosis.name if self.case else ""
@@ -135,15 +129,13 @@ class ConsultationScreen(RunScreen):
         """Append new turns of this consultation; reload the outcome when it ends or is judged."""
         view = self.transcript
         if update is not None and not self._replay:
-            mine = [t for t in update.turns if t.consultation_id == self.consultation_id and t.seq > view.last_seq]
+            mine = [t for t in update.turns if t.turn.consultation_id == self.consultation_id and t.seq > view.last_seq]
             if mine:
                 view.add_turns(mine)
         elif update is None and not self._replay:
             # Hidden for a while (another screen was pushed): read what was missed.
             view.add_turns(
-                turns_since(
-                    self.arena.engine, self.follower.run_id, view.last_seq, consultation_id=self.consultation_id
-                )
+                self.arena.store.turns_since(self.follower.run_id, view.last_seq, consultation_id=self.consultation_id)
             )
         followed = self.follower.views.get(self.consultation_id)
         ended = followed is not None and self.rec is not None and followed.rec.status != self.rec.status
@@ -205,8 +197,7 @@ class ConsultationScreen(RunScreen):
 
     def action_replay(self) -> None:
         """Replay the transcript turn by turn, as it was played."""
-        engine = self.arena.engine
-        turns = turns_since(engine, self.follower.run_id, 0, consultation_id=self.consultation_id)
+        turns = self.arena.store.turns_since(self.follower.run_id, 0, consultation_id=self.consultation_id)
         if not turns:
             return
         view = self.transcript
@@ -229,8 +220,6 @@ class ConsultationScreen(RunScreen):
         if not self._replay:
             # Turns that arrived during the replay were held back: add them now.
             view.add_turns(
-                turns_since(
-                    self.arena.engine, self.follower.run_id, view.last_seq, consultation_id=self.consultation_id
-                )
+                self.arena.store.turns_since(self.follower.run_id, view.last_seq, consultation_id=self.consultation_id)
             )
         self._title()

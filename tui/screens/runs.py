@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from arena.core.queries import RunListing
 from tui import format as fmt
-from tui.queries import RunListing, list_runs, newest_run_time
 
 if TYPE_CHECKING:
     from tui.app import ArenaApp
@@ -79,16 +79,16 @@ class RunsScreen(Screen[None]):
         """Re-list every run if a run was added, else refresh the live runs only."""
         if not self.ready:
             return
-        engine = self.arena.engine
-        newest = newest_run_time(engine)
+        store = self.arena.store
+        newest = store.newest_run_time()
         if newest != self._newest or not self._listings:
             self._newest = newest
-            listings = list_runs(engine)
+            listings = store.run_listings()
         else:
             live = [k for k, v in self._listings.items() if v.run.status == "running"]
             if not live:
                 return
-            listings = list_runs(engine, live)
+            listings = store.run_listings(live)
         for listing in listings:
             self._listings[listing.run.id] = listing
         self._draw(listings)

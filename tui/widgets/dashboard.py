@@ -9,12 +9,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, ProgressBar, Static
 
+from arena.core.types import Run, Usage
 from tui import format as fmt
 from tui.follow import ConsultationView, DoctorRow, Progress
-from tui.queries import RunInfo, UsageTotals
 
 
-def render_title(run: RunInfo | None, waiting_for: str | None = None) -> Text:
+def render_title(run: Run | None, waiting_for: str | None = None) -> Text:
     """One line naming the run, its state, its models and when it started."""
     out = Text(no_wrap=True, overflow="ellipsis")
     if run is None:
@@ -25,8 +25,8 @@ def render_title(run: RunInfo | None, waiting_for: str | None = None) -> Text:
         out.append(f" ({run.id})", style="dim")
     out.append("  ")
     out.append(fmt.status(run.status))
-    out.append(f"  {run.doctor}", style="cyan")
-    patient = str(run.config.get("patient") or "")
+    out.append(f"  {run.config.doctor}", style="cyan")
+    patient = run.config.patient
     if patient:
         out.append(f" vs {patient}", style="green")
     out.append(f"  {fmt.stamp(run.created_at)}", style="dim")
@@ -85,10 +85,10 @@ class UsageTable(DataTable[Text | str]):
         for key, width in (("calls", 6), ("prompt", 7), ("completion", 10), ("cost", 9)):
             self.add_column(key, key=key, width=width)
 
-    def show(self, rows: Sequence[tuple[str, UsageTotals]]) -> None:
+    def show(self, rows: Sequence[tuple[str, Usage]]) -> None:
         """Replace the rows (a handful: one per role)."""
         self.clear()
-        total = UsageTotals()
+        total = Usage()
         for role, u in rows:
             total.add(u)
             self.add_row(
@@ -99,7 +99,7 @@ class UsageTable(DataTable[Text | str]):
         self.add_row(Text("total", style="bold"), *self._cells(total), key="__total__")
 
     @staticmethod
-    def _cells(u: UsageTotals) -> list[Text]:
+    def _cells(u: Usage) -> list[Text]:
         return [
             fmt.right(fmt.count(u.calls), 6),
             fmt.right(fmt.count(u.prompt_tokens), 7),

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.widgets import Static
 
+from arena.core.queries import ConsultationRecord
+from arena.core.types import FinalAnswer, Score
 from tui.format import DIAGNOSIS_STYLE, STATUS_STYLE
-from tui.queries import ConsultationRecord, ScoreRecord
 
 
 def render_final(
     rec: ConsultationRecord | None,
-    final: dict[str, Any] | None,
+    final: FinalAnswer | None,
     truth: str,
-    score: ScoreRecord | None,
+    score: Score | None,
 ) -> Text:
     """Render the outcome of a consultation.
 
@@ -35,14 +34,13 @@ def render_final(
         out.append("\n")
         out.append(" ERROR ", style="bold white on red")
         out.append(f" {rec.error}", style="red")
-    if final:
+    if final is not None:
         out.append("\nDiagnosis     ", style="bold")
-        out.append(str(final.get("diagnosis") or "—"), style="bold cyan")
-        differential = [str(d) for d in final.get("differential") or []]
-        if differential:
+        out.append(final.diagnosis or "—", style="bold cyan")
+        if final.differential:
             out.append("\nDifferential  ", style="bold")
-            out.append(", ".join(differential))
-        plan = str(final.get("plan") or "")
+            out.append(", ".join(final.differential))
+        plan = final.plan
         if plan:
             out.append("\nPlan          ", style="bold")
             out.append(plan)
@@ -67,8 +65,6 @@ class FinalAnswerView(Static):
         """Create an empty view."""
         super().__init__(render_final(None, None, "", None), id=id, classes="final")
 
-    def show(
-        self, rec: ConsultationRecord | None, final: dict[str, Any] | None, truth: str, score: ScoreRecord | None
-    ) -> None:
+    def show(self, rec: ConsultationRecord | None, final: FinalAnswer | None, truth: str, score: Score | None) -> None:
         """Show this outcome."""
         self.update(render_final(rec, final, truth, score))

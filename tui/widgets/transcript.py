@@ -9,9 +9,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from arena.core.types import Fact
+from arena.core.queries import TurnAt
+from arena.core.types import Fact, Turn
 from tui.format import ROLE_STYLE
-from tui.queries import TurnRecord
 
 ROLE_LABEL = {"doctor": "DOCTOR", "patient": "PATIENT", "measurement": "RESULT"}
 """How each speaker is labelled; the measurement agent gives exam and test results."""
@@ -24,7 +24,7 @@ ACTION_BADGE = {
 """Badge shown beside a doctor turn that is not a plain question."""
 
 
-def render_turn(turn: TurnRecord, facts: Mapping[str, Fact], search: str = "") -> Text:
+def render_turn(turn: Turn, facts: Mapping[str, Fact], search: str = "") -> Text:
     """Render one turn: speaker, what was said, facts revealed, guard interventions.
 
     Args:
@@ -36,26 +36,26 @@ def render_turn(turn: TurnRecord, facts: Mapping[str, Fact], search: str = "") -
         The turn as styled text (the content is never parsed as markup).
     """
     out = Text()
-    out.append(f"#{turn.idx} ", style="dim")
+    out.append(f"#{turn.index} ", style="dim")
     out.append(ROLE_LABEL.get(turn.role, turn.role.upper()), style=ROLE_STYLE.get(turn.role, "bold"))
-    action = turn.action or {}
-    kind = str(action.get("kind") or "")
-    if kind in ACTION_BADGE:
+    action = turn.action
+    kind = action.kind if action else ""
+    if action and kind in ACTION_BADGE:
         label, style = ACTION_BADGE[kind]
         out.append("  ")
         out.append(f" {label} ", style=style)
-        request = str(action.get("request") or "")
+        request = action.request
         if request and kind in ("exam", "test") and request.strip() != (turn.content or "").strip():
             out.append(f" {request}", style="magenta")
-    u = turn.usage
-    if u.tokens:
-        out.append(f"  {u.tokens} tok", style="dim")
+    tokens = turn.usage.prompt_tokens + turn.usage.completion_tokens
+    if tokens:
+        out.append(f"  {tokens} tok", style="dim")
     out.append("\n")
     body = Text(turn.content or "")
     if search:
         body.highlight_words([search], style="bold black on yellow", case_sensitive=False)
     out.append_text(body)
-    parse_error = str(action.get("parse_error") or "")
+    parse_error = action.parse_error if action else ""
     if parse_error:
         out.append("\n")
         out.append(" ⚠ unparsed reply ", style="bold black on yellow")
@@ -69,16 +69,16 @@ def render_turn(turn: TurnRecord, facts: Mapping[str, Fact], search: str = "") -
             out.append(f"  {fact.text}", style="green")
     for event in turn.guard:
         out.append("\n")
-        out.append(f" ⚠ GUARD {str(event.get('action') or '').upper()} ", style="bold white on red")
+        out.append(f" ⚠ GUARD {event.action.upper()} ", style="bold white on red")
         out.append(" blocked claim: ", style="red")
-        out.append(f"“{event.get('claim', '')}”", style="bold red")
+        out.append(f"“{event.claim}”", style="bold red")
     return out
 
 
 class TurnView(Static):
     """One turn of the transcript."""
 
-    def __init__(self, turn: TurnRecord, facts: Mapping[str, Fact]) -> None:
+    def __init__(self, turn: Turn, facts: Mapping[str, Fact]) -> None:
         """Render ``turn`` with ``facts`` to name what it revealed."""
         classes = f"turn -{turn.role}"
         if turn.guard:
@@ -140,14 +140,14 @@ class TranscriptView(VerticalScroll):
         """Name the case's facts so revealed fact ids can be spelled out."""
         self._facts = facts
 
-    def add_turns(self, turns: Iterable[TurnRecord]) -> int:
+    def add_turns(self, turns: Iterable[TurnAt]) -> int:
         """Append the turns not shown yet (by index); return how many were added."""
         fresh = []
-        for t in sorted(turns, key=lambda t: t.idx):
-            if t.idx > self._last_idx:
+        for seq, t in sorted(turns, key=lambda st: st.turn.index):
+            if t.index > self._last_idx:
                 fresh.append(TurnView(t, self._facts))
-                self._last_idx = t.idx
-                self._last_seq = max(self._last_seq, t.seq)
+                self._last_idx = t.index
+                self._last_seq = max(self._last_seq, seq)
         if not fresh:
             return 0
         if self._search:

@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from tui import format as fmt
 from tui.format import OUTCOME_MARK
-from tui.queries import ConsultationVerdicts
+from tui.rubric import ConsultationVerdicts
 
 
 def judge_label(name: str) -> str:
