@@ -19,12 +19,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from arena.core.types import Case, Demographics, Diagnosis, Fact, RubricCheck, RubricItem, Speaker
-from cases.importers.facts import parse_demographics, parse_sex, states_absence
+from cases.importers.facts import parse_demographics, parse_sex
 from cases.kb import Condition, KnowledgeBase, load_kb
 from cases.loader import CaseFileError, iter_jsonl_lines
 from cases.rubric_from_kb import SAFETY_NET_WORDS, derive_rubric, find_condition
 from cases.synthesizer import consistency_problems, contradictions
-from cases.text import normalise, phrase_in
+from cases.text import normalise, phrase_in, states_absence
 
 FORMATS = ("agentclinic", "mediq", "healthbench")
 """The formats :func:`import_cases` reads."""
