@@ -21,7 +21,15 @@ import re
 from typing import Any
 
 from arena.core.types import Speaker
-from cases.importers import (
+from cases.importers.facts import (
+    FactBuilder,
+    HistoryCat,
+    complaint_from_vignette,
+    complaint_words,
+    finding_kind,
+    split_atomic,
+)
+from cases.importers.records import (
     Draft,
     Where,
     flatten_text,
@@ -32,14 +40,6 @@ from cases.importers import (
     json_type,
     leaves,
     read_demographics,
-)
-from cases.importers.facts import (
-    FactBuilder,
-    HistoryCat,
-    complaint_from_vignette,
-    complaint_words,
-    finding_kind,
-    split_atomic,
 )
 from cases.text import record_sentences
 

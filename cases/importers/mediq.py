@@ -15,8 +15,8 @@ import re
 from typing import Any, Literal
 
 from arena.core.types import Demographics, Speaker
-from cases.importers import Draft, Where, get_list, get_str, json_type, read_demographics
 from cases.importers.facts import FactBuilder, complaint_from_vignette, parse_age
+from cases.importers.records import Draft, Where, get_list, get_str, json_type, read_demographics
 from cases.text import normalise, record_sentences
 
 _NUMBERING = re.compile(r"^\s*\d{1,3}\s*[.)]\s*")
