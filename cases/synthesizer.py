@@ -19,9 +19,8 @@ from typing import Any, Literal
 
 from arena.core.types import Case, Demographics, Diagnosis, Fact
 from cases.kb import Condition, Finding, KnowledgeBase, load_kb
-from cases.knowledge import salient_words
 from cases.rubric_from_kb import derive_rubric
-from cases.text import normalise
+from cases.text import ABSENCE_WORDS, mentions_negation, normalise, salient_words
 
 CHILD_AGE = 12
 """Below this age a caregiver speaks for the patient."""
@@ -30,7 +29,6 @@ ATYPICAL_RATE = 0.15
 MAX_REDRAWS = 50
 """Draws per case before giving up on finding a unique, consistent one."""
 _PREGNANCY_WORDS = ("pregnan", "gestation", "trimester", "miscarr", "hcg")
-_NEGATION_WORDS = frozenset({"denies", "absent", "none", "normal", "negative", "never", "without", "nil", "non"})
 _FRAMING_WORDS = frozenset({"patient", "reports", "mentions", "states", "notes", "describes", "says", "complains"})
 """Words that frame a statement rather than say what it is about: "he reports no pain" and "he
 reports the left eye is fine" share no content."""
@@ -41,10 +39,9 @@ def _normalised_words(words: frozenset[str]) -> frozenset[str]:
 
 
 _NOT_CONTENT = _normalised_words(
-    _NEGATION_WORDS | _FRAMING_WORDS | {"any", "other", "ever", "recent", "having", "symptoms"}
+    ABSENCE_WORDS | _FRAMING_WORDS | {"any", "other", "ever", "recent", "having", "symptoms"}
 )
 """Negation and framing words as :func:`salient_words` gives them (stemmed: "denies" is "deny")."""
-_NEGATION = re.compile(r"\b(?:no|not|without|denies|denied|never|nor|negative)\b", re.IGNORECASE)
 _EXCEPTION = re.compile(r"\b(?:aside\s+from|other\s+than|apart\s+from|except)\b", re.IGNORECASE)
 
 
@@ -324,7 +321,7 @@ def contradictions(facts: Sequence[Fact], *, loose: bool = False) -> list[tuple[
         for pos, pos_words in positives:
             if pos.topic != neg.topic or not neg_words or not pos_words:
                 continue
-            if _NEGATION.search(pos.text):  # "tried ibuprofen with no relief" says the denial's part itself
+            if mentions_negation(pos.text):  # "tried ibuprofen with no relief" says the denial's part itself
                 continue
             if (neg_words & pos_words) if loose else (neg_words <= pos_words or pos_words <= neg_words):
                 out.append((pos, neg))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from arena.core.types import Case, Mistake, MistakeCluster, RiskLevel, base_case_id
-from cases.knowledge import salient_words
+from cases.text import salient_words
 from distill.mistakes import stable_id
 
 DEFAULT_THRESHOLD = 0.8

@@ -10,7 +10,7 @@ from arena.core.templating import render
 from arena.core.types import QAItem
 from arena.doctors import ChecklistDoctor
 from arena.models import BuiltinRef, ChatModel, get_model
-from cases.knowledge import salient_words
+from cases.text import salient_words
 
 PASS_SHARE = 0.5
 """Share of the expected answer's content words a free-text reply needs to pass."""

@@ -11,8 +11,7 @@ unscored rather than guessed.
 from __future__ import annotations
 
 from arena.core.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict
-from cases.knowledge import salient_words
-from cases.text import normalise, phrase_in
+from cases.text import normalise, phrase_in, salient_words
 from judges.base import item_verdict
 from judges.diagnosis import match_diagnosis
 

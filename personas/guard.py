@@ -24,6 +24,7 @@ from arena.core.json_reply import first_json_object
 from arena.core.templating import render
 from arena.core.types import Case, Fact, Persona, Usage
 from arena.models import ChatModel
+from cases.text import claims, negated, words
 from personas.guard_voice import VoiceFilter, kb_wordings
 from personas.matching import (
     DEFAULT_MATCHER,
@@ -34,7 +35,7 @@ from personas.matching import (
     get_matcher,
     topic_candidates,
 )
-from personas.matching.text import negated, sentences, tokens, unigrams
+from personas.matching.terms import unigrams
 from personas.matching.topic_reader import topic_reader
 
 MIN_CLAIM_WEIGHT = 2.0
@@ -160,7 +161,7 @@ def _clause_denies(text: str) -> bool:
     head, sep, _ = plain.partition(", ")
     if sep and clinical_weight(head) > 0 and not _clause_denies(head):
         return False
-    normal_word = bool(_NORMAL & set(tokens(plain)))
+    normal_word = bool(_NORMAL & set(words(plain, split_compounds=True)))
     normal_phrase = _NORMAL_PHRASE.search(plain) is not None
     if (normal_word or normal_phrase) and _NORMAL_TIMED.search(plain):
         return False
@@ -295,7 +296,7 @@ class Guard:
             texts = list(dict.fromkeys(t for t in (f.lay, f.text, *extra.get(f.id, ())) if t))
             keyed: list[str] = []
             for i, t in enumerate(texts):
-                pieces = sentences(t)
+                pieces = claims(t)
                 key = f"{f.id}\x1f{i}"
                 self._wordings[key] = _Wording(f.id, frozenset(denies(p) for p in pieces) or frozenset({denies(t)}))
                 self._polarity[f.id] = self._polarity.get(f.id, frozenset()) | self._wordings[key].polarities
@@ -347,7 +348,7 @@ class Guard:
 
     def claims(self, reply: str) -> list[str]:
         """The sentences of ``reply`` that say something clinical, the persona's voice set aside."""
-        return [s for s in sentences(self.voice_free(reply)) if clinical_weight(s) >= MIN_CLAIM_WEIGHT]
+        return [s for s in claims(self.voice_free(reply)) if clinical_weight(s) >= MIN_CLAIM_WEIGHT]
 
     def _fact_text(self, key: str) -> str:
         fact = self._by_id[self._wordings[key].fact_id]

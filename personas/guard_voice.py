@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from arena.core.types import Case, Persona
+from cases.kb import load_kb
 from personas.voice import placeholders
 
 _GAPS = re.compile(r"\s+")
@@ -89,8 +90,6 @@ def kb_wordings(case: Case) -> dict[str, tuple[str, ...]]:
     A caregiver's case gets the caregiver phrasings. Facts that did not come
     from a knowledge-base finding (hand-written cases, onsets) get none.
     """
-    from cases.kb import load_kb
-
     kb = load_kb()
     cond = kb.by_id.get(case.id.rsplit("-", 1)[0])
     if cond is None:

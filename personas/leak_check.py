@@ -25,14 +25,13 @@ from typing import Any, Literal
 
 from arena.core.types import Case, Fact
 from cases.knowledge import topics
-from cases.text import normalise, phrase_in, words
+from cases.text import normalise, phrase_in, sentences, words
 
 LeakKind = Literal["diagnosis", "icd10", "result", "prompt"]
 
 _SPELLED = re.compile(r"(?<![A-Za-z0-9'\u2019])(?:[A-Za-z0-9][ .\-_*·]+){2,}[A-Za-z0-9](?![A-Za-z0-9])")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9.^])\d+(?:\.\d+)?(?![A-Za-z0-9])")
 _REF_RANGE = re.compile(r"\((?:ref|normal)[^)]*\)", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _FACT_ID = re.compile(r"\[(?:cc|[a-z_]+\.[a-z0-9_]+)\]")
 _PROMPT_LINES = (
     "role-playing a patient",
@@ -265,8 +264,8 @@ class LeakCheck:
         return None
 
     def _result_leak(self, text: str, ok: set[str]) -> Leak | None:
-        sentences = [s for s in _SENTENCE.split(text) if s.strip()]
-        snorms = [_flat(s) for s in sentences]
+        pieces = sentences(text, line_breaks=True)
+        snorms = [_flat(s) for s in pieces]
         reply_words = set(_flat(text).split())
         for f in self._hidden:
             if f.id in ok:
@@ -276,10 +275,10 @@ class LeakCheck:
                 return Leak("result", f"{f.topic}: {', '.join(sorted(hits))}")
             for num in self._numbers[f.id]:
                 context = (*num.context, *self._named.get(f.topic, ()), *_RESULT_WORDS)
-                for s, sn in zip(sentences, snorms, strict=True):
+                for s, sn in zip(pieces, snorms, strict=True):
                     if num.value in _NUMBER.findall(s) and any(phrase_in(c, sn) for c in context):
                         return Leak("result", f"{f.topic}: {num.value}")
-        for s, sn in zip(sentences, snorms, strict=True):
+        for s, sn in zip(pieces, snorms, strict=True):
             numbers = [n for n in _NUMBER.findall(s) if len(n.replace(".", "")) >= 2]
             if any(n not in self._history_numbers for n in numbers):
                 for r in _READINGS:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from functools import cache
 
 from arena.core.agents import Doctor
@@ -12,8 +11,9 @@ from arena.core.templating import render
 from arena.core.types import Case, DoctorAction, FinalAnswer, Usage
 from arena.doctors.protocol import parse_doctor_reply
 from arena.models import BuiltinRef, ChatModel, Message, ModelError, get_model, parse_model_name
-from cases.knowledge import Condition, conditions, salient_words, topics
-from cases.text import normalise, phrase_in
+from cases.condition_summaries import Condition, conditions
+from cases.knowledge import topics
+from cases.text import negative_or_normal, normalise, phrase_in, salient_words, sentences
 
 BUILTIN_DOCTORS = ("checklist",)
 DOCTOR_STYLES = ("standard", "thorough", "efficient", "cautious", "patient_centred")
@@ -22,10 +22,6 @@ in ``arena/doctors/templates/doctor_styles/``."""
 HUMAN = "human"
 """``--doctor human``: a person plays the doctor from the terminal."""
 _GENERAL_HISTORY = ("onset", "pmh", "medications", "allergies", "smoking", "family_history")
-# "Gram-negative" is a positive finding, so a hyphen before "negative" does not negate.
-_NEGATION = re.compile(
-    r"\b(no|not|denies|never|haven't|hasn't|don't|didn't|isn't|normal|(?<!-)negative|unremarkable)\b"
-)
 
 
 @cache
@@ -131,8 +127,8 @@ class ChecklistDoctor:
         for role, text in dialogue:
             if role == "doctor":
                 continue
-            for sentence in re.split(r"(?<=[.;!?])\s+", text):
-                if not _NEGATION.search(sentence.lower()):
+            for sentence in sentences(text):
+                if not negative_or_normal(sentence):
                     heard |= salient_words(sentence)
         cand = {c.name for c in self.candidates}
         idf = _idf()

@@ -21,7 +21,15 @@ import re
 from typing import Any
 
 from arena.core.types import Speaker
-from cases.importers import (
+from cases.importers.facts import (
+    FactBuilder,
+    HistoryCat,
+    complaint_from_vignette,
+    complaint_words,
+    finding_kind,
+    split_atomic,
+)
+from cases.importers.records import (
     Draft,
     Where,
     flatten_text,
@@ -33,15 +41,7 @@ from cases.importers import (
     leaves,
     read_demographics,
 )
-from cases.importers.facts import (
-    FactBuilder,
-    HistoryCat,
-    complaint_from_vignette,
-    complaint_words,
-    finding_kind,
-    split_atomic,
-    split_sentences,
-)
+from cases.text import record_sentences
 
 OSCE = "OSCE_Examination"
 ACTOR = f"{OSCE}.Patient_Actor"
@@ -145,7 +145,7 @@ def _osce(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
         if not isinstance(value, dict | list | str):
             raise where.error(f"expected an object, a list or text, got {json_type(value)}", f"{OSCE}.{key}")
         if isinstance(value, str):
-            for sentence in split_sentences(value):
+            for sentence in record_sentences(value):
                 b.free_finding("exam" if kind == "exam" else "test", sentence)
             continue
         for path, text in leaves(value):
@@ -176,7 +176,7 @@ _BRIEF_SKIP = re.compile(
 
 def _vignette(question: str) -> list[str]:
     """The sentences of a question's case description: the question itself and image captions left out."""
-    kept = [s for s in split_sentences(question) if not s.rstrip().endswith("?") and not _IMAGE.search(s)]
+    kept = [s for s in record_sentences(question) if not s.rstrip().endswith("?") and not _IMAGE.search(s)]
     return kept if len(kept) >= 2 else []
 
 
@@ -185,7 +185,7 @@ def _actor_brief(info: str) -> list[str]:
     text = re.sub(r"\*\*([^*]+)\*\*:?", r"\1:", info)
     text = re.sub(r"(?:^|\s)(?:-|\d{1,2}\.)\s+", ". ", text)
     out: list[str] = []
-    for sentence in split_sentences(text):
+    for sentence in record_sentences(text):
         s = _BRIEF_FRAME.sub("", sentence.strip()).strip(" .:-")
         s = re.sub(r"^[A-Z][A-Za-z /]{2,40}:\s*", "", s)  # a bullet's label ("Age and Background: ...")
         if len(s) > 3 and not _BRIEF_SKIP.search(s):
@@ -223,7 +223,7 @@ def _nejm(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
     b.volunteered(sentences[0], lay=opening)
     b.vignette(sentences[1:])
     for text in get_text(obj, "physical_exams", where):
-        for s in split_sentences(text):
+        for s in record_sentences(text):
             kind = finding_kind(s) or "exam"
             for item in split_atomic(s):
                 b.free_finding(kind, item)

@@ -17,7 +17,16 @@ from typing import Literal
 
 from arena.core.types import Demographics, Disclosure, Fact, FactCategory, Speaker
 from cases.knowledge import TopicKind, match_topics, topics
-from cases.text import normalise, phrase_in, words
+from cases.text import (
+    RECORD_LABEL,
+    RECORD_STOP_WORDS,
+    finding_keywords,
+    is_negative,
+    normalise,
+    phrase_in,
+    record_sentences,
+    words,
+)
 
 HistoryCat = Literal["hpi", "pmh", "medications", "allergies", "social", "family", "ros"]
 
@@ -28,58 +37,10 @@ def _wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_STOPWORDS = _wordset(
-    """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each either few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself nor of off on once only or other our out over own same she should so some such than that
-    the their them then there these they this those through to too under until up very was we were what when
-    where which while who whom why will with would you your yours per via one two three four five six seven
-    eight nine ten"""
-)
-
-_GENERIC = _wordset(
-    """patient patients pt reports reported report reporting complains complaint complained states stated
-    notes noted describes described endorses endorsed experiences experienced presents presented presenting
-    denies denied deny denying history hx no not never without none nil negative positive pain painful ache
-    aching day days week weeks month months year years hour hours minute minutes ago since recent recently
-    recurrent time times today yesterday morning evening night now currently past previous prior new
-    left right mild moderate severe slight significant episode episodes symptom symptoms sign signs
-    feeling feels feel felt started start began begin starting worsening worse gradually gradual sudden
-    suddenly associated approximately about around last first second several multiple shows show showed
-    reveals reveal revealed demonstrates demonstrated consistent finding findings result results level
-    levels value values normal abnormal elevated increased decreased reduced raised low high mildly markedly
-    slightly within limits unremarkable present absent seen male female man woman old year-old lower upper
-    examination exam test tests study studies other well also like unit units mmol mg dl min bpm mmhg
-    cm mm kg lbs due age aged has had having take takes taking"""
-)
-
 _PATH_GENERIC = _wordset(
     """examination examinations exam exams findings finding test tests testing results result studies study
     other additional further the of and or a an in on for with serum plasma level levels panel profile values
     value"""
-)
-
-_SUBJECT = r"^(?:(?:the\s+)?(?:patient|pt\.?|he|she|they|child|baby)\s+)?"
-"""Who a finding is about, when it says ("The patient denies ...", "She has no ...")."""
-_NEG = re.compile(
-    _SUBJECT
-    + r"(?:(?:has|had|have|reports|reported|with|takes|took|uses|used|drinks|smokes|is\s+taking|was\s+taking)\s+)?"
-    r"(?:no|denies|denied|denying|never|without|negative\s+for|nil|none|not|does\s+not|did\s+not|"
-    r"has\s+not|have\s+not|had\s+not|is\s+not|was\s+not|doesn't|didn't|hasn't|haven't|isn't|wasn't|"
-    r"absence\s+of|free\s+of)\b",
-    re.IGNORECASE,
-)
-_ABSENCE = re.compile(
-    _SUBJECT + r"(?:also\s+)?"
-    r"(?:(?:has|had|have|reports|reported)\s+)?"
-    r"(?:no|denies|denied|denying|negative\s+for|nil|none|without|absence\s+of|free\s+of)\b",
-    re.IGNORECASE,
-)
-_LABEL = re.compile(r"^[A-Za-z][A-Za-z /()-]{0,40}:\s+(?=\S)")
-_NEG_TAIL = re.compile(
-    r"(?::\s*(?:none|no|negative|absent|denies|denied)|\b(?:is|was|are|were)\s+(?:negative|absent))\.?$",
-    re.IGNORECASE,
 )
 
 # A lead phrase that a list of findings shares: "Denies fever, chills and weight loss".
@@ -100,29 +61,6 @@ _SHOWS = re.compile(
 _MAX_ITEM_WORDS = 6
 
 # --------------------------------------------------------------------------- splitting
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split free text into sentences.
-
-    Splits at sentence-ending punctuation followed by a capital or a digit, at
-    semicolons and at line breaks; decimals ("38.5") and lists stay whole.
-
-    Args:
-        text: Free text.
-
-    Returns:
-        Non-empty sentences without their final full stop.
-    """
-    out: list[str] = []
-    for chunk in re.split(r"[\n\r;]+", text):
-        for s in re.split(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])", chunk):
-            s = s.strip().strip("-•*").strip()
-            s = re.sub(r"^\d{1,3}[.)]\s+", "", s)  # "3. He smokes" -> "He smokes"
-            s = s.rstrip(".").strip()
-            if s and re.search(r"[A-Za-z0-9]", s):
-                out.append(s)
-    return out
 
 
 def _split_top(text: str) -> list[str]:
@@ -169,7 +107,7 @@ def split_atomic(text: str) -> list[str]:
         The findings, in order.
     """
     out: list[str] = []
-    for s in split_sentences(text):
+    for s in record_sentences(text):
         out.extend(_split_sentence(s))
     return out
 
@@ -207,57 +145,10 @@ def _cap(s: str) -> str:
 # --------------------------------------------------------------------------- fact attributes
 
 
-def is_negative(text: str) -> bool:
-    """Whether a finding is a pertinent negative ("denies fever", "no chest pain").
-
-    Args:
-        text: One atomic finding.
-
-    Returns:
-        True when the finding states the absence of something.
-    """
-    t = _LABEL.sub("", text.strip())
-    return bool(_NEG.match(t) or _NEG_TAIL.search(t))
-
-
-def states_absence(text: str) -> bool:
-    """Whether a finding opens by stating an absence ("denies fever", "no rash", "negative for HIV").
-
-    Such a finding is a denial beyond doubt; one that negates a verb ("has not
-    eaten because of poor appetite") may still assert a symptom.
-    """
-    return bool(_ABSENCE.match(_LABEL.sub("", text.strip())))
-
-
-def salient_words(text: str, limit: int = 8) -> list[str]:
-    """Return the words of ``text`` worth matching a question on.
-
-    Stop words, generic clinical filler ("patient", "reports", "pain", "days"),
-    numbers and very short words are left out, so that a keyword points at a
-    fact only when the question names what the fact is about.
-
-    Args:
-        text: A finding.
-        limit: Most words returned.
-
-    Returns:
-        Lower-case words in order of first appearance, without repeats.
-    """
-    out: list[str] = []
-    for w in words(text):
-        w = re.sub(r"'s$", "", w.strip("-'"))
-        if "'" in w or len(w) < 3 or any(ch.isdigit() for ch in w) or w in _STOPWORDS or w in _GENERIC or w in out:
-            continue
-        out.append(w)
-        if len(out) >= limit:
-            break
-    return out
-
-
 def acronym(label: str) -> str:
     """Initials of a name of three or more words ("C Reactive Protein" -> "crp"), else ""."""
     ws = words(label.replace("_", " ").replace("-", " "))
-    ws = [w for w in ws if w not in _STOPWORDS or len(w) == 1]
+    ws = [w for w in ws if w not in RECORD_STOP_WORDS or len(w) == 1]
     short = "".join(w[0] for w in ws) if len(ws) >= 2 and not any(w.isdigit() for w in ws) else ""
     return short if len(short) >= 3 else ""
 
@@ -274,7 +165,7 @@ def path_keywords(path: Sequence[str]) -> list[str]:
     out: list[str] = []
     for key in path:
         for w in words(key.replace("_", " ")):
-            if w in _PATH_GENERIC or w in _STOPWORDS or w in out or len(w) < 2 or w.isdigit():
+            if w in _PATH_GENERIC or w in RECORD_STOP_WORDS or w in out or len(w) < 2 or w.isdigit():
                 continue
             out.append(w)
     if path:
@@ -669,7 +560,7 @@ def to_lay(text: str, speaker: Speaker = "self", sex: str = "female") -> str:
         The lay wording, or ``text`` itself.
     """
     t = text.strip().rstrip(".")
-    label = _LABEL.match(t)
+    label = RECORD_LABEL.match(t)
     if label:
         inner = t[label.end() :]
         inner_said = to_lay(inner, speaker, sex)
@@ -967,7 +858,7 @@ class FactBuilder:
             text=text,
             lay="" if lay.strip().rstrip(".") == text else lay,
             topic=topic or history_topic(text, "hpi"),
-            keywords=salient_words(text),
+            keywords=finding_keywords(text),
             negative=False,
         )
         self._ids.add(fact.id)
@@ -998,7 +889,7 @@ class FactBuilder:
                 text=item,
                 lay=self._lay(item) if lay else "",
                 topic=topic,
-                keywords=_with_topic_words(salient_words(item), item, topic),
+                keywords=_with_topic_words(finding_keywords(item), item, topic),
                 negative=is_negative(item),
             )
             self.facts.append(fact)
@@ -1021,14 +912,14 @@ class FactBuilder:
         label = " > ".join(labels)
         value = value.strip()
         text = f"{label}: {value}" if label else value
-        slug = "_".join(w for w in words(" ".join(labels)) if w not in _STOPWORDS)[:60].strip("_")
+        slug = "_".join(w for w in words(" ".join(labels)) if w not in RECORD_STOP_WORDS)[:60].strip("_")
         fact = Fact(
             id=self._id(kind, slug or kind),
             category=kind,
             disclosure=kind,
             text=text,
             topic=finding_topic(kind, " ".join(labels), value),
-            keywords=path_keywords(path) or salient_words(value),
+            keywords=path_keywords(path) or finding_keywords(value),
             negative=is_negative(value),
         )
         self.facts.append(fact)
@@ -1051,7 +942,7 @@ class FactBuilder:
             disclosure=kind,
             text=text,
             topic=finding_topic(kind, text),
-            keywords=salient_words(text),
+            keywords=finding_keywords(text),
             negative=is_negative(text),
         )
         self.facts.append(fact)
@@ -1074,7 +965,7 @@ class FactBuilder:
         """
         out: list[Fact] = []
         for sentence in sentences:
-            for s in split_sentences(sentence):
+            for s in record_sentences(sentence):
                 kind = finding_kind(s) if findings else None
                 items = _split_sentence(s)
                 if kind is not None:

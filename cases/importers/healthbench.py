@@ -15,8 +15,8 @@ import re
 from typing import Any
 
 from arena.core.types import Demographics, RubricItem, Speaker
-from cases.importers import Draft, Where, get_list, get_str, json_type
 from cases.importers.facts import FactBuilder, parse_age, parse_sex
+from cases.importers.records import Draft, Where, get_list, get_str, json_type
 
 _CHILD = re.compile(r"\bmy\s+(?:\d+[- ]\w+[- ]old\s+)?(?:son|daughter|child|baby|kid|toddler|infant|newborn)\b", re.I)
 

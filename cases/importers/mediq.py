@@ -15,9 +15,9 @@ import re
 from typing import Any, Literal
 
 from arena.core.types import Demographics, Speaker
-from cases.importers import Draft, Where, get_list, get_str, json_type, read_demographics
-from cases.importers.facts import FactBuilder, complaint_from_vignette, parse_age, split_sentences
-from cases.text import normalise
+from cases.importers.facts import FactBuilder, complaint_from_vignette, parse_age
+from cases.importers.records import Draft, Where, get_list, get_str, json_type, read_demographics
+from cases.text import normalise, record_sentences
 
 _NUMBERING = re.compile(r"^\s*\d{1,3}\s*[.)]\s*")
 
@@ -52,7 +52,7 @@ def _context(obj: dict[str, Any], where: Where) -> list[str]:
     for i, item in enumerate(raw):
         if not isinstance(item, str):
             raise where.error(f"expected a string, got {json_type(item)}", f"context.{i}")
-        sentences.extend(split_sentences(item) if len(raw) == 1 else [item.strip()])
+        sentences.extend(record_sentences(item) if len(raw) == 1 else [item.strip()])
     sentences = [s for s in sentences if s]
     if not sentences:
         raise where.error("must hold at least one sentence", "context")

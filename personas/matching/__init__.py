@@ -43,6 +43,7 @@ def get_matcher(name: str = DEFAULT_MATCHER) -> Matcher:
         MatcherError: for an unknown name or a backend whose extra is not installed.
     """
     name = name.strip()
+    # Backends are imported when first asked for, for start-up speed: each pulls in numpy and its own libraries.
     if name == "lexical":
         from personas.matching.lexical import LexicalMatcher
 

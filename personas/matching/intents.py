@@ -14,14 +14,13 @@ from functools import cache
 from importlib import resources
 
 from arena.core.types import Fact
+from cases.kb import load_kb
 from cases.knowledge import TopicKind, topics
 from personas.matching.base import Candidate, Matcher, select
 
 
 @cache
 def _kb_wording() -> dict[str, tuple[str, ...]]:
-    from cases.kb import load_kb
-
     kb = load_kb()
     out: dict[str, list[str]] = {}
     for c in kb.conditions:
@@ -64,8 +63,6 @@ def topic_candidates(kinds: tuple[TopicKind, ...] = ("history",)) -> tuple[Candi
 @cache
 def clinical_corpus() -> tuple[str, ...]:
     """Every text of the vocabulary and the knowledge base: what counts as clinical wording."""
-    from cases.kb import load_kb
-
     kb = load_kb()
     out: list[str] = []
     for t in topics().values():
@@ -98,8 +95,6 @@ def phrasebook(held_out: frozenset[str] = frozenset()) -> tuple[Candidate, ...]:
     Returns:
         Candidates of one text each.
     """
-    from cases.kb import load_kb
-
     kb = load_kb()
     wanted = {t.topic for t in topics().values() if t.kind == "history"}
     said: list[tuple[str, str]] = []

@@ -16,7 +16,7 @@ from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz, process
 
 from personas.matching.base import Candidate, Scored
-from personas.matching.text import terms, unigrams
+from personas.matching.terms import terms, unigrams
 
 _FUZZY_CUTOFF = 88.0
 """rapidfuzz ratio (0-100) at which an unknown word is read as a known one."""

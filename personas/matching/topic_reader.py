@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from personas.matching import get_matcher
 from personas.matching.base import Matcher
 from personas.matching.intents import phrasebook
 
@@ -33,6 +34,7 @@ _MAX_ITER = 2000
 
 
 def _classifier(sparse: bool) -> Any:
+    # Imported here for start-up speed: scikit-learn takes seconds to import, and only the guard's reader needs it.
     from sklearn.linear_model import LogisticRegression, SGDClassifier
 
     if sparse:
@@ -66,6 +68,7 @@ class TopicReader:
             model.fit(embed(texts), labels)
             self._proba: Callable[[list[str]], np.ndarray] = lambda xs: model.predict_proba(embed(xs))
         else:
+            # Imported here for start-up speed, as in _classifier.
             from sklearn.feature_extraction.text import TfidfVectorizer
             from sklearn.pipeline import make_pipeline, make_union
 
@@ -104,8 +107,6 @@ class BlendedReader:
 
 @cache
 def _trained(matcher: str, held_out: frozenset[str]) -> TopicReader:
-    from personas.matching import get_matcher
-
     return TopicReader(get_matcher(matcher), held_out)
 
 

@@ -1,5 +1,6 @@
+from cases.condition_summaries import conditions
 from cases.kb import load_kb
-from cases.knowledge import conditions, topics
+from cases.knowledge import topics
 from cases.rubric_from_kb import find_condition
 
 

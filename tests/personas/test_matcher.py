@@ -18,7 +18,6 @@ from personas.matching import (
     select,
     topic_candidates,
 )
-from personas.matching.text import negated, sentences, stem
 
 
 def test_get_matcher_knows_the_backends_and_rejects_others():
@@ -34,13 +33,6 @@ def test_select_keeps_close_seconds_and_drops_weak_ones():
     assert select(ranked, minimum=0.5, ratio=0.6) == ["a", "b"]
     assert select(ranked, minimum=0.95) == []
     assert select([], minimum=0.1) == []
-
-
-def test_stemming_and_negation_and_sentences():
-    assert stem("coughing") == stem("coughs") == "cough"
-    assert stem("stopped") == "stop" and stem("swelling") == "swell"
-    assert negated("I haven't had a fever") and negated("No cough") and not negated("I have a cough")
-    assert sentences("It hurts. But not much, and it's better now!") == ["It hurts.", "not much, and it's better now!"]
 
 
 @pytest.mark.parametrize(
