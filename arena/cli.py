@@ -12,12 +12,12 @@ from rich.table import Table
 
 from arena.cli_cases import cases_app
 from arena.cli_report import register as register_report_commands
-from arena.core.types import RISK_LEVELS, ExportSplit
+from arena.core.types import RISK_LEVELS, ExportSplit, RunConfig
 from arena.display import make_console
+from distill.dedup import DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from arena.core.store import Store
-    from arena.core.types import RunConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -40,6 +40,12 @@ def _store(db: str | None, *, create: bool = False):  # type: ignore[no-untyped-
     from arena.core.store import Store
 
     return Store(db, create=create)
+
+
+def _default(field: str) -> str:
+    """How an option's help shows ``RunConfig``'s default for ``field`` (the value is written there, once)."""
+    value = RunConfig.model_fields[field].get_default(call_default_factory=True)
+    return f"(default: {', '.join(value) if isinstance(value, list) else value})"
 
 
 class _Stopped(Exception):
@@ -72,7 +78,7 @@ def _print_summary(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def simulate(
-    cases: Annotated[int | None, typer.Option("--cases", min=1, help="Cases to play [default: 20].")] = None,
+    cases: Annotated[int | None, typer.Option("--cases", min=1, help=f"Cases to play {_default('cases')}.")] = None,
     case_file: Annotated[
         str | None,
         typer.Option("--case-file", help="JSONL case file, or 'builtin' (default: synthesize cases)."),
@@ -85,13 +91,13 @@ def simulate(
             "an http(s):// endpoint, or 'human'. Repeat to compare doctors on the same cases and seeds.",
         ),
     ] = None,
-    patient: Annotated[str | None, typer.Option("--patient", help="Patient model [default: builtin/patient].")] = None,
+    patient: Annotated[str | None, typer.Option("--patient", help=f"Patient model {_default('patient')}.")] = None,
     guard_matcher: Annotated[
         str | None,
         typer.Option(
             "--guard-matcher",
-            help="Matcher of the hallucination guard on a model-played patient: lexical (default), minilm "
-            "(needs the minilm extra) or a litellm embedding model.",
+            help="Matcher of the hallucination guard on a model-played patient: lexical, minilm "
+            f"(needs the minilm extra) or a litellm embedding model {_default('guard_matcher')}.",
         ),
     ] = None,
     guard_verifier: Annotated[
@@ -103,25 +109,29 @@ def simulate(
     ] = None,
     judge: Annotated[
         list[str] | None,
-        typer.Option("--judge", help="Judge model; repeat for a committee [default: builtin/rubric]."),
+        typer.Option("--judge", help=f"Judge model; repeat for a committee {_default('judges')}."),
     ] = None,
     persona: Annotated[
         str | None,
-        typer.Option("--persona", help="Patient persona (see personas/personas.json), or 'mix' [default: plain]."),
+        typer.Option(
+            "--persona", help=f"Patient persona (see personas/personas.json), or 'mix' {_default('persona')}."
+        ),
     ] = None,
     personas: Annotated[
         str | None,
         typer.Option("--personas", help="'mix': a seeded persona per case, a caregiver where the case needs one."),
     ] = None,
-    trials: Annotated[int | None, typer.Option("--trials", min=1, help="Trials per case [default: 1].")] = None,
+    trials: Annotated[
+        int | None, typer.Option("--trials", min=1, help=f"Trials per case {_default('trials')}.")
+    ] = None,
     max_turns: Annotated[
-        int | None, typer.Option("--max-turns", min=1, help="Doctor turns before cut-off [default: 20].")
+        int | None, typer.Option("--max-turns", min=1, help=f"Doctor turns before cut-off {_default('max_turns')}.")
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, help="Consultations in flight [default: 64].")
+        int | None, typer.Option("--concurrency", min=1, help=f"Consultations in flight {_default('concurrency')}.")
     ] = None,
     actors: Annotated[int | None, typer.Option("--actors", min=1, help="Ray actors (default: one per CPU).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed [default: 0].")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help=f"Seed {_default('seed')}.")] = None,
     db: DbOpt = None,
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (or $RAY_ADDRESS).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Run name.")] = None,
@@ -142,7 +152,6 @@ def simulate(
 ) -> None:
     """Run consultations, judge them, distill the failures, print a summary."""
     from arena import pipeline
-    from arena.core.types import RunConfig
     from arena.display import make_display
     from arena.doctors import HUMAN
 
@@ -290,13 +299,14 @@ def distill_cmd(
     ] = False,
     threshold: Annotated[
         float | None,
-        typer.Option("--threshold", min=0.0, max=1.0, help="Similarity at which mistakes merge [default: 0.8]."),
+        typer.Option(
+            "--threshold", min=0.0, max=1.0, help=f"Similarity at which mistakes merge (default: {DEFAULT_THRESHOLD})."
+        ),
     ] = None,
     db: DbOpt = None,
 ) -> None:
     """Turn a judged run's failures into mistake records, clusters and QA items."""
     from arena import pipeline
-    from distill.dedup import DEFAULT_THRESHOLD
 
     s = pipeline.distill(
         _store(db),

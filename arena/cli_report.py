@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         run: Annotated[str, typer.Argument(help="Run id or name.")],
         judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
         rule: Annotated[
-            str | None, typer.Option("--rule", help=f"{', '.join(CommitteeRule)} [default: {DEFAULT_RULE}].")
+            str | None, typer.Option("--rule", help=f"{', '.join(CommitteeRule)} (default: {DEFAULT_RULE}).")
         ] = None,
         diagnosis_judge: Annotated[
             str | None, typer.Option("--diagnosis-judge", help="Chat model for diagnoses the rules cannot match.")

@@ -177,7 +177,7 @@ def providers(role: Role) -> tuple[Provider, ...]:
         except Exception as e:  # noqa: BLE001 - a broken plugin is named in one line, not a traceback
             raise ModelError(f"{where}: cannot load: {e}") from None
         if not isinstance(provider, Provider) or provider.role != role or provider.key != key:
-            raise ModelError(f"{where}: expected a Provider of role {role!r} named {key!r}")
+            raise ModelError(f"{where}: expected a Provider of role {role.value!r} named {key!r}")
         seen[key] = ep.value
         found.append(provider)
     return tuple(found)
