@@ -18,7 +18,9 @@ from cases.text import normalise, phrase_in
 
 DEFAULT_DILIGENCE = 0.85
 """Chance the checklist doctor performs each step when ``?diligence=`` is not given."""
-DOCTOR_STYLES = ("standard", "thorough", "efficient", "cautious", "patient_centred")
+DEFAULT_DOCTOR_STYLE = "standard"
+"""The style of a chat-model doctor whose name gives no ``?style=``."""
+DOCTOR_STYLES = (DEFAULT_DOCTOR_STYLE, "thorough", "efficient", "cautious", "patient_centred")
 """Styles a chat-model doctor can be given with ``?style=``; each is a template
 in ``arena/doctors/templates/doctor_styles/``."""
 HUMAN = "human"
@@ -43,7 +45,7 @@ def _idf() -> dict[str, float]:
 class LLMDoctor:
     """A doctor played by a chat model through the JSON action protocol."""
 
-    def __init__(self, model: ChatModel, max_turns: int, style: str = "standard") -> None:
+    def __init__(self, model: ChatModel, max_turns: int, style: str = DEFAULT_DOCTOR_STYLE) -> None:
         """Prepare the system prompt.
 
         Args:
@@ -243,7 +245,7 @@ def _check_http(name: str) -> None:
 
 def _check_chat(name: str) -> None:
     chat_model(name)
-    style = parse_model_name(name).params.get("style", "standard")
+    style = parse_model_name(name).params.get("style", DEFAULT_DOCTOR_STYLE)
     if style not in DOCTOR_STYLES:
         raise ModelError(f"{name!r}: unknown doctor style {style!r} (known: {', '.join(DOCTOR_STYLES)})")
 
@@ -265,11 +267,11 @@ def _checklist(name: str, *, seed: int, **_: object) -> Doctor:
 
 
 def _chat(name: str, *, max_turns: int, **_: object) -> Doctor:
-    return LLMDoctor(chat_model(name), max_turns, parse_model_name(name).params.get("style", "standard"))
+    return LLMDoctor(chat_model(name), max_turns, parse_model_name(name).params.get("style", DEFAULT_DOCTOR_STYLE))
 
 
 CHECKLIST_DOCTOR = Provider(Role.DOCTOR, "checklist", _checklist, builtin=True, check=diligence_of)
-"""``builtin/checklist[?diligence=0.85]``: the rule-based baseline."""
+"""``builtin/checklist[?diligence=P]``: the rule-based baseline (P defaults to :data:`DEFAULT_DILIGENCE`)."""
 HUMAN_DOCTOR = Provider(Role.DOCTOR, "human", _human, claims=lambda name: name == HUMAN)
 """``human``: a person at the terminal."""
 HTTP_DOCTOR = Provider(Role.DOCTOR, "http", _http, claims=is_http_doctor, check=_check_http)
@@ -291,7 +293,7 @@ def get_doctor(name: str, seed: int, max_turns: int, case: Case | None = None) -
     """Return a doctor policy for one consultation.
 
     Args:
-        name: ``builtin/checklist[?diligence=0.85]``, ``human``, an
+        name: ``builtin/checklist[?diligence=P]``, ``human``, an
             ``http(s)://`` endpoint, or any chat model name
             (``?style=`` picks one of :data:`DOCTOR_STYLES`).
         seed: Seed for stochastic policies.

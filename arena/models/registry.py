@@ -184,8 +184,9 @@ def providers(role: Role) -> tuple[Provider, ...]:
 
 
 def reload() -> None:
-    """Forget the loaded providers, so entry points are read again on the next resolution."""
+    """Forget the loaded providers and resolved names, so entry points are read again on the next resolution."""
     providers.cache_clear()
+    _resolve.cache_clear()
 
 
 def builtin_names(role: Role) -> list[str]:
@@ -207,7 +208,12 @@ def resolve(role: Role | str, name: str) -> Resolved:
         ModelError: one line, for a malformed name, a ``builtin/`` name the role does not have
             (naming the ones it has), or parameters the provider rejects.
     """
-    role = Role(role)
+    return _resolve(Role(role), name)
+
+
+@cache
+def _resolve(role: Role, name: str) -> Resolved:
+    # Cached, so a name checked before a run is not checked again for every consultation; errors are not cached.
     found = providers(role)
     chosen = next((p for p in found if p.takes(name)), None)
     if chosen is None:

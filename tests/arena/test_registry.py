@@ -123,6 +123,7 @@ def test_an_unknown_name_fails_in_one_line_naming_what_the_role_accepts(role, na
         ("generator", "builtin/rubric", "(known: builtin/templates)"),
         ("verifier", "builtin/rubric", "'builtin/rubric' is a built-in policy, not a chat model"),
         ("gatekeeper", "human", "must look like provider/name"),
+        ("gatekeeper", "mock/doctor", "no gatekeeper provider takes 'mock/doctor'"),
     ],
 )
 def test_a_name_of_another_role_is_rejected(role, name, message):
