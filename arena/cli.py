@@ -12,11 +12,12 @@ from rich.table import Table
 
 from arena.cli_cases import cases_app
 from arena.cli_report import register as register_report_commands
+from arena.core.types import RISK_LEVELS, ExportSplit, RunConfig
 from arena.display import make_console
+from distill.dedup import DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from arena.core.store import Store
-    from arena.core.types import RunConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -39,6 +40,12 @@ def _store(db: str | None, *, create: bool = False):  # type: ignore[no-untyped-
     from arena.core.store import Store
 
     return Store(db, create=create)
+
+
+def _default(field: str) -> str:
+    """How an option's help shows ``RunConfig``'s default for ``field`` (the value is written there, once)."""
+    value = RunConfig.model_fields[field].get_default(call_default_factory=True)
+    return f"(default: {', '.join(value) if isinstance(value, list) else value})"
 
 
 class _Stopped(Exception):
@@ -71,7 +78,7 @@ def _print_summary(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def simulate(
-    cases: Annotated[int, typer.Option("--cases", min=1, help="Cases to play.")] = 20,
+    cases: Annotated[int | None, typer.Option("--cases", min=1, help=f"Cases to play {_default('cases')}.")] = None,
     case_file: Annotated[
         str | None,
         typer.Option("--case-file", help="JSONL case file, or 'builtin' (default: synthesize cases)."),
@@ -84,15 +91,15 @@ def simulate(
             "an http(s):// endpoint, or 'human'. Repeat to compare doctors on the same cases and seeds.",
         ),
     ] = None,
-    patient: Annotated[str, typer.Option("--patient", help="Patient model.")] = "builtin/patient",
+    patient: Annotated[str | None, typer.Option("--patient", help=f"Patient model {_default('patient')}.")] = None,
     guard_matcher: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--guard-matcher",
             help="Matcher of the hallucination guard on a model-played patient: lexical, minilm "
-            "(needs the minilm extra) or a litellm embedding model.",
+            f"(needs the minilm extra) or a litellm embedding model {_default('guard_matcher')}.",
         ),
-    ] = "lexical",
+    ] = None,
     guard_verifier: Annotated[
         str | None,
         typer.Option(
@@ -100,19 +107,31 @@ def simulate(
             help="Chat model that reviews the guard's rejections and its loosely backed acceptances.",
         ),
     ] = None,
-    judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
+    judge: Annotated[
+        list[str] | None,
+        typer.Option("--judge", help=f"Judge model; repeat for a committee {_default('judges')}."),
+    ] = None,
     persona: Annotated[
-        str, typer.Option("--persona", help="Patient persona (see personas/personas.json), or 'mix'.")
-    ] = "plain",
+        str | None,
+        typer.Option(
+            "--persona", help=f"Patient persona (see personas/personas.json), or 'mix' {_default('persona')}."
+        ),
+    ] = None,
     personas: Annotated[
         str | None,
         typer.Option("--personas", help="'mix': a seeded persona per case, a caregiver where the case needs one."),
     ] = None,
-    trials: Annotated[int, typer.Option("--trials", min=1, help="Trials per case.")] = 1,
-    max_turns: Annotated[int, typer.Option("--max-turns", min=1, help="Doctor turns before cut-off.")] = 20,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Consultations in flight.")] = 64,
+    trials: Annotated[
+        int | None, typer.Option("--trials", min=1, help=f"Trials per case {_default('trials')}.")
+    ] = None,
+    max_turns: Annotated[
+        int | None, typer.Option("--max-turns", min=1, help=f"Doctor turns before cut-off {_default('max_turns')}.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, help=f"Consultations in flight {_default('concurrency')}.")
+    ] = None,
     actors: Annotated[int | None, typer.Option("--actors", min=1, help="Ray actors (default: one per CPU).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed.")] = 0,
+    seed: Annotated[int | None, typer.Option("--seed", help=f"Seed {_default('seed')}.")] = None,
     db: DbOpt = None,
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster to join (or $RAY_ADDRESS).")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Run name.")] = None,
@@ -133,29 +152,29 @@ def simulate(
 ) -> None:
     """Run consultations, judge them, distill the failures, print a summary."""
     from arena import pipeline
-    from arena.core.types import RunConfig
     from arena.display import make_display
     from arena.doctors import HUMAN
 
-    doctors = doctor or ["builtin/checklist"]
-    config = RunConfig(
-        cases=cases,
-        case_file=str(case_file) if case_file else None,
-        doctor=doctors[0],
-        doctors=doctors,
-        patient=patient,
-        guard_matcher=guard_matcher,
-        guard_verifier=guard_verifier,
-        judges=judge or ["builtin/rubric"],
-        persona=personas or persona,
-        trials=trials,
-        max_turns=max_turns,
-        concurrency=concurrency,
-        actors=actors,
-        seed=seed,
-        timeout_s=timeout,
-        max_cost_usd=max_cost,
-    )
+    given = {
+        "cases": cases,
+        "case_file": case_file or None,
+        "doctors": doctor or None,
+        "patient": patient,
+        "guard_matcher": guard_matcher,
+        "guard_verifier": guard_verifier,
+        "judges": judge or None,
+        "persona": personas or persona,
+        "trials": trials,
+        "max_turns": max_turns,
+        "concurrency": concurrency,
+        "actors": actors,
+        "seed": seed,
+        "timeout_s": timeout,
+        "max_cost_usd": max_cost,
+    }
+    # An option left out is left to RunConfig, where each default is written once.
+    config = RunConfig.model_validate({k: v for k, v in given.items() if v is not None})
+    doctors = config.doctors
     if resume is None:
         pipeline.validate_config(config)
         pipeline.plan_cases(config)  # bad case files fail here, before the database is touched
@@ -279,14 +298,23 @@ def distill_cmd(
         bool, typer.Option("--replicate", help="Put each QA item to the doctor that made the mistake.")
     ] = False,
     threshold: Annotated[
-        float, typer.Option("--threshold", min=0.0, max=1.0, help="Similarity at which mistakes merge.")
-    ] = 0.8,
+        float | None,
+        typer.Option(
+            "--threshold", min=0.0, max=1.0, help=f"Similarity at which mistakes merge (default: {DEFAULT_THRESHOLD})."
+        ),
+    ] = None,
     db: DbOpt = None,
 ) -> None:
     """Turn a judged run's failures into mistake records, clusters and QA items."""
     from arena import pipeline
 
-    s = pipeline.distill(_store(db), run, generator=generator, replicate_items=replicate, threshold=threshold)
+    s = pipeline.distill(
+        _store(db),
+        run,
+        generator=generator,
+        replicate_items=replicate,
+        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+    )
     out.print(
         f"{s.mistakes} mistakes, {s.clusters} after de-duplication; "
         f"QA items {s.qa_valid} valid, {s.qa_rejected} rejected"
@@ -300,13 +328,13 @@ def export_hf_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="Dataset folder to write.")],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing folder.")] = False,
     min_risk: Annotated[
-        str | None, typer.Option("--min-risk", help="Keep mistakes at or above: low, medium, high, critical.")
+        str | None, typer.Option("--min-risk", help=f"Keep mistakes at or above: {', '.join(RISK_LEVELS)}.")
     ] = None,
     replicated_only: Annotated[
         bool, typer.Option("--replicated-only", help="Keep QA items the doctor failed again.")
     ] = False,
     split_by: Annotated[
-        str | None, typer.Option("--split-by", help="Split qa and mistakes by: system or complaint.")
+        ExportSplit | None, typer.Option("--split-by", help="Split qa and mistakes by: system or complaint.")
     ] = None,
     push: Annotated[bool, typer.Option("--push", help="Publish to the Hugging Face Hub.")] = False,
     repo: Annotated[str | None, typer.Option("--repo", help="org/name of the dataset repository.")] = None,
@@ -314,13 +342,11 @@ def export_hf_cmd(
     db: DbOpt = None,
 ) -> None:
     """Write a run as a Hugging Face dataset folder (qa, mistakes, transcripts, verdicts); optionally push it."""
-    from arena.core.types import RiskLevel
     from distill.export_hf import SplitBy, export_hf
 
-    if min_risk is not None and min_risk not in ("low", "medium", "high", "critical"):
-        raise typer.BadParameter(f"--min-risk must be low, medium, high or critical, not {min_risk!r}")
-    if split_by is not None and split_by not in ("system", "complaint"):
-        raise typer.BadParameter(f"--split-by must be system or complaint, not {split_by!r}")
+    if min_risk is not None and min_risk not in RISK_LEVELS:
+        levels = f"{', '.join(RISK_LEVELS[:-1])} or {RISK_LEVELS[-1]}"
+        raise typer.BadParameter(f"--min-risk must be {levels}, not {min_risk!r}")
     if push and not repo:
         raise typer.BadParameter("--push needs --repo ORG/NAME")
     counts = export_hf(
@@ -328,7 +354,7 @@ def export_hf_cmd(
         run,
         out_dir,
         force=force,
-        min_risk=cast("RiskLevel | None", min_risk),
+        min_risk=min_risk,
         replicated_only=replicated_only,
         split_by=cast("SplitBy | None", split_by),
         push_repo=repo if push else None,

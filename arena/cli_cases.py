@@ -16,6 +16,7 @@ from rich.table import Table
 
 from arena.core.types import Case
 from arena.display import make_console
+from cases.synthesizer import ATYPICAL_RATE
 
 cases_app = typer.Typer(no_args_is_help=True, help="Generate, import, validate and inspect case banks.")
 out = make_console()
@@ -46,13 +47,18 @@ def generate_cmd(
     n: Annotated[int, typer.Option("--n", min=1, help="How many cases.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed; the same seed gives the same file.")] = 0,
     out_file: Annotated[Path, typer.Option("--out", help="JSONL file to write.")] = Path("cases.jsonl"),
-    atypical_rate: Annotated[float, typer.Option("--atypical-rate", min=0.0, max=1.0)] = 0.15,
+    atypical_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--atypical-rate", min=0.0, max=1.0, help=f"Share of atypical presentations (default: {ATYPICAL_RATE})."
+        ),
+    ] = None,
 ) -> None:
     """Generate unique synthetic cases from the knowledge base."""
     from cases.synthesizer import generate
 
     t0 = time.perf_counter()
-    cases = generate(n, seed, atypical_rate=atypical_rate)
+    cases = generate(n, seed, atypical_rate=ATYPICAL_RATE if atypical_rate is None else atypical_rate)
     write_jsonl(cases, out_file)
     out.print(f"wrote {len(cases)} cases to {out_file} in {time.perf_counter() - t0:.1f} s")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from arena.core.types import Estimate, RunAnalysis, Verdict
+from arena.core.types import DEFAULT_RULE, CommitteeRule, Estimate, RunAnalysis, Verdict
 from arena.display import make_console
 
 out = make_console()
@@ -84,7 +84,9 @@ def register(app: typer.Typer) -> None:
     def judge_cmd(
         run: Annotated[str, typer.Argument(help="Run id or name.")],
         judge: Annotated[list[str] | None, typer.Option("--judge", help="Judge model; repeat for a committee.")] = None,
-        rule: Annotated[str, typer.Option("--rule", help="majority, mean, unanimous or weighted.")] = "majority",
+        rule: Annotated[
+            str | None, typer.Option("--rule", help=f"{', '.join(CommitteeRule)} (default: {DEFAULT_RULE}).")
+        ] = None,
         diagnosis_judge: Annotated[
             str | None, typer.Option("--diagnosis-judge", help="Chat model for diagnoses the rules cannot match.")
         ] = None,
@@ -99,8 +101,11 @@ def register(app: typer.Typer) -> None:
         from arena.display import make_display
         from judges.analysis import analyze_run, read_labels
         from judges.committee import check_rule
+        from judges.diagnosis import diagnosis_judge_model
 
-        checked = check_rule(rule)
+        checked = DEFAULT_RULE if rule is None else check_rule(rule)
+        if diagnosis_judge:
+            diagnosis_judge_model(diagnosis_judge)  # a wrong-role name fails here, before any judging
         labels = read_labels(reference) if reference else None
         store = Store(db, create=False)
         n = pipeline.judge(store, run, make_display(), judge, checked, diagnosis_judge)

@@ -8,7 +8,7 @@ import zlib
 from collections.abc import Sequence
 
 from arena.core.store import Store, StoreError
-from arena.core.types import Case, Run, RunConfig
+from arena.core.types import DEFAULT_RULE, Case, Run, RunConfig
 from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
 from arena.ray_local import init_ray
@@ -217,7 +217,7 @@ def judge(
     run_ref: str,
     display: Display,
     judges: list[str] | None = None,
-    rule: Rule = "majority",
+    rule: Rule = DEFAULT_RULE,
     diagnosis_judge: str | None = None,
 ) -> int:
     """(Re-)judge a stored run with a committee; replaces earlier verdicts.

@@ -151,11 +151,11 @@ def default_actor_count() -> int:
 
 
 def uses_litellm(jobs: Sequence[Job], patient: str) -> bool:
-    """Whether any policy in these jobs is a chat model rather than a built-in."""
-    return not patient.startswith("builtin/") or any(
-        not (j.doctor.startswith("builtin/") or j.doctor == "human" or j.doctor.startswith(("http://", "https://")))
-        for j in jobs
-    )
+    """Whether any policy in these jobs calls litellm, as the providers that play them say."""
+    from arena.models.registry import Role, resolve
+
+    doctors = {j.doctor for j in jobs}
+    return resolve(Role.PATIENT, patient).uses_litellm or any(resolve(Role.DOCTOR, d).uses_litellm for d in doctors)
 
 
 @dataclass

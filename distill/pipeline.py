@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from pydantic import BaseModel, ConfigDict
 
 from arena.core.store import Store
 from arena.core.types import Case, Mistake, QAItem, Transcript, Verdict
-from arena.models import BuiltinRef, ChatModel, ModelError, get_model
+from arena.models.registry import Provider, Role, chat_model, resolve
 from distill.dedup import DEFAULT_THRESHOLD, cluster_mistakes
 from distill.llm_qa import llm_qa
 from distill.mistakes import mistakes_for
@@ -36,32 +38,54 @@ class DistillSummary(BaseModel):
     """Items put to the doctor."""
 
 
+QAWriter = Callable[[Mistake, Transcript, Case], Awaitable[QAItem]]
+"""Writes the QA item for one mistake, given its consultation and case."""
+
+
+async def _template_qa(mistake: Mistake, tr: Transcript, case: Case) -> QAItem:
+    return builtin_qa(mistake, tr, case)
+
+
+def _exact_builtin(name: str) -> bool:
+    # Only the bare name: the templates take no parameters.
+    return name == BUILTIN_GENERATOR
+
+
+TEMPLATE_GENERATOR = Provider(
+    Role.GENERATOR, "templates", lambda name, **_: _template_qa, builtin=True, claims=_exact_builtin
+)
+"""``builtin/templates`` (the default): QA items from templates, no model."""
+CHAT_GENERATOR = Provider(
+    Role.GENERATOR,
+    "chat",
+    lambda name, **_: partial(llm_qa, chat_model(name)),
+    fallback=True,
+    check=chat_model,
+    uses_litellm=True,
+)
+"""Any chat model writes the QA items."""
+
+
 def check_generator(name: str | None) -> None:
     """Raise unless ``name`` is None, ``builtin/templates`` or a chat model name.
 
     Raises:
         ModelError: for unknown built-in generators and malformed names.
     """
-    if name is None or name == BUILTIN_GENERATOR:
-        return
-    model = get_model(name)
-    if isinstance(model, BuiltinRef):
-        raise ModelError(f"unknown built-in generator {name!r} (known: {BUILTIN_GENERATOR})")
+    resolve(Role.GENERATOR, name or BUILTIN_GENERATOR)
 
 
 async def _generate(
     reps: list[Mistake],
     transcripts: dict[str, Transcript],
     cases: dict[str, Case],
-    model: ChatModel | None,
+    write: QAWriter,
 ) -> list[QAItem]:
-    if model is None:
-        return [builtin_qa(m, transcripts[m.consultation_id], cases[m.case_id]) for m in reps]
     sem = asyncio.Semaphore(16)
 
     async def one(m: Mistake) -> QAItem:
         async with sem:
-            return await llm_qa(model, m, transcripts[m.consultation_id], cases[m.case_id])
+            return await write(m, transcripts[m.consultation_id], cases[m.case_id])
 
     return list(await asyncio.gather(*(one(m) for m in reps)))
 
@@ -86,7 +110,7 @@ def distill_run(
     Returns:
         Counts of what was made.
     """
-    check_generator(generator)
+    write: QAWriter = resolve(Role.GENERATOR, generator or BUILTIN_GENERATOR).build()
     cases = store.cases(run_id)
     by_c: dict[str, list[Verdict]] = defaultdict(list)
     for v in store.verdicts(run_id):
@@ -103,11 +127,7 @@ def distill_run(
     mistakes, clusters = cluster_mistakes(mistakes, cases, threshold)
     by_id = {m.id: m for m in mistakes}
     reps = [by_id[c.representative] for c in clusters]
-    model = None
-    if generator and generator != BUILTIN_GENERATOR:
-        chat = get_model(generator)
-        model = chat if isinstance(chat, ChatModel) else None
-    items = asyncio.run(_generate(reps, transcripts, cases, model))
+    items = asyncio.run(_generate(reps, transcripts, cases, write))
     if replicate_items:
         items = asyncio.run(replicate(items, {m.id: m.doctor for m in reps}))
     store.replace_distillation(run_id, mistakes, items, clusters)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Literal, get_args
 
-from arena.core.types import Case, Score, Transcript, Verdict, Verdict3
-from arena.models import BuiltinRef, ModelError, get_model, parse_model_name
+from arena.core.types import DEFAULT_RULE, Case, CommitteeRule, Score, Transcript, Verdict, Verdict3
+from arena.models import ModelError, parse_model_name
+from arena.models.registry import Provider, Role, chat_model, resolve
 from judges.base import Judge
 from judges.builtin_rubric import BuiltinRubricJudge, BuiltinSafetyJudge
 from judges.diagnosis import DiagnosisDecider, match_diagnosis
@@ -28,9 +28,8 @@ from judges.llm_rubric import LLMRubricJudge
 from judges.scoring import score_consultation
 
 COMMITTEE = "committee"
-Rule = Literal["majority", "mean", "unanimous", "weighted"]
-RULES: tuple[str, ...] = get_args(Rule)
-BUILTIN_JUDGES = ("rubric", "safety")
+Rule = CommitteeRule
+RULES: tuple[str, ...] = tuple(CommitteeRule)
 
 
 def judge_weight(name: str) -> float:
@@ -49,19 +48,44 @@ def judge_weight(name: str) -> float:
     return w
 
 
+def _check_params(name: str) -> None:
+    judge_weight(name)
+    mode = parse_model_name(name).params.get("mode", "item")
+    if mode not in ("item", "batch"):
+        raise ModelError(f"{name!r}: mode must be item or batch, not {mode!r}")
+
+
+def _check_chat(name: str) -> None:
+    chat_model(name)
+    _check_params(name)
+
+
+RUBRIC_JUDGE = Provider(
+    Role.JUDGE, "rubric", lambda name, **_: BuiltinRubricJudge(name), builtin=True, check=_check_params
+)
+"""``builtin/rubric``: reads the rubric's items off the transcript."""
+SAFETY_JUDGE = Provider(
+    Role.JUDGE, "safety", lambda name, **_: BuiltinSafetyJudge(name), builtin=True, check=_check_params
+)
+"""``builtin/safety``: the safety items only."""
+CHAT_JUDGE = Provider(
+    Role.JUDGE,
+    "chat",
+    lambda name, **_: LLMRubricJudge(chat_model(name), batch=parse_model_name(name).params.get("mode") == "batch"),
+    fallback=True,
+    check=_check_chat,
+    uses_litellm=True,
+)
+"""Any chat model (``?mode=batch`` asks for every item in one call; ``?weight=`` is its vote)."""
+
+
 def check_judge(name: str) -> None:
     """Raise if ``name`` cannot judge.
 
     Raises:
         ModelError: for malformed names, unknown built-in judges and bad parameters.
     """
-    model = get_model(name)
-    judge_weight(name)
-    if isinstance(model, BuiltinRef) and model.policy not in BUILTIN_JUDGES:
-        raise ModelError(f"unknown built-in judge {name!r} (known: builtin/rubric, builtin/safety)")
-    mode = parse_model_name(name).params.get("mode", "item")
-    if mode not in ("item", "batch"):
-        raise ModelError(f"{name!r}: mode must be item or batch, not {mode!r}")
+    resolve(Role.JUDGE, name)
 
 
 def check_rule(rule: str) -> Rule:
@@ -72,20 +96,17 @@ def check_rule(rule: str) -> Rule:
     """
     if rule not in RULES:
         raise ModelError(f"unknown rule {rule!r} (known: {', '.join(RULES)})")
-    return rule  # type: ignore[return-value]
+    return CommitteeRule(rule)
 
 
 def get_judge(name: str) -> Judge:
     """Return the judge a model name asks for."""
-    check_judge(name)
-    model = get_model(name)
-    if isinstance(model, BuiltinRef):
-        return BuiltinSafetyJudge(name) if model.policy == "safety" else BuiltinRubricJudge(name)
-    return LLMRubricJudge(model, batch=parse_model_name(name).params.get("mode") == "batch")
+    judge: Judge = resolve(Role.JUDGE, name).build()
+    return judge
 
 
 def aggregate(
-    outcomes: Sequence[Verdict3], rule: Rule = "majority", weights: Sequence[float] | None = None
+    outcomes: Sequence[Verdict3], rule: Rule = DEFAULT_RULE, weights: Sequence[float] | None = None
 ) -> Verdict3:
     """Combine judges' outcomes on one item (see the module docstring for the rules).
 
@@ -97,13 +118,13 @@ def aggregate(
     Returns:
         The committee's outcome.
     """
-    ws = list(weights) if weights is not None and rule == "weighted" else [1.0] * len(outcomes)
+    ws = list(weights) if weights is not None and rule == CommitteeRule.WEIGHTED else [1.0] * len(outcomes)
     votes = [(o, w) for o, w in zip(outcomes, ws, strict=True) if o != "unscored"]
     if not votes:
         return "unscored"
     met = sum(w for o, w in votes if o == "met")
     total = sum(w for _, w in votes)
-    if rule == "unanimous":
+    if rule == CommitteeRule.UNANIMOUS:
         return "met" if met == total else "not_met"
     if met * 2 == total:
         return "unscored"
@@ -115,7 +136,7 @@ async def judge_run(
     cases: dict[str, Case],
     judge_names: Sequence[str],
     *,
-    rule: Rule = "majority",
+    rule: Rule = DEFAULT_RULE,
     diagnosis_judge: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Verdict], list[Score]]:
@@ -168,7 +189,7 @@ async def judge_run(
             )
         verdicts.extend(committee)
         score = score_consultation(tr.id, committee, match)
-        if rule == "mean":
+        if rule == CommitteeRule.MEAN:
             own = [score_consultation(tr.id, vs, match) for vs in per_judge]
             score = score.model_copy(
                 update={

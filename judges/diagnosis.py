@@ -24,7 +24,8 @@ import re
 
 from arena.core.templating import render
 from arena.core.types import Case, DiagnosisMatch, FinalAnswer
-from arena.models import ChatModel, get_model
+from arena.models import ChatModel, ModelError
+from arena.models.registry import Role, resolve
 from cases.text import normalise
 
 _FILLER = {
@@ -111,6 +112,23 @@ _VERDICTS: dict[str, DiagnosisMatch] = {
 }
 
 
+DIAGNOSIS_JUDGE_OPTION = "--diagnosis-judge"
+
+
+def diagnosis_judge_model(name: str) -> ChatModel:
+    """Return the chat model called ``name``, to decide diagnoses the rules leave ``wrong``.
+
+    Raises:
+        ModelError: one line naming the option, for a malformed name or a built-in policy
+            (``builtin/rubric`` judges rubric items, not diagnoses).
+    """
+    try:
+        model: ChatModel = resolve(Role.VERIFIER, name).build()
+    except ModelError as e:
+        raise ModelError(f"{DIAGNOSIS_JUDGE_OPTION}: {e}") from None
+    return model
+
+
 class DiagnosisDecider:
     """Rule-based diagnosis matching with an optional chat-model fallback."""
 
@@ -119,9 +137,11 @@ class DiagnosisDecider:
 
         Args:
             model_name: Chat model asked when the rules say ``wrong``; None for rules only.
+
+        Raises:
+            ModelError: if ``model_name`` is not a chat model.
         """
-        model = get_model(model_name) if model_name else None
-        self.model: ChatModel | None = model if isinstance(model, ChatModel) else None
+        self.model: ChatModel | None = diagnosis_judge_model(model_name) if model_name else None
 
     async def decide(self, final: FinalAnswer | None, case: Case) -> DiagnosisMatch:
         """Return how ``final`` matches the case's diagnosis."""

@@ -1,16 +1,49 @@
-"""Builds the patient policy a model name asks for."""
+"""The patient, verifier and gatekeeper providers: which policy a model name asks for."""
 
 from __future__ import annotations
 
-from arena.core.agents import Patient
+from arena.core.agents import Measurement, Patient
 from arena.core.types import Case, Persona
-from arena.models import BuiltinRef, ChatModel, ModelError, get_model
+from arena.models import ChatModel, ModelError
+from arena.models.registry import Provider, Role, chat_model, resolve
 from personas.builtin_patient import BuiltinPatient
 from personas.guard import Guard
 from personas.llm_patient import LLMPatient
 from personas.matching import DEFAULT_MATCHER, MatcherError, get_matcher
+from personas.measurement import CaseMeasurement
 
-BUILTIN_PATIENTS = ("patient",)
+
+def _builtin_patient(name: str, *, case: Case, persona: Persona, **_: object) -> Patient:
+    # The built-in patient says only its facts' own words: it has no guard to configure.
+    return BuiltinPatient(case, persona, name=name)
+
+
+def _chat_patient(
+    name: str,
+    *,
+    case: Case,
+    persona: Persona,
+    guard_matcher: str = DEFAULT_MATCHER,
+    guard_verifier: str | None = None,
+    **_: object,
+) -> Patient:
+    verifier = get_verifier(guard_verifier) if guard_verifier is not None else None
+    guard = Guard(case, matcher=guard_matcher, verifier=verifier, persona=persona)
+    return LLMPatient(chat_model(name), case, persona, guard=guard)
+
+
+def _case_gatekeeper(name: str, *, case: Case, **_: object) -> Measurement:
+    return CaseMeasurement(case)
+
+
+BUILTIN_PATIENT = Provider(Role.PATIENT, "patient", _builtin_patient, builtin=True)
+"""``builtin/patient``: says its case's facts in their own words."""
+CHAT_PATIENT = Provider(Role.PATIENT, "chat", _chat_patient, fallback=True, check=chat_model, uses_litellm=True)
+"""Any chat model, bounded by the hallucination guard."""
+CHAT_VERIFIER = Provider(Role.VERIFIER, "chat", lambda name, **_: chat_model(name), fallback=True, check=chat_model)
+"""Any chat model; a verifier has no built-in."""
+CASE_GATEKEEPER = Provider(Role.GATEKEEPER, "case", _case_gatekeeper, builtin=True)
+"""``builtin/case``: answers exam and test requests with the case's findings."""
 
 
 def check_patient(name: str) -> None:
@@ -19,9 +52,7 @@ def check_patient(name: str) -> None:
     Raises:
         ModelError: for malformed names and unknown built-in policies.
     """
-    model = get_model(name)
-    if isinstance(model, BuiltinRef) and model.policy not in BUILTIN_PATIENTS:
-        raise ModelError(f"unknown built-in patient {name!r} (known: builtin/patient)")
+    resolve(Role.PATIENT, name)
 
 
 def check_guard(matcher: str, verifier: str | None) -> None:
@@ -47,9 +78,7 @@ def get_verifier(name: str) -> ChatModel:
     Raises:
         ModelError: for a malformed name, or a built-in policy, which cannot judge a claim.
     """
-    model = get_model(name)
-    if not isinstance(model, ChatModel):
-        raise ModelError(f"{name!r} is a built-in policy, not a chat model")
+    model: ChatModel = resolve(Role.VERIFIER, name).build()
     return model
 
 
@@ -69,11 +98,7 @@ def get_patient(
         guard_matcher: Matcher backend of the hallucination guard on a model-played patient.
         guard_verifier: Chat model that reviews the guard's verdicts that are not firm; None trusts the matcher.
     """
-    check_patient(name)
-    model = get_model(name)
-    if isinstance(model, BuiltinRef):
-        # The built-in patient says only its facts' own words: it has no guard to configure.
-        return BuiltinPatient(case, persona, name=name)
-    verifier = get_verifier(guard_verifier) if guard_verifier is not None else None
-    guard = Guard(case, matcher=guard_matcher, verifier=verifier, persona=persona)
-    return LLMPatient(model, case, persona, guard=guard)
+    patient: Patient = resolve(Role.PATIENT, name).build(
+        case=case, persona=persona, guard_matcher=guard_matcher, guard_verifier=guard_verifier
+    )
+    return patient

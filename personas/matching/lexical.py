@@ -15,7 +15,7 @@ from functools import lru_cache
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz, process
 
-from personas.matching.base import Candidate, Scored
+from personas.matching.base import Candidate, GuardThresholds, Scored
 from personas.matching.terms import terms, unigrams
 
 _FUZZY_CUTOFF = 88.0
@@ -56,6 +56,19 @@ class LexicalMatcher:
     name = "lexical"
     intent_min = 0.3
     support_min = 0.5
+    guard_thresholds = GuardThresholds(
+        support_min=0.6,
+        topic_support_min=0.2,
+        topic_min=0.4,
+        off_record_margin=0.0,
+        rescue_topic_min=0.2,
+        rescue_support_min=0.15,
+        reader_off_record=0.1,
+        reader_veto_max=0.9,
+        reader_weak_min=0.2,
+        reader_backs=0.8,
+        reader_elsewhere=0.5,
+    )
     context_weight = 0.3
     """How much a candidate's background wording counts beside its main texts."""
 

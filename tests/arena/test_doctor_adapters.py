@@ -173,3 +173,15 @@ def test_unknown_doctor_style_is_refused_and_style_is_not_sent_to_the_provider()
     with pytest.raises(ModelError, match="unknown doctor style 'chatty'"):
         check_doctor("openai/gpt-4o?style=chatty")
     assert "style" not in get_model("openai/gpt-4o?style=thorough").kwargs
+
+
+def test_checklist_diligence_defaults_once_and_must_be_a_number():
+    from arena.doctors import DEFAULT_DILIGENCE, ChecklistDoctor, diligence_of
+
+    assert DEFAULT_DILIGENCE == 0.85
+    assert diligence_of("builtin/checklist") == 0.85 and ChecklistDoctor("d", 0).diligence == 0.85
+    assert diligence_of("builtin/checklist?diligence=0.25") == 0.25
+    with pytest.raises(ModelError, match="diligence must be a number"):
+        check_doctor("builtin/checklist?diligence=much")
+    with pytest.raises(ModelError, match=r"unknown built-in doctor 'builtin/rubric' \(known: builtin/checklist\)"):
+        check_doctor("builtin/rubric")

@@ -176,3 +176,16 @@ def test_builtin_doctor_can_be_put_a_single_shot_question(stemi: Case):
 
 def _unused(m: Mistake) -> None:  # keeps the Mistake import honest for type checkers
     assert m
+
+
+def test_generator_names_are_checked_by_the_registry():
+    from arena.models import ModelError
+    from distill.pipeline import check_generator
+
+    check_generator(None)
+    check_generator("builtin/templates")
+    check_generator("mock/judge")
+    with pytest.raises(ModelError, match=r"unknown built-in generator 'builtin/rubric' \(known: builtin/templates\)"):
+        check_generator("builtin/rubric")
+    with pytest.raises(ModelError, match="unknown built-in generator"):
+        check_generator("builtin/templates?n=3")

@@ -122,6 +122,10 @@ BAD_INPUTS = {
     "show-unknown-consultation": (["show", "RUN", "nope"], "no consultation 'nope'"),
     "resume-unknown-run": (["simulate", "--resume", "nope"], "no run 'nope'"),
     "judge-bad-rule": (["judge", "RUN", "--rule", "loudest"], "loudest"),
+    "judge-diagnosis-judge-builtin": (
+        ["judge", "RUN", "--diagnosis-judge", "builtin/rubric"],
+        "--diagnosis-judge: 'builtin/rubric' is a built-in policy, not a chat model (accepted: provider/name",
+    ),
     "judge-reference-not-json": (["judge", "RUN", "--reference", "labels-bad-json.jsonl"], "labels-bad-json.jsonl:1"),
     "judge-reference-missing-field": (
         ["judge", "RUN", "--reference", "labels-missing.jsonl"],

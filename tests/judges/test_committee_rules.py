@@ -117,3 +117,28 @@ def test_pass_hat_k_matches_the_combinatorial_estimate():
     # Task A passes 2 of 3 trials, task B 3 of 3: pass^1 = (2/3 + 1)/2, pass^2 = (1/3 + 1)/2, pass^3 = (0 + 1)/2.
     got = pass_hat_k({"A": [True, True, False], "B": [True, True, True]})
     assert got == {1: pytest.approx(5 / 6), 2: pytest.approx(2 / 3), 3: pytest.approx(0.5)}
+
+
+def test_check_rule_returns_the_rule_as_its_enum():
+    from arena.core.types import CommitteeRule
+
+    assert check_rule("weighted") is CommitteeRule.WEIGHTED
+    with pytest.raises(ModelError, match="unknown rule 'loudest' \\(known: majority, mean, unanimous, weighted\\)"):
+        check_rule("loudest")
+
+
+@pytest.mark.parametrize("name", ["builtin/rubric", "builtin/safety", "builtin/checklist"])
+def test_diagnosis_judge_must_be_a_chat_model(name: str):
+    with pytest.raises(ModelError) as e:
+        DiagnosisDecider(name)
+    assert str(e.value).startswith(f"--diagnosis-judge: {name!r} is a built-in policy, not a chat model")
+    assert "provider/name" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_judge_of_another_role_is_rejected_naming_the_judges():
+    with pytest.raises(ModelError, match="unknown built-in judge 'builtin/checklist'"):
+        check_judge("builtin/checklist")
+    with pytest.raises(ModelError, match="weight must be positive"):
+        check_judge("builtin/rubric?weight=0")
+    with pytest.raises(ModelError, match="mode must be item or batch"):
+        check_judge("mock/judge?mode=all")

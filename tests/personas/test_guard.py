@@ -245,3 +245,17 @@ def test_the_persona_voice_is_set_aside_and_its_word_swaps_undone(stemi: Case):
     g = Guard(stemi, persona=persona)
     checks = g.check("I feel sick and I threw up once.")
     assert checks and all(c.supported for c in checks)
+
+
+def test_the_guard_reads_its_thresholds_from_the_matcher_backend(stemi: Case):
+    from personas.matching.embedding import LiteLLMEmbeddingMatcher
+
+    lexical = Guard(stemi, matcher="lexical")
+    # The tuned lexical values (dev split of bench/guard.py), not the matcher's own support_min of 0.5.
+    assert (lexical.support_min, lexical.topic_support_min, lexical.topic_min) == (0.6, 0.2, 0.4)
+    assert (lexical.reader_off_record, lexical.reader_backs, lexical.rescue_support_min) == (0.1, 0.8, 0.15)
+    # An untuned backend: its own levels, and the tuned-only steps off.
+    untuned = LiteLLMEmbeddingMatcher("openai/text-embedding-3-small").guard_thresholds
+    assert (untuned.support_min, untuned.topic_support_min, untuned.topic_min) == (0.6, 0.3, 0.35)
+    assert untuned.reader_off_record is None and untuned.rescue_topic_min is None
+    assert untuned.reader_backs > 1.0 and untuned.reader_veto_max > 1.0 and untuned.reader_weak_min == 0.0
