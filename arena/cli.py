@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -342,7 +342,7 @@ def export_hf_cmd(
     db: DbOpt = None,
 ) -> None:
     """Write a run as a Hugging Face dataset folder (qa, mistakes, transcripts, verdicts); optionally push it."""
-    from distill.export_hf import SplitBy, export_hf
+    from distill.export_hf import export_hf
 
     if min_risk is not None and min_risk not in RISK_LEVELS:
         levels = f"{', '.join(RISK_LEVELS[:-1])} or {RISK_LEVELS[-1]}"
@@ -356,7 +356,7 @@ def export_hf_cmd(
         force=force,
         min_risk=min_risk,
         replicated_only=replicated_only,
-        split_by=cast("SplitBy | None", split_by),
+        split_by=split_by,
         push_repo=repo if push else None,
         private=private,
     )

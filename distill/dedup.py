@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arena.core.types import Case, Mistake, MistakeCluster, RiskLevel, base_case_id
+from arena.core.types import RISK_ORDER, Case, Mistake, MistakeCluster, base_case_id
 from cases.text import salient_words
 from distill.mistakes import stable_id
 
 DEFAULT_THRESHOLD = 0.8
 """Jaccard similarity of two mistakes' signatures at or above which they merge."""
-_RISK_ORDER: dict[RiskLevel, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
 def signature(m: Mistake, case: Case | None) -> frozenset[str]:
@@ -80,7 +79,7 @@ def cluster_mistakes(
                     representative=rep.id,
                     title=rep.title,
                     category=rep.category,
-                    risk=max((m.risk for m in members), key=_RISK_ORDER.__getitem__),
+                    risk=max((m.risk for m in members), key=RISK_ORDER.__getitem__),
                     count=len(members),
                     members=[m.id for m in members],
                     consultations=sorted({m.consultation_id for m in members}),

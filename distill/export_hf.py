@@ -7,14 +7,11 @@ import shutil
 import tempfile
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from arena.core.store import Store
 from arena.core.templating import render
-from arena.core.types import RiskLevel
-
-SplitBy = Literal["system", "complaint"]
-_RISK_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+from arena.core.types import DEFAULT_RULE, RISK_ORDER, ExportSplit, RiskLevel
 
 
 class ExportError(RuntimeError):
@@ -120,8 +117,8 @@ def _rows(
         case = cases.get(case_id)
         return {"organ_system": case.organ_system if case else "", "complaint": case.complaint if case else ""}
 
-    floor = _RISK_ORDER[min_risk] if min_risk else 0
-    mistakes = [m for m in store.mistakes(run_id) if _RISK_ORDER[m.risk] >= floor]
+    floor = RISK_ORDER[min_risk] if min_risk else 0
+    mistakes = [m for m in store.mistakes(run_id) if RISK_ORDER[m.risk] >= floor]
     by_id = {m.id: m for m in mistakes}
     items = [q for q in store.qa_items(run_id) if q.valid and q.mistake_id in by_id]
     if replicated_only:
@@ -206,7 +203,7 @@ def split_name(value: str) -> str:
     return name or "unknown"
 
 
-def _splits(name: str, data: list[dict[str, Any]], split_by: SplitBy | None) -> dict[str, list[dict[str, Any]]]:
+def _splits(name: str, data: list[dict[str, Any]], split_by: ExportSplit | None) -> dict[str, list[dict[str, Any]]]:
     if split_by is None or name not in ("qa", "mistakes"):
         return {"train": data}
     key = "organ_system" if split_by == "system" else "complaint"
@@ -232,7 +229,7 @@ def export_hf(
     license: str = "cc-by-4.0",
     min_risk: RiskLevel | None = None,
     replicated_only: bool = False,
-    split_by: SplitBy | None = None,
+    split_by: ExportSplit | None = None,
     push_repo: str | None = None,
     private: bool = False,
 ) -> dict[str, int]:
@@ -305,7 +302,7 @@ def export_hf(
             consultations=len(rows["transcripts"]),
             doctors=sorted({t["doctor"] for t in rows["transcripts"]}) or [run.config.doctor],
             judges=run.config.judges,
-            rule="majority",
+            rule=DEFAULT_RULE,
             filters={"min_risk": min_risk, "replicated_only": replicated_only, "split_by": split_by},
         )
         (tmp / "README.md").write_text(card + "\n", encoding="utf-8")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from arena.core.templating import render
 from arena.core.types import QAItem
-from arena.doctors import ChecklistDoctor
+from arena.doctors import ChecklistDoctor, diligence_of
 from arena.models import BuiltinRef, ChatModel, get_model
 from cases.text import salient_words
 
@@ -53,7 +53,7 @@ def answered_correctly(q: QAItem, reply: str) -> bool:
 async def _ask(doctor: str, q: QAItem, seed: int) -> str:
     model = get_model(doctor)
     if isinstance(model, BuiltinRef):
-        doc = ChecklistDoctor(doctor, seed, float(model.params.get("diligence", "0.85")))
+        doc = ChecklistDoctor(doctor, seed, diligence_of(doctor))
         return doc.answer_single_shot(q.scenario, q.question, q.options)
     assert isinstance(model, ChatModel)
     prompt = render("distill", "qa_answer.j2", scenario=q.scenario, question=q.question, options=q.options)

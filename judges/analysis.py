@@ -8,7 +8,7 @@ from math import comb
 from pathlib import Path
 
 from arena.core.store import Store
-from arena.core.types import ConsultationBrief, Estimate, RunAnalysis, Score, Verdict, base_case_id
+from arena.core.types import DEFAULT_RULE, ConsultationBrief, Estimate, RunAnalysis, Score, Verdict, base_case_id
 from cases.loader import CaseFileError, iter_jsonl
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
@@ -155,7 +155,7 @@ def analyze_run(
         run_id=run.id,
         name=run.name,
         judges=judges,
-        rule=rule or "majority",
+        rule=rule or DEFAULT_RULE,
         consultations=len(ids),
         overall=overall,
         by_axis={a: estimate(v) for a, v in sorted(axes.items())},

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from functools import cache
 
+from arena.core.types import DEFAULT_MATCHER, MatcherBackend
 from personas.matching.base import Candidate, Matcher, MatcherError, Scored, best, select
 from personas.matching.intents import clinical_corpus, fact_candidates, match_intents, topic_candidates
 
-DEFAULT_MATCHER = "lexical"
 """The backend used when none is named."""
 
 __all__ = [
@@ -44,11 +44,11 @@ def get_matcher(name: str = DEFAULT_MATCHER) -> Matcher:
     """
     name = name.strip()
     # Backends are imported when first asked for, for start-up speed: each pulls in numpy and its own libraries.
-    if name == "lexical":
+    if name == MatcherBackend.LEXICAL:
         from personas.matching.lexical import LexicalMatcher
 
         return LexicalMatcher(clinical_corpus())
-    if name == "minilm":
+    if name == MatcherBackend.MINILM:
         from personas.matching.embedding import MiniLMMatcher
 
         return MiniLMMatcher()

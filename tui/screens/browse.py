@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Input, Static
 
-from arena.core.types import Mistake, QAItem
+from arena.core.types import RISK_ORDER, Mistake, QAItem
 from tui import format as fmt
 from tui.follow import RunFollower, Update
 from tui.screens.base import RunScreen
@@ -20,13 +20,12 @@ from tui.widgets.search import SearchBox
 
 R = TypeVar("R", Mistake, QAItem)
 
-RISK_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 """Where each risk level sorts in the mistakes table: riskiest first."""
 
 
 def riskiest_first(mistakes: Iterable[Mistake]) -> list[Mistake]:
     """Return mistakes riskiest first, then by consultation and id."""
-    return sorted(mistakes, key=lambda m: (RISK_ORDER.get(m.risk, 9), m.consultation_id, m.id))
+    return sorted(mistakes, key=lambda m: (-RISK_ORDER[m.risk], m.consultation_id, m.id))
 
 
 class BrowseScreen(RunScreen, Generic[R]):
