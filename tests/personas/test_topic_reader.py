@@ -27,7 +27,8 @@ def test_phrasebook_leaves_out_held_out_conditions_and_their_wording():
     assert all(c.key.split("\x1f")[0] for c in phrasebook(HELD_OUT))
 
 
-@pytest.mark.parametrize("backend", ["lexical", "minilm"])
+# The MiniLM reader embeds every phrasing: half a minute of CPU, so the slow tier.
+@pytest.mark.parametrize("backend", ["lexical", pytest.param("minilm", marks=pytest.mark.slow)])
 def test_reader_puts_unseen_phrasings_on_their_topics(backend: str):
     reader = topic_reader(backend, HELD_OUT)
     unseen = [p for c in HELD_OUT for p in _phrasings(c)]
