@@ -6,7 +6,11 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.pop("ARENA_DB", None)
 
+import subprocess
+import sys
 import uuid
+from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -21,6 +25,20 @@ PG_ADMIN_URL = os.environ.get("ARENA_TEST_PG")
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``). When set, every test
 that takes ``db_url`` or ``store`` gets a fresh database on that server instead
 of a SQLite file; .ci/run sets it for its second pass."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``postgres`` every test that gets its database from ``db_url``.
+
+    Those are exactly the tests that ``ARENA_TEST_PG`` moves to PostgreSQL, so
+    ``pytest -m postgres`` is the PostgreSQL pass. ``fixturenames`` holds every
+    fixture a test needs, through other fixtures too (``store``, ``finished``).
+    It runs first so that ``-m``, which deselects in the same hook, sees the mark.
+    """
+    for item in items:
+        if "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture
@@ -40,6 +58,61 @@ def db_url(tmp_path):
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def arena_argv(*args: str, prelude: str = "") -> list[str]:
+    """The command that runs ``arena ARGS`` with this interpreter, so the code under test is this checkout's.
+
+    Args:
+        *args: The command line after ``arena``.
+        prelude: Python to run in the new process before the CLI starts (e.g. to hide a package).
+
+    Returns:
+        The argument vector for ``subprocess``.
+    """
+    if not prelude:
+        return [sys.executable, "-m", "arena.cli", *args]
+    code = prelude + "import sys; from arena.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", code, *args]
+
+
+def arena(
+    cwd: str | Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    db: str | None = None,
+    input: str | bytes | None = None,
+    timeout: float = 300,
+    text: bool = True,
+    prelude: str = "",
+) -> subprocess.CompletedProcess:
+    """Run the ``arena`` command line in a process of its own, as a user would, and wait for it.
+
+    Args:
+        cwd: The folder it runs in (its default ``./arena.db`` is there).
+        *args: The command line after ``arena``.
+        env: Its whole environment; by default this process's, without ``ARENA_DB``.
+        db: A database URL, given to it as ``ARENA_DB``.
+        input: What it reads on standard input.
+        timeout: Seconds after which the test fails.
+        text: Whether stdout and stderr are read as text (else bytes).
+        prelude: Python to run before the CLI starts (see ``arena_argv``).
+
+    Returns:
+        The finished process, with stdout and stderr captured.
+    """
+    environ = {k: v for k, v in os.environ.items() if k != "ARENA_DB"} if env is None else dict(env)
+    if db is not None:
+        environ["ARENA_DB"] = db
+    return subprocess.run(
+        arena_argv(*args, prelude=prelude),
+        cwd=cwd,
+        env=environ,
+        input=input,
+        capture_output=True,
+        text=text,
+        timeout=timeout,
+    )
 
 
 def nothing_written(url: str) -> bool:

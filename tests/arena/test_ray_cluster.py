@@ -16,6 +16,7 @@ import pytest
 
 from arena.core.store import Store
 from arena.ray_local import ray_start_env
+from tests.conftest import arena
 
 pytestmark = pytest.mark.slow
 
@@ -129,29 +130,21 @@ def test_a_run_spreads_over_both_nodes_of_a_cluster(tmp_path, db_url, two_nodes)
     address, env = two_nodes
     # The driver runs in the environment `arena ray-env` gives, as a user would.
     env = {k: v for k, v in env.items() if k != "ARENA_DB"}
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "arena.cli",
-            "simulate",
-            "--address",
-            address,
-            "--cases",
-            "16",
-            "--actors",
-            "2",
-            "--doctor",
-            "mock/doctor?questions=3&latency=0.05",
-            "--no-judge",
-            "--db",
-            db_url,
-        ],
-        cwd=tmp_path,
+    r = arena(
+        tmp_path,
+        "simulate",
+        "--address",
+        address,
+        "--cases",
+        "16",
+        "--actors",
+        "2",
+        "--doctor",
+        "mock/doctor?questions=3&latency=0.05",
+        "--no-judge",
+        "--db",
+        db_url,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     assert r.returncode == 0, r.stderr[-3000:]
     store = Store(db_url)

@@ -1,16 +1,13 @@
 """Malformed input of every kind, through the real command line: one clear line, exit 2, nothing written."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import MetaData, func, select
 
 from arena.core.store import Store
 from cases.loader import builtin_cases
-from tests.conftest import nothing_written, store_run
+from tests.conftest import arena, nothing_written, store_run
 
 pytestmark = pytest.mark.slow
 
@@ -160,10 +157,7 @@ def test_bad_input_is_one_clear_line_exit_2_and_writes_nothing(tmp_path, db_url,
         before = _row_counts(db_url)
     elif args[0] == "show" or "--resume" in args:
         Store(db_url).engine.dispose()  # a database without that run (with none, the error says so instead)
-    env = {**os.environ, "ARENA_DB": db_url}
-    r = subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env
-    )
+    r = arena(tmp_path, *args, db=db_url, timeout=120)
     assert r.returncode == 2, (r.returncode, r.stdout[-2000:], r.stderr[-3000:])
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("arena: error: "), r.stderr[-3000:]

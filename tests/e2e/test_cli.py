@@ -1,25 +1,12 @@
 """The CLI, run as a user would, in a temporary folder."""
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import nothing_written
+from tests.conftest import arena, nothing_written
 
 pytestmark = pytest.mark.slow
-
-
-def arena(cwd, *args, timeout=300, db=None):
-    """Run the CLI in ``cwd``; ``db`` goes to it as ARENA_DB (default: ./arena.db there)."""
-    env = {k: v for k, v in os.environ.items() if k != "ARENA_DB"}
-    if db is not None:
-        env["ARENA_DB"] = db
-    return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
-    )
 
 
 def test_simulate_then_export_reads_back_with_datasets(tmp_path, db_url):

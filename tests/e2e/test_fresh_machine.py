@@ -7,7 +7,6 @@ import shlex
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from arena.core.store import Store
 from personas.leak_check import LeakCheck
+from tests.conftest import arena, arena_argv
 from tui.cli import wait_for_database
 
 pytestmark = pytest.mark.slow
@@ -32,19 +32,13 @@ def _fresh(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return tmp_path / "work", env
 
 
-def _arena(args: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "arena.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
 def _error_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.strip()]
 
 
 def test_a_small_simulation_runs_through_ray_with_an_empty_home_and_tmpdir(tmp_path):
     work, env = _fresh(tmp_path)
-    r = _arena(["simulate", "--cases", "3", "--no-distill"], work, env)
+    r = arena(work, "simulate", "--cases", "3", "--no-distill", env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Traceback" not in r.stderr
     store = Store(f"sqlite:///{work / 'arena.db'}", create=False)
@@ -66,7 +60,7 @@ def _free_port() -> int:
 def test_a_cluster_that_cannot_be_joined_is_one_line_and_exit_2(tmp_path):
     work, env = _fresh(tmp_path)
     port = _free_port()
-    r = _arena(["simulate", "--cases", "2", "--address", f"127.0.0.1:{port}"], work, env, timeout=120)
+    r = arena(work, "simulate", "--cases", "2", "--address", f"127.0.0.1:{port}", env=env, timeout=120)
     assert r.returncode == 2
     lines = _error_lines(r.stderr)
     assert lines == [f"arena: error: cannot join Ray at 127.0.0.1:{port}: Connection refused"], r.stderr[-2000:]
@@ -88,7 +82,7 @@ READERS = {
 @pytest.mark.parametrize("args", list(READERS.values()), ids=list(READERS))
 def test_commands_on_stored_runs_create_no_database(tmp_path, args):
     work, env = _fresh(tmp_path)
-    r = _arena(args, work, env, timeout=120)
+    r = arena(work, *args, env=env, timeout=120)
     assert r.returncode == 2
     assert _error_lines(r.stderr) == [
         "arena: error: no medarena database at sqlite:///arena.db (`arena simulate` makes one)"
@@ -135,9 +129,7 @@ def test_ctrl_c_exits_130_with_the_command_that_resumes_the_run(tmp_path):
         "--db",
         url,
     ]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "arena.cli", *args], cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = subprocess.Popen(arena_argv(*args), cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # Interrupt once some consultations are saved and others are not.
         deadline = time.monotonic() + 180
@@ -170,7 +162,7 @@ def test_ctrl_c_exits_130_with_the_command_that_resumes_the_run(tmp_path):
     assert int(m.group(1)) == len(store.finished_ids(run.id)) >= 2
     again = shlex.split(m.group(2))
     assert again[:4] == ["arena", "simulate", "--resume", run.id]
-    r = _arena(again[1:], work, env)
+    r = arena(work, *again[1:], env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(store.finished_ids(run.id)) == 40
     assert store.get_run(run.id).status == "finished"
@@ -179,13 +171,13 @@ def test_ctrl_c_exits_130_with_the_command_that_resumes_the_run(tmp_path):
 @pytest.mark.parametrize(("name", "fmt"), [("agentclinic_medqa.jsonl", "agentclinic"), ("all_craft_md.jsonl", "mediq")])
 def test_imported_public_cases_play_through_the_cli_without_naming_the_diagnosis(tmp_path, name, fmt):
     work, env = _fresh(tmp_path)
-    r = _arena(["cases", "import", "--format", fmt, str(PUBLIC / name), "--out", "imported.jsonl"], work, env)
+    r = arena(work, "cases", "import", "--format", fmt, str(PUBLIC / name), "--out", "imported.jsonl", env=env)
     assert r.returncode == 0, r.stderr[-2000:]
     read = re.search(r"read (\d+) records: imported (\d+), skipped (\d+)", r.stdout)
     assert read, r.stdout
     assert int(read.group(2)) + int(read.group(3)) == int(read.group(1))
     assert len((work / "imported.jsonl").read_text().splitlines()) == int(read.group(2))
-    r = _arena(["simulate", "--case-file", "imported.jsonl", "--cases", "5", "--no-distill"], work, env)
+    r = arena(work, "simulate", "--case-file", "imported.jsonl", "--cases", "5", "--no-distill", env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     store = Store(f"sqlite:///{work / 'arena.db'}", create=False)
     run = store.get_run("latest")
@@ -207,15 +199,15 @@ def test_import_prints_counts_and_strict_writes_nothing(tmp_path):
     work, env = _fresh(tmp_path)
     lines = (PUBLIC / "agentclinic_nejm.jsonl").read_text(encoding="utf-8").splitlines()
     (work / "mixed.jsonl").write_text("\n".join([lines[0], "{not json", *lines[1:]]) + "\n", encoding="utf-8")
-    r = _arena(["cases", "import", "--format", "agentclinic", "mixed.jsonl", "--out", "o.jsonl"], work, env)
+    r = arena(work, "cases", "import", "--format", "agentclinic", "mixed.jsonl", "--out", "o.jsonl", env=env)
     assert r.returncode == 0, r.stderr
     assert "read 16 records: imported 15, skipped 1 (1 x invalid JSON" in r.stdout
     assert _error_lines(r.stderr) == [
         "skipped mixed.jsonl:2: invalid JSON: Expecting property name enclosed in double quotes (column 2)"
     ]
     assert len((work / "o.jsonl").read_text().splitlines()) == 15
-    r = _arena(
-        ["cases", "import", "--format", "agentclinic", "mixed.jsonl", "--out", "strict.jsonl", "--strict"], work, env
+    r = arena(
+        work, "cases", "import", "--format", "agentclinic", "mixed.jsonl", "--out", "strict.jsonl", "--strict", env=env
     )
     assert r.returncode == 2
     assert _error_lines(r.stderr) == [

@@ -4,24 +4,18 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
 from sqlalchemy import text
 
 from arena.core.store import Store
+from tests.conftest import arena, arena_argv
 
 pytestmark = pytest.mark.slow
 
 CASES = 24
 TRIALS = 2
 DOCTORS = ("mock/doctor?questions=4&latency=0.1", "builtin/checklist")
-
-
-def _cli(tmp_path, db_url, *args):
-    # The database comes through ARENA_DB, as a user would point at a shared one.
-    env = {**os.environ, "ARENA_DB": db_url}
-    return [sys.executable, "-m", "arena.cli", *args], {"cwd": tmp_path, "env": env}
 
 
 def _finished(store: Store) -> int:
@@ -37,8 +31,16 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, db_u
     for d in DOCTORS:
         args += ["--doctor", d]
     args += ["--patient", "mock/patient?latency=0.1", "--name", "crashy"]
-    cmd, kw = _cli(tmp_path, db_url, *args)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, **kw)
+    # The database comes through ARENA_DB, as a user would point at a shared one.
+    env = {**os.environ, "ARENA_DB": db_url}
+    proc = subprocess.Popen(
+        arena_argv(*args),
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     store = Store(db_url)
     try:
         # Wait (bounded by the process itself) until the run is well under way.
@@ -62,8 +64,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, db_u
     saved_before = {s: n for s, n in before}.get("done", 0)
     assert 0 < saved_before < total
 
-    cmd, kw = _cli(tmp_path, db_url, "simulate", "--resume", "crashy", "--no-judge")
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, **kw)
+    r = arena(tmp_path, "simulate", "--resume", "crashy", "--no-judge", db=db_url, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
 
     with store.engine.connect() as conn:
@@ -87,15 +88,13 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path, db_u
 
 def test_resume_of_an_unknown_run_is_one_line(tmp_path, db_url):
     Store(db_url).engine.dispose()  # a database that holds no such run
-    cmd, kw = _cli(tmp_path, db_url, "simulate", "--resume", "nope")
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+    r = arena(tmp_path, "simulate", "--resume", "nope", db=db_url, timeout=120)
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0 and "no run 'nope'" in r.stderr
 
 
 def test_human_doctor_plays_one_case_from_the_terminal(tmp_path, db_url):
-    cmd, kw = _cli(tmp_path, db_url, "simulate", "--cases", "1", "--doctor", "human", "--no-distill")
     lines = "What brings you in today?\n/exam vital signs\n/final viral illness | influenza | fluids and rest\n"
-    r = subprocess.run(cmd, input=lines, capture_output=True, text=True, timeout=300, **kw)
+    r = arena(tmp_path, "simulate", "--cases", "1", "--doctor", "human", "--no-distill", db=db_url, input=lines)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "doctor (" in r.stdout and "patient:" in r.stdout and "measurement:" in r.stdout
     store = Store(db_url)

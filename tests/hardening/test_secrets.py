@@ -3,13 +3,12 @@
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from arena.core.redaction import REDACTED, redact_data, redact_secrets
+from tests import conftest
 
 pytestmark = pytest.mark.slow
 
@@ -51,9 +50,7 @@ def test_no_key_is_written_to_the_database_reports_exports_or_output(tmp_path):
 
     def arena(*args, expect=0):
         nonlocal said
-        r = subprocess.run(
-            [sys.executable, "-m", "arena.cli", *args], cwd=tmp_path, env=env, capture_output=True, timeout=300
-        )
+        r = conftest.arena(tmp_path, *args, env=env, text=False)
         said += r.stdout + r.stderr
         assert r.returncode == expect, r.stderr.decode()[-3000:]
         return r.stdout.decode()

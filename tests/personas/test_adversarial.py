@@ -178,6 +178,8 @@ def _attack_llm_patient(cases: list[Case]) -> int:
     return n
 
 
+# The LLM patient's tests run its guard over hundreds of replies: seconds each, so the slow tier.
+@pytest.mark.slow
 def test_llm_patient_replaces_every_leak_whatever_the_doctor_says():
     cases = _llm_cases()[:3]
     assert _attack_llm_patient(cases) == len(cases) * len(MODES) * len(TURNS)
@@ -194,14 +196,18 @@ TRUTHFUL_PERSONAS = (
     "caregiver",
     "low_literacy",
     "bias_self_diagnosis",
-    *(
-        pytest.param(p, marks=pytest.mark.slow)
-        for p in ("caregiver_anxious", "non_native", "anxious", "verbose", "stoic", "bias_recency", "terse")
-    ),
+    "caregiver_anxious",
+    "non_native",
+    "anxious",
+    "verbose",
+    "stoic",
+    "bias_recency",
+    "terse",
 )
 """Voices that reword most: third person, word swaps, spelled-out contractions, hedges, chatter, beliefs."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("persona_id", TRUTHFUL_PERSONAS)
 def test_llm_patient_keeping_to_the_facts_is_never_replaced(persona_id: str):
     questions = [t.question for t in topics().values() if t.kind == "history"]

@@ -27,7 +27,8 @@ def test_phrasebook_leaves_out_held_out_conditions_and_their_wording():
     assert all(c.key.split("\x1f")[0] for c in phrasebook(HELD_OUT))
 
 
-@pytest.mark.parametrize("backend", ["lexical", "minilm"])
+# Building the MiniLM reader embeds the whole phrasebook, half a minute of CPU: its tests are in the slow tier.
+@pytest.mark.parametrize("backend", ["lexical", pytest.param("minilm", marks=pytest.mark.slow)])
 def test_reader_puts_unseen_phrasings_on_their_topics(backend: str):
     reader = topic_reader(backend, HELD_OUT)
     unseen = [p for c in HELD_OUT for p in _phrasings(c)]
@@ -97,6 +98,7 @@ def test_a_denial_still_contradicts_a_fact_on_the_topic_it_is_about():
     assert [c.reason for c in checks] == ["contradicts ros.cough"]
 
 
+@pytest.mark.slow
 def test_blended_reader_averages_readers_of_the_same_topics():
     from personas.matching.topic_reader import BlendedReader
 
