@@ -17,7 +17,10 @@ from arena.display import make_console
 from distill.dedup import DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from arena.core.store import Store
+    from arena.display import Display
 
 app = typer.Typer(
     add_completion=False,
@@ -186,21 +189,22 @@ def simulate(
     else:
         store = _store(db)
         resume = store.get_run(resume).id  # an unknown run fails here, in one line
+
+    def stages(display: Display, run_id: str | None) -> str:
+        return pipeline.run_stages(
+            store,
+            config,
+            display,
+            name=name,
+            address=address,
+            run_id=run_id,
+            resume=resume is not None,
+            judge_run=not no_judge,
+            distill_run=not no_distill,
+        )
+
     try:
-        if tui:
-            run_id = _simulate_with_tui(store, config, name, address, no_judge, no_distill, resume)
-        else:
-            run_id = pipeline.run_stages(
-                store,
-                config,
-                make_display(),
-                name=name,
-                address=address,
-                run_id=resume,
-                resume=resume is not None,
-                judge_run=not no_judge,
-                distill_run=not no_distill,
-            )
+        run_id = _beside_the_app(store, address, resume, stages) if tui else stages(make_display(), resume)
     except pipeline.RunInterrupted as stop:
         again = ["arena", "simulate", "--resume", stop.run_id]
         if db is not None:
@@ -216,16 +220,10 @@ def simulate(
     out.print(f"  arena show {run.id}   |   arena export hf {run.id} --out DIR")
 
 
-def _simulate_with_tui(
-    store: Store,
-    config: RunConfig,
-    name: str | None,
-    address: str | None,
-    no_judge: bool,
-    no_distill: bool,
-    resume: str | None = None,
+def _beside_the_app(
+    store: Store, address: str | None, resume: str | None, stages: Callable[[Display, str | None], str]
 ) -> str:
-    """Run the stages in a worker thread while the terminal app follows the run in this one."""
+    """Run the stages in a worker thread, silently, while the terminal app follows the run in this one."""
     import threading
 
     from arena import pipeline
@@ -239,23 +237,13 @@ def _simulate_with_tui(
     init_ray(address)
     failure: list[BaseException] = []
 
-    def stages() -> None:
+    def work() -> None:
         try:
-            pipeline.run_stages(
-                store,
-                config,
-                SilentDisplay(),
-                name=name,
-                address=address,
-                run_id=run_id,
-                resume=resume is not None,
-                judge_run=not no_judge,
-                distill_run=not no_distill,
-            )
+            stages(SilentDisplay(), run_id)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
             failure.append(exc)
 
-    worker = threading.Thread(target=stages, name="arena-run", daemon=True)
+    worker = threading.Thread(target=work, name="arena-run", daemon=True)
     worker.start()
     run_app_in_process(store.url, run_id)
     if worker.is_alive():

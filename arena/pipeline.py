@@ -12,7 +12,7 @@ from arena.core.types import DEFAULT_RULE, Case, Run, RunConfig
 from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
 from arena.ray_local import init_ray
-from arena.runner import ActorSettings, Job, run_jobs, run_jobs_inline
+from arena.runner import ActorSettings, Job, run_jobs
 from cases.loader import builtin_cases, load_case_file, select_cases
 from cases.synthesizer import generate
 from distill.dedup import DEFAULT_THRESHOLD
@@ -177,28 +177,18 @@ def simulate(
     budget_left = None if config.max_cost_usd is None else max(0.0, config.max_cost_usd - spent)
     display.start("consultations", len(jobs))
     try:
-        if human:
+        progress = run_jobs(
+            store,
+            settings,
+            {c.id: c for c in cases},
+            jobs,
             # The person at the terminal plays one consultation at a time, in this process.
-            progress = run_jobs_inline(
-                store,
-                settings,
-                {c.id: c for c in cases},
-                jobs,
-                concurrency=1,
-                max_cost_usd=budget_left,
-                on_done=lambda _tr: display.advance(1),
-            )
-        else:
-            progress = run_jobs(
-                store,
-                settings,
-                {c.id: c for c in cases},
-                jobs,
-                concurrency=config.concurrency,
-                actors=config.actors,
-                max_cost_usd=budget_left,
-                on_done=lambda _tr: display.advance(1),
-            )
+            concurrency=1 if human else config.concurrency,
+            actors=config.actors,
+            in_process=human,
+            max_cost_usd=budget_left,
+            on_done=lambda _tr: display.advance(1),
+        )
     except KeyboardInterrupt:
         store.set_run_status(run_id, "interrupted")
         saved = len(store.finished_ids(run_id))

@@ -1,8 +1,10 @@
 """Where consultations run: a few async Ray actors, or the driver's own event loop.
 
-The driver feeds consultations to the actors with backpressure (never more
+One driver loop (:func:`drive`) serves both, through a small pool interface
+(:class:`RayPool`, :class:`InProcessPool`). It feeds consultations to the
+pool's workers with backpressure (never more
 than ``concurrency`` in flight), collects finished transcripts as they come,
-and every tick drains the turns the actors produced so far. All database
+and every tick drains the turns the workers produced so far. All database
 writes happen in the driver, in batches, so actors on other nodes need no
 database access and a viewer sees turns within a tick of their happening.
 
@@ -22,7 +24,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from arena.core.store import Store
 from arena.core.types import Case, RunProgress, Transcript, Turn, utcnow
@@ -243,6 +245,205 @@ def _failed(settings: ActorSettings, job: Job, exc: BaseException) -> Transcript
     )
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A consultation a pool is done with: its transcript, or what went wrong."""
+
+    job: Job
+    """The consultation."""
+    transcript: Transcript | None = None
+    """Its transcript (without turns), when it ran to an end."""
+    error: BaseException | None = None
+    """What it raised instead."""
+    lost: bool = False
+    """Its worker died under it, so it may be played again from the start."""
+
+
+class WorkerPool(Protocol):
+    """Where the driver's consultations run: :class:`RayPool` or :class:`InProcessPool`."""
+
+    def has_room(self) -> bool:
+        """Whether one more consultation may start now."""
+        ...
+
+    def submit(self, job: Job) -> None:
+        """Start a consultation."""
+        ...
+
+    def in_flight(self) -> int:
+        """Consultations started and not yet returned by :meth:`wait`."""
+        ...
+
+    def wait(self, timeout_s: float) -> list[Finished]:
+        """Let the consultations run for at most ``timeout_s``; return those that ended."""
+        ...
+
+    def drain(self) -> list[list[Turn]]:
+        """The turns every worker produced since the last call, one batch per worker."""
+        ...
+
+    def close(self) -> None:
+        """Stop every worker; consultations still running are abandoned."""
+        ...
+
+
+class RayPool:
+    """A few async Ray actors, each running many consultations, spread over the cluster's nodes."""
+
+    def __init__(
+        self, settings: ActorSettings, cases: dict[str, Case], *, concurrency: int, actors: int, uses_litellm: bool
+    ) -> None:
+        """Start the actors.
+
+        Args:
+            settings: Shared settings (``share`` is set here from the actor count).
+            cases: The run's cases by id, sent to the object store once.
+            concurrency: Most consultations in flight at once, over all actors.
+            actors: Number of actors.
+            uses_litellm: Whether any policy of the run calls litellm.
+        """
+        import ray
+
+        self._ray = ray
+        self.concurrency = concurrency
+        self.per_actor = max(1, math.ceil(concurrency / actors))
+        self._settings = dataclasses.replace(settings, share=1.0 / actors)
+        self._remote: Any = ray.remote(ConsultationWorker)
+        self._cases_ref = ray.put(cases)
+        self._llm = uses_litellm
+        self._actors = [self._new_actor(a) for a in range(actors)]
+        self._inflight = [0] * actors
+        self._pending: dict[Any, tuple[int, Job]] = {}
+
+    def _new_actor(self, slot: int) -> Any:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        # Actors go round-robin over the nodes alive right now. Ray's SPREAD
+        # strategy, and soft node affinity too, left every zero-CPU actor on
+        # the node the driver is attached to.
+        nodes = sorted(n["NodeID"] for n in self._ray.nodes() if n.get("Alive"))
+        strategy: Any = "SPREAD"
+        if len(nodes) > 1:
+            strategy = NodeAffinitySchedulingStrategy(node_id=nodes[slot % len(nodes)], soft=False)
+        return self._remote.options(
+            max_concurrency=self.per_actor + 4,  # room for drain() beside the consultations
+            num_cpus=0,
+            scheduling_strategy=strategy,
+            max_restarts=0,
+        ).remote(self._settings, self._cases_ref, self._llm)
+
+    def has_room(self) -> bool:
+        """Room under the run's concurrency and on the least busy actor."""
+        return len(self._pending) < self.concurrency and min(self._inflight) < self.per_actor
+
+    def submit(self, job: Job) -> None:
+        """Start ``job`` on the least busy actor."""
+        a = min(range(len(self._actors)), key=self._inflight.__getitem__)
+        self._pending[self._actors[a].run.remote(job)] = (a, job)
+        self._inflight[a] += 1
+
+    def in_flight(self) -> int:
+        """Consultations on the actors now."""
+        return len(self._pending)
+
+    def wait(self, timeout_s: float) -> list[Finished]:
+        """Wake when a quarter of the slots have freed up, or at the timeout; a dead actor is replaced."""
+        from ray.exceptions import RayActorError
+
+        want = max(1, min(len(self._pending), self.concurrency // 4))
+        ready, _ = self._ray.wait(list(self._pending), num_returns=want, timeout=timeout_s)
+        out: list[Finished] = []
+        dead: set[int] = set()
+        for ref in ready:
+            a, job = self._pending.pop(ref)
+            self._inflight[a] -= 1
+            try:
+                out.append(Finished(job, transcript=self._ray.get(ref)))
+            except RayActorError as exc:
+                dead.add(a)
+                out.append(Finished(job, error=exc, lost=True))
+            except Exception as exc:  # noqa: BLE001 - one consultation fails alone
+                out.append(Finished(job, error=exc))
+        for a in dead:
+            self._actors[a] = self._new_actor(a)
+        return out
+
+    def drain(self) -> list[list[Turn]]:
+        """Turns from every live actor (a dead one's consultations come back lost from :meth:`wait`)."""
+        from ray.exceptions import RayActorError
+
+        batches: list[list[Turn]] = []
+        for ref in [actor.drain.remote() for actor in self._actors]:
+            try:
+                batches.append(self._ray.get(ref))
+            except RayActorError:
+                continue
+        return batches
+
+    def close(self) -> None:
+        """Kill every actor."""
+        for actor in self._actors:
+            self._ray.kill(actor)
+
+
+class InProcessPool:
+    """One worker whose consultations are tasks on an event loop that runs while the driver waits.
+
+    For a policy that needs the driver's own terminal (``--doctor human``). The
+    loop runs only inside :meth:`wait` and :meth:`drain`, as it ran only between
+    the driver's bookkeeping before; Ctrl-C during a wait cancels the wait and
+    raises KeyboardInterrupt, as :func:`asyncio.run` does.
+    """
+
+    def __init__(
+        self, settings: ActorSettings, cases: dict[str, Case], *, concurrency: int, uses_litellm: bool
+    ) -> None:
+        """Create the worker and its event loop.
+
+        Args:
+            settings: Shared settings.
+            cases: The run's cases by id.
+            concurrency: Most consultations in flight at once.
+            uses_litellm: Whether any policy of the run calls litellm.
+        """
+        self.concurrency = concurrency
+        self._worker = ConsultationWorker(settings, cases, uses_litellm)
+        self._runner = asyncio.Runner()
+        self._running: dict[asyncio.Task[Transcript], Job] = {}
+
+    def has_room(self) -> bool:
+        """Room under the concurrency."""
+        return len(self._running) < self.concurrency
+
+    def submit(self, job: Job) -> None:
+        """Start ``job`` as a task; it runs when the loop next does."""
+        self._running[self._runner.get_loop().create_task(self._worker.run(job))] = job
+
+    def in_flight(self) -> int:
+        """Consultations started and not yet returned."""
+        return len(self._running)
+
+    def wait(self, timeout_s: float) -> list[Finished]:
+        """Run the loop until a consultation ends or the timeout passes."""
+        ended, _ = self._runner.run(
+            asyncio.wait(set(self._running), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        )
+        out: list[Finished] = []
+        for task in ended:
+            job = self._running.pop(task)
+            exc = task.exception()
+            out.append(Finished(job, error=exc) if exc else Finished(job, transcript=task.result()))
+        return out
+
+    def drain(self) -> list[list[Turn]]:
+        """The worker's turns since the last call."""
+        return [self._runner.run(self._worker.drain())]
+
+    def close(self) -> None:
+        """Cancel what still runs and close the loop."""
+        self._runner.close()
+
+
 def run_jobs(
     store: Store,
     settings: ActorSettings,
@@ -251,145 +452,82 @@ def run_jobs(
     *,
     concurrency: int,
     actors: int | None = None,
+    in_process: bool = False,
     max_cost_usd: float | None = None,
     on_done: Callable[[Transcript], None] | None = None,
 ) -> RunProgress:
-    """Run consultations on Ray actors and store everything as it happens.
+    """Run consultations on Ray actors (or in this process) and store everything as it happens.
 
     Args:
         store: Where turns and transcripts go.
-        settings: Shared settings (``share`` is set here from the actor count).
+        settings: Shared settings.
         cases: The run's cases by id.
         jobs: Consultations to run.
-        concurrency: Most consultations in flight at once, over all actors.
-        actors: Number of actors; default one per CPU (never more than jobs).
+        concurrency: Most consultations in flight at once, over all workers.
+        actors: Number of Ray actors; default one per CPU (never more than jobs).
+        in_process: Run them on this process's event loop instead of Ray, for
+            a policy that needs the driver's own terminal (``--doctor human``).
         max_cost_usd: Stop scheduling new consultations once this is spent.
         on_done: Called with each stored transcript (progress display).
 
     Returns:
         What happened: consultations done, failed, left unscheduled, restarted.
     """
-    import ray
-    from ray.exceptions import RayActorError
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
-    per_actor = max(1, math.ceil(concurrency / n_actors))
-    settings = dataclasses.replace(settings, share=1.0 / n_actors)
-    remote_cls: Any = ray.remote(ConsultationWorker)
-    cases_ref = ray.put(cases)
     llm = uses_litellm(jobs, settings.patient)
-
-    def new_actor(slot: int) -> Any:
-        # Actors go round-robin over the nodes alive right now. Ray's SPREAD
-        # strategy, and soft node affinity too, left every zero-CPU actor on
-        # the node the driver is attached to.
-        nodes = sorted(n["NodeID"] for n in ray.nodes() if n.get("Alive"))
-        strategy: Any = "SPREAD"
-        if len(nodes) > 1:
-            strategy = NodeAffinitySchedulingStrategy(node_id=nodes[slot % len(nodes)], soft=False)
-        return remote_cls.options(
-            max_concurrency=per_actor + 4,  # room for drain() beside the consultations
-            num_cpus=0,
-            scheduling_strategy=strategy,
-            max_restarts=0,
-        ).remote(settings, cases_ref, llm)
-
-    pool = [new_actor(a) for a in range(n_actors)]
-    ledger = _Ledger(store, settings, max_cost_usd, on_done)
-    queue = deque(jobs)
-    pending: dict[Any, tuple[int, Job]] = {}
-    inflight = [0] * n_actors
-    replayed: set[str] = set()
+    pool: WorkerPool
+    if in_process:
+        pool = InProcessPool(settings, cases, concurrency=concurrency, uses_litellm=llm)
+    else:
+        n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
+        pool = RayPool(settings, cases, concurrency=concurrency, actors=n_actors, uses_litellm=llm)
     try:
-        while pending or (queue and ledger.can_start()):
-            started: list[Job] = []
-            while queue and len(pending) < concurrency and ledger.can_start():
-                a = min(range(n_actors), key=inflight.__getitem__)
-                if inflight[a] >= per_actor:
-                    break
-                job = queue.popleft()
-                pending[pool[a].run.remote(job)] = (a, job)
-                inflight[a] += 1
-                started.append(job)
-            ledger.start(started)
-            # Wake when a quarter of the slots have freed up, or at the tick.
-            want = max(1, min(len(pending), concurrency // 4))
-            ready, _ = ray.wait(list(pending), num_returns=want, timeout=TICK_S)
-            batches: list[list[Turn]] = []
-            for ref in [actor.drain.remote() for actor in pool]:
-                try:
-                    batches.append(ray.get(ref))
-                except RayActorError:
-                    continue  # its consultations are handled below
-            ledger.turns(batches)
-            done: list[Transcript] = []
-            dead: set[int] = set()
-            for ref in ready:
-                a, job = pending.pop(ref)
-                inflight[a] -= 1
-                try:
-                    done.append(ray.get(ref))
-                except RayActorError as exc:
-                    dead.add(a)
-                    if job.consultation_id in replayed:
-                        done.append(_failed(settings, job, exc))
-                    else:
-                        replayed.add(job.consultation_id)
-                        ledger.restart([job])
-                        queue.appendleft(job)
-                except Exception as exc:  # noqa: BLE001 - one consultation fails alone
-                    done.append(_failed(settings, job, exc))
-            for a in dead:
-                pool[a] = new_actor(a)
-            ledger.finish(done)
+        return drive(pool, store, settings, jobs, max_cost_usd=max_cost_usd, on_done=on_done)
     finally:
-        for actor in pool:
-            ray.kill(actor)
-    ledger.progress.unscheduled = len(queue)
-    return ledger.progress
+        pool.close()
 
 
-def run_jobs_inline(
+def drive(
+    pool: WorkerPool,
     store: Store,
     settings: ActorSettings,
-    cases: dict[str, Case],
     jobs: Sequence[Job],
     *,
-    concurrency: int,
     max_cost_usd: float | None = None,
     on_done: Callable[[Transcript], None] | None = None,
 ) -> RunProgress:
-    """Run consultations in this process's event loop (no Ray), storing as they go.
+    """Feed ``jobs`` to ``pool`` with backpressure and store what comes back, every tick.
 
-    Used when a policy needs the driver's own terminal (``--doctor human``).
-    Same arguments and result as :func:`run_jobs`.
+    A consultation whose worker died is played again from the start, once; a
+    second loss, or any other failure, is stored as its error. Arguments are
+    those of :func:`run_jobs`.
+
+    Returns:
+        What happened, with the consultations never started as ``unscheduled``.
     """
-    worker = ConsultationWorker(settings, cases, uses_litellm(jobs, settings.patient))
     ledger = _Ledger(store, settings, max_cost_usd, on_done)
     queue = deque(jobs)
-
-    async def main() -> None:
-        running: set[asyncio.Task[Transcript]] = set()
-        by_task: dict[asyncio.Task[Transcript], Job] = {}
-        while running or (queue and ledger.can_start()):
-            started: list[Job] = []
-            while queue and len(running) < concurrency and ledger.can_start():
-                job = queue.popleft()
-                task = asyncio.create_task(worker.run(job))
-                running.add(task)
-                by_task[task] = job
-                started.append(job)
-            ledger.start(started)
-            finished, running = await asyncio.wait(running, timeout=TICK_S, return_when=asyncio.FIRST_COMPLETED)
-            ledger.turns([await worker.drain()])
-            done: list[Transcript] = []
-            for task in finished:
-                job = by_task.pop(task)
-                exc = task.exception()
-                done.append(_failed(settings, job, exc) if exc else task.result())
-            ledger.finish(done)
-
-    asyncio.run(main())
+    replayed: set[str] = set()
+    while pool.in_flight() or (queue and ledger.can_start()):
+        started: list[Job] = []
+        while queue and pool.has_room() and ledger.can_start():
+            job = queue.popleft()
+            pool.submit(job)
+            started.append(job)
+        ledger.start(started)
+        finished = pool.wait(TICK_S)
+        # Drained after the wait: a consultation's turns are buffered before it returns, so a
+        # finished one's last turns are written before its transcript is.
+        ledger.turns(pool.drain())
+        done: list[Transcript] = []
+        for f in finished:
+            if f.transcript is not None:
+                done.append(f.transcript)
+            elif f.lost and f.job.consultation_id not in replayed:
+                replayed.add(f.job.consultation_id)
+                ledger.restart([f.job])
+                queue.appendleft(f.job)
+            else:
+                done.append(_failed(ledger.settings, f.job, f.error or RuntimeError("no transcript")))
+        ledger.finish(done)
     ledger.progress.unscheduled = len(queue)
     return ledger.progress

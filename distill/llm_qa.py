@@ -2,38 +2,45 @@
 
 from __future__ import annotations
 
-import json
-import re
+from pydantic import BaseModel, StrictStr, field_validator
 
 from arena.core.templating import render
 from arena.core.types import Case, Mistake, QAItem, Transcript
 from arena.models import ChatModel
+from arena.models.ask_json import Unscored, ask_json
 from distill.mistakes import stable_id
 from distill.qa import disclosed_lines, validate
 
-MAX_ATTEMPTS = 2
-"""Calls per mistake before the item is recorded as rejected."""
 
+class QAReply(BaseModel):
+    """A QA item as the model writes it."""
 
-def _parse(text: str) -> dict[str, object] | None:
-    m = re.search(r"\{.*\}", text, re.DOTALL)
-    if not m:
-        return None
-    try:
-        obj = json.loads(m.group(0))
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict) or not all(isinstance(obj.get(k), str) for k in ("scenario", "question", "answer")):
-        return None
-    return obj
+    scenario: StrictStr
+    """The vignette."""
+    question: StrictStr
+    """What is asked."""
+    answer: StrictStr
+    """The right answer."""
+    rationale: str = ""
+    """Why it is right."""
+    grading: list[str] = []
+    """What a free-text answer must contain; blank entries are dropped."""
+    options: list[str] = []
+    """Choices, for a multiple-choice item; blank entries are dropped."""
 
+    @field_validator("rationale", mode="before")
+    @classmethod
+    def _as_text(cls, v: object) -> str:
+        return str(v)
 
-def _strings(v: object) -> list[str]:
-    return [str(x) for x in v if str(x).strip()] if isinstance(v, list) else []
+    @field_validator("grading", "options", mode="before")
+    @classmethod
+    def _strings(cls, v: object) -> list[str]:
+        return [str(x) for x in v if str(x).strip()] if isinstance(v, list) else []
 
 
 async def llm_qa(model: ChatModel, mistake: Mistake, tr: Transcript, case: Case) -> QAItem:
-    """Ask ``model`` for a QA item reproducing ``mistake``; bounded retries, then a rejected item.
+    """Ask ``model`` for a QA item reproducing ``mistake``; bounded attempts, then a rejected item.
 
     Args:
         model: The chat model that writes the item.
@@ -53,25 +60,8 @@ async def llm_qa(model: ChatModel, mistake: Mistake, tr: Transcript, case: Case)
         "cluster_id": mistake.cluster_id,
         "generator": model.name,
     }
-    last = ""
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            out = await model.complete([{"role": "user", "content": prompt}])
-        except Exception as exc:  # noqa: BLE001 - a failed call rejects this item, not the run
-            last = f"{type(exc).__name__}: {exc}"
-            continue
-        obj = _parse(out.text)
-        if obj is None:
-            last = f"unparseable reply: {out.text[:120]!r}"
-            continue
-        q = QAItem(
-            scenario=str(obj["scenario"]),
-            question=str(obj["question"]),
-            answer=str(obj["answer"]),
-            rationale=str(obj.get("rationale", "")),
-            grading=_strings(obj.get("grading")),
-            options=_strings(obj.get("options")),
-            **base,
-        )
-        return validate(q, mistake, tr, case)
-    return QAItem(scenario="", question="", answer="", valid=False, rejection=f"no usable item: {last}", **base)
+    got = await ask_json(model, prompt, QAReply)
+    if isinstance(got, Unscored):
+        rejection = f"no usable item: {got.reason}"
+        return QAItem(scenario="", question="", answer="", valid=False, rejection=rejection, **base)
+    return validate(QAItem(**got.value.model_dump(), **base), mistake, tr, case)

@@ -19,13 +19,15 @@ rules cannot read, e.g. a description instead of a name).
 
 from __future__ import annotations
 
-import json
-import re
+from pydantic import BaseModel, field_validator
 
 from arena.core.templating import render
 from arena.core.types import Case, DiagnosisMatch, FinalAnswer
 from arena.models import ChatModel, ModelError
+from arena.models.ask_json import Answer, ask_json
 from arena.models.registry import Role, resolve
+from cases.kb import load_kb
+from cases.rubric_from_kb import find_condition
 from cases.text import normalise
 
 _FILLER = {
@@ -94,9 +96,6 @@ def match_diagnosis(final: FinalAnswer | None, case: Case) -> DiagnosisMatch:
         if said_core and core and said_core < core:
             return "partial"
     if case.diagnosis.icd10:
-        from cases.kb import load_kb
-        from cases.rubric_from_kb import find_condition
-
         cond = find_condition(load_kb(), final.diagnosis)
         if cond is not None:
             return icd_relation(cond.icd10, case.diagnosis.icd10)
@@ -129,6 +128,21 @@ def diagnosis_judge_model(name: str) -> ChatModel:
     return model
 
 
+class DiagnosisReply(BaseModel):
+    """The model's decision on a diagnosis the rules call wrong."""
+
+    match: DiagnosisMatch
+    """How the answer matches the case's diagnosis; the reply may say it in any word of ``_VERDICTS``."""
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _read(cls, v: object) -> DiagnosisMatch:
+        word = str(v).lower()
+        if word not in _VERDICTS:
+            raise ValueError(f"not one of {sorted(_VERDICTS)}")
+        return _VERDICTS[word]
+
+
 class DiagnosisDecider:
     """Rule-based diagnosis matching with an optional chat-model fallback."""
 
@@ -149,16 +163,6 @@ class DiagnosisDecider:
         if m != "wrong" or self.model is None or final is None:
             return m
         prompt = render("judges", "diagnosis_match.j2", said=final.diagnosis, case=case)
-        for _ in range(2):
-            try:
-                out = await self.model.complete([{"role": "user", "content": prompt}])
-            except Exception:  # noqa: BLE001 - the rules' answer stands when the fallback fails
-                return m
-            found = re.search(r"\{.*\}", out.text, re.DOTALL)
-            try:
-                word = str(json.loads(found.group(0)).get("match", "")).lower() if found else ""
-            except json.JSONDecodeError:
-                word = ""
-            if word in _VERDICTS:
-                return _VERDICTS[word]
-        return m
+        got = await ask_json(self.model, prompt, DiagnosisReply)
+        # Without a usable decision the rules' answer stands.
+        return got.value.match if isinstance(got, Answer) else m

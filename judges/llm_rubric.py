@@ -3,47 +3,60 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
+import math
 
+from pydantic import BaseModel, RootModel, StrictBool, field_validator, model_validator
+
+from arena.core.json_reply import valid_entries
 from arena.core.templating import render
-from arena.core.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict
+from arena.core.types import Case, DiagnosisMatch, RubricItem, Transcript, Verdict, Verdict3
 from arena.models import ChatModel
+from arena.models.ask_json import Unscored, ask_json
 from judges.base import item_verdict
 
-MAX_ATTEMPTS = 3
-"""Calls per item before the item is left unscored: bad JSON never loops forever."""
+
+class RubricReply(BaseModel):
+    """The model's verdict on one rubric item."""
+
+    criteria_met: StrictBool
+    """Whether the item's criterion is met (a JSON boolean; "true" as text is not one)."""
+    explanation: str = ""
+    """Why, in a sentence."""
+    evidence_turns: list[int] = []
+    """Indices of the turns that show it; entries that are not numbers are dropped."""
+
+    @field_validator("explanation", mode="before")
+    @classmethod
+    def _as_text(cls, v: object) -> str:
+        return str(v)
+
+    @field_validator("evidence_turns", mode="before")
+    @classmethod
+    def _numbers_only(cls, v: object) -> list[int]:
+        if not isinstance(v, list):
+            return []
+        return [int(x) for x in v if isinstance(x, int) or (isinstance(x, float) and math.isfinite(x))]
 
 
-def _verdict_fields(obj: object) -> tuple[bool, str, list[int]] | None:
-    met = obj.get("criteria_met") if isinstance(obj, dict) else None
-    if not isinstance(obj, dict) or not isinstance(met, bool):
-        return None
-    ev = obj.get("evidence_turns") or []
-    turns = [int(x) for x in ev if isinstance(x, int | float)] if isinstance(ev, list) else []
-    return met, str(obj.get("explanation", "")), turns
+class RubricBatchEntry(RubricReply):
+    """One item's verdict inside a batch reply."""
+
+    item_id: str
+    """The rubric item it is about."""
+
+    @field_validator("item_id", mode="before")
+    @classmethod
+    def _id_as_text(cls, v: object) -> str:
+        return str(v)
 
 
-def parse_verdict(text: str) -> tuple[bool, str, list[int]] | None:
-    """Read ``{"criteria_met", "explanation", "evidence_turns"}`` from a reply, or None."""
-    m = re.search(r"\{.*\}", text, re.DOTALL)
-    if not m:
-        return None
-    try:
-        return _verdict_fields(json.loads(m.group(0)))
-    except json.JSONDecodeError:
-        return None
+class RubricBatchReply(RootModel[list[RubricBatchEntry]]):
+    """Verdicts on many items (a JSON array); entries that are not verdicts are dropped, the rest kept."""
 
-
-def _json_list(text: str) -> list[dict[str, object]]:
-    m = re.search(r"\[.*\]", text, re.DOTALL)
-    if not m:
-        return []
-    try:
-        obj = json.loads(m.group(0))
-    except json.JSONDecodeError:
-        return []
-    return [x for x in obj if isinstance(x, dict)] if isinstance(obj, list) else []
+    @model_validator(mode="before")
+    @classmethod
+    def _usable_entries(cls, data: object) -> object:
+        return valid_entries(RubricBatchEntry, data)
 
 
 class LLMRubricJudge:
@@ -74,33 +87,26 @@ class LLMRubricJudge:
     async def _batch(self, tr: Transcript, case: Case) -> dict[str, Verdict]:
         prompt = render("judges", "rubric_batch.j2", case=case, transcript=tr, items=case.rubric)
         items = {it.id: it for it in case.rubric}
-        try:
-            async with self._sem:
-                out = await self.model.complete([{"role": "user", "content": prompt}])
-        except Exception:  # noqa: BLE001 - the items fall back to one call each
+        # Asked once: the items a batch reply leaves out are asked one by one, each with its own attempts.
+        async with self._sem:
+            got = await ask_json(self.model, prompt, RubricBatchReply, attempts=1)
+        if isinstance(got, Unscored):
             return {}
         found: dict[str, Verdict] = {}
-        for obj in _json_list(out.text):
-            iid = str(obj.get("item_id", ""))
-            parsed = _verdict_fields(obj)
-            if iid in items and parsed is not None:
-                met, why, turns = parsed
-                found[iid] = item_verdict(tr, items[iid], self.name, "met" if met else "not_met", why, turns)
+        for e in got.value.root:
+            if e.item_id in items:
+                found[e.item_id] = _verdict(tr, items[e.item_id], self.name, e)
         return found
 
     async def _item(self, tr: Transcript, case: Case, item: RubricItem) -> Verdict:
         prompt = render("judges", "rubric_item.j2", case=case, transcript=tr, item=item)
-        last = ""
-        for _ in range(MAX_ATTEMPTS):
-            try:
-                async with self._sem:
-                    out = await self.model.complete([{"role": "user", "content": prompt}])
-            except Exception as exc:  # noqa: BLE001 - a failed call leaves this item unscored, no more
-                last = f"{type(exc).__name__}: {exc}"
-                continue
-            parsed = parse_verdict(out.text)
-            if parsed is not None:
-                met, why, turns = parsed
-                return item_verdict(tr, item, self.name, "met" if met else "not_met", why, turns)
-            last = f"unparseable reply: {out.text[:200]!r}"
-        return item_verdict(tr, item, self.name, "unscored", f"no usable verdict after {MAX_ATTEMPTS} attempts; {last}")
+        async with self._sem:
+            got = await ask_json(self.model, prompt, RubricReply)
+        if isinstance(got, Unscored):
+            return item_verdict(tr, item, self.name, "unscored", got.reason)
+        return _verdict(tr, item, self.name, got.value)
+
+
+def _verdict(tr: Transcript, item: RubricItem, judge: str, reply: RubricReply) -> Verdict:
+    outcome: Verdict3 = "met" if reply.criteria_met else "not_met"
+    return item_verdict(tr, item, judge, outcome, reply.explanation, reply.evidence_turns)

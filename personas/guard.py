@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 
-from arena.core.json_reply import first_json_object
+from pydantic import BaseModel, StrictBool, StrictInt, field_validator
+
+from arena.core.json_reply import valid_entries
 from arena.core.templating import render
 from arena.core.types import Case, Fact, Persona, Usage
 from arena.models import ChatModel
+from arena.models.ask_json import Unscored, ask_json
 from cases.text import claims, negated, words
 from personas.guard_voice import VoiceFilter, kb_wordings
 from personas.matching import (
@@ -522,14 +525,32 @@ class Guard:
         """The verifier's answer on each claim: supported or not, or None where it gave none that can be read."""
         assert self.verifier is not None
         prompt = render("personas", "guard_verify.j2", facts=self.facts, claims=claims)
-        out = await self.verifier.complete([{"role": "user", "content": prompt}])
-        self.usage.add(out.usage)
-        entries = (first_json_object(out.text) or {}).get("verdicts")
-        found: dict[int, bool] = {}
-        for entry in entries if isinstance(entries, list) else []:
-            if not isinstance(entry, dict):
-                continue
-            n, supported = entry.get("statement"), entry.get("supported")
-            if isinstance(n, int) and isinstance(supported, bool):
-                found[n] = supported
+        # Asked once per reply: the patient's turn waits on it, and a verdict it does not give leaves the matcher's.
+        got = await ask_json(self.verifier, prompt, VerifierReply, attempts=1)
+        self.usage.add(got.usage)
+        if isinstance(got, Unscored):
+            if got.error is not None:
+                raise got.error  # a verifier that cannot be called fails the reply, as a patient model would
+            return [None] * len(claims)
+        found = {e.statement: e.supported for e in got.value.verdicts}
         return [found.get(i) for i in range(1, len(claims) + 1)]
+
+
+class VerifierVerdict(BaseModel):
+    """The verifier's verdict on one numbered statement."""
+
+    statement: StrictInt
+    """The statement's number in the prompt, from 1."""
+    supported: StrictBool
+    """Whether a fact of the case states it."""
+
+
+class VerifierReply(BaseModel):
+    """The verifier's verdicts; entries that are not verdicts are dropped."""
+
+    verdicts: list[VerifierVerdict]
+
+    @field_validator("verdicts", mode="before")
+    @classmethod
+    def _usable(cls, v: object) -> object:
+        return valid_entries(VerifierVerdict, v) if isinstance(v, list) else []

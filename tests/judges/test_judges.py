@@ -1,10 +1,14 @@
 import asyncio
+import json
 
-from arena.core.types import Case
+from arena.core.types import Case, FinalAnswer
 from arena.models import get_model
+from arena.models.ask_json import DEFAULT_ATTEMPTS
+from arena.models.mock_scripts import register_script
 from judges.builtin_rubric import BuiltinRubricJudge
 from judges.committee import COMMITTEE, judge_run
-from judges.llm_rubric import MAX_ATTEMPTS, LLMRubricJudge
+from judges.diagnosis import DiagnosisDecider, match_diagnosis
+from judges.llm_rubric import LLMRubricJudge
 from tests.conftest import consult
 
 
@@ -52,7 +56,7 @@ def test_llm_judge_gives_up_after_bounded_attempts(stemi: Case):
     tr, _ = consult(stemi, 1.0, cid="c-0", run_id="r")
     vs = asyncio.run(LLMRubricJudge(get_model("mock/test-garbage-judge")).judge(tr, stemi))
     assert {v.outcome for v in vs} == {"unscored"}
-    assert len(calls) == MAX_ATTEMPTS * len(stemi.rubric)
+    assert len(calls) == DEFAULT_ATTEMPTS * len(stemi.rubric)
 
 
 def test_committee_keeps_every_verdict_and_flags_splits(stemi: Case):
@@ -68,3 +72,54 @@ def test_committee_keeps_every_verdict_and_flags_splits(stemi: Case):
     assert {v.item_id: v.outcome for v in committee} == builtin
     assert all("judges split" in v.explanation for v in committee)
     assert len(scores) == 1
+
+
+def test_the_diagnosis_fallback_gives_up_after_bounded_attempts_and_the_rules_stand(stemi: Case):
+    calls = []
+
+    def unsure(messages, params):
+        calls.append(1)
+        return '{"match": "maybe"}'
+
+    register_script("test-unsure-dx", unsure)
+    said = FinalAnswer(diagnosis="blocked coronary artery with ST rise")
+    assert match_diagnosis(said, stemi) == "wrong"
+    assert asyncio.run(DiagnosisDecider("mock/test-unsure-dx").decide(said, stemi)) == "wrong"
+    assert len(calls) == DEFAULT_ATTEMPTS
+
+
+def test_the_diagnosis_fallback_reads_a_synonym_in_any_case_after_a_reply_without_one(stemi: Case):
+    replies = ["I would call it the same disease.", '{"match": "SAME", "explanation": "a description of it"}']
+
+    def second_time(messages, params):
+        return replies.pop(0)
+
+    register_script("test-second-dx", second_time)
+    said = FinalAnswer(diagnosis="blocked coronary artery with ST rise")
+    assert asyncio.run(DiagnosisDecider("mock/test-second-dx").decide(said, stemi)) == "exact"
+    assert replies == []
+
+
+def test_llm_judge_reads_each_item_a_batch_reply_gives_and_asks_for_the_rest(stemi: Case):
+    asked = []
+    first, *rest = stemi.rubric
+
+    def batch_then_items(messages, params):
+        prompt = messages[-1]["content"]
+        asked.append(prompt)
+        if len(asked) == 1:
+            entries = [
+                {"item_id": first.id, "criteria_met": True, "explanation": "e", "evidence_turns": [1, "x", 2.0]},
+                {"item_id": rest[0].id, "criteria_met": "true"},
+                "not an entry",
+            ]
+            return "Here: " + json.dumps(entries)
+        return json.dumps({"criteria_met": False, "explanation": "single"})
+
+    register_script("test-batch-then-items", batch_then_items)
+    tr, _ = consult(stemi, 1.0, cid="c-0", run_id="r")
+    vs = asyncio.run(LLMRubricJudge(get_model("mock/test-batch-then-items"), batch=True).judge(tr, stemi))
+    by_id = {v.item_id: v for v in vs}
+    assert (by_id[first.id].outcome, by_id[first.id].evidence_turns) == ("met", [1, 2])
+    assert all(by_id[it.id].outcome == "not_met" and by_id[it.id].explanation == "single" for it in rest)
+    assert len(asked) == 1 + len(rest)

@@ -1,10 +1,12 @@
 import asyncio
 import json
 
+import pytest
+
 from arena.core.types import Case
 from arena.doctors import ChecklistDoctor
 from arena.engine import run_consultation
-from arena.models import get_model
+from arena.models import ChatModel, Completion, Message, get_model
 from arena.models.mock_scripts import register_script
 from personas.catalog import get_persona
 from personas.guard import Guard
@@ -89,6 +91,19 @@ def test_a_verifier_can_accept_a_claim_the_matcher_could_not_back(stemi: Case):
     assert yes.usage.calls == 1
     garbled = Guard(stemi, verifier=get_model("mock/verifier?supported=unsure"))
     assert not asyncio.run(garbled.acheck(FABRICATED))[0].supported
+
+
+def test_a_verifier_that_cannot_be_called_fails_the_reply_instead_of_passing_it(stemi: Case):
+    class Down(ChatModel):
+        name = "test/down"
+
+        async def complete(self, messages: list[Message]) -> Completion:
+            raise ConnectionError("verifier down")
+
+    g = Guard(stemi, verifier=Down())
+    with pytest.raises(ConnectionError, match="verifier down"):
+        asyncio.run(g.acheck(FABRICATED))
+    assert g.usage.calls == 0
 
 
 LOOSE = "It came on when I was walking up the hill."
