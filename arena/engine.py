@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 
 from arena.core.agents import Doctor, Measurement, Patient
-from arena.core.types import Case, DoctorAction, PatientReply, Role, Transcript, Turn, Usage, utcnow
+from arena.core.types import DEFAULT_PERSONA, Case, DoctorAction, PatientReply, Role, Transcript, Turn, Usage, utcnow
 
 OnTurn = Callable[[Turn], None]
 
@@ -27,7 +27,7 @@ async def run_consultation(
     run_id: str,
     trial: int = 0,
     seed: int = 0,
-    persona: str = "plain",
+    persona: str = DEFAULT_PERSONA,
     max_turns: int = 20,
     timeout_s: float | None = None,
     on_turn: OnTurn | None = None,

@@ -18,6 +18,7 @@ from cases.synthesizer import generate
 from distill.dedup import DEFAULT_THRESHOLD
 from distill.pipeline import DistillSummary, distill_run
 from judges.committee import Rule, check_judge, judge_run
+from judges.diagnosis import diagnosis_judge_model
 from personas.catalog import assign_persona, check_persona_spec
 from personas.factory import check_guard, check_patient
 
@@ -228,7 +229,7 @@ def judge(
     for n in names:
         check_judge(n)
     if diagnosis_judge:
-        check_judge(diagnosis_judge)
+        diagnosis_judge_model(diagnosis_judge)
     transcripts = list(store.transcripts(run.id))
     cases = store.cases(run.id)
     display.start("judging", len(transcripts))

@@ -27,7 +27,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from arena.core.store import Store
-from arena.core.types import Case, RunProgress, Transcript, Turn, utcnow
+from arena.core.types import (
+    DEFAULT_GATEKEEPER,
+    DEFAULT_MATCHER,
+    DEFAULT_PERSONA,
+    Case,
+    RunProgress,
+    Transcript,
+    Turn,
+    utcnow,
+)
+from arena.models.registry import Role, resolve
 
 TICK_S = 0.25
 """How often the driver drains turns and writes them."""
@@ -47,7 +57,7 @@ class Job:
     """Seed for its policies."""
     doctor: str
     """Doctor model name."""
-    persona: str = "plain"
+    persona: str = DEFAULT_PERSONA
     """Persona id the patient speaks with."""
 
 
@@ -61,10 +71,12 @@ class ActorSettings:
     timeout_s: float | None = None
     share: float = 1.0
     """This worker's share of each model's rate limits (1/number of workers)."""
-    guard_matcher: str = "lexical"
+    guard_matcher: str = DEFAULT_MATCHER
     """Matcher of the hallucination guard on a model-played patient."""
     guard_verifier: str | None = None
     """Chat model that reviews the guard's verdicts that are not firm; None trusts the matcher."""
+    gatekeeper: str = DEFAULT_GATEKEEPER
+    """Who answers the doctor's exam and test requests."""
 
 
 class ConsultationWorker:
@@ -103,7 +115,6 @@ class ConsultationWorker:
         from arena.engine import run_consultation
         from personas.catalog import get_persona
         from personas.factory import get_patient
-        from personas.measurement import CaseMeasurement
 
         s = self.settings
         case = self.cases[job.case_id]
@@ -111,7 +122,7 @@ class ConsultationWorker:
             case,
             get_doctor(job.doctor, job.seed, s.max_turns, case=case),
             get_patient(s.patient, case, get_persona(job.persona), s.guard_matcher, s.guard_verifier),
-            CaseMeasurement(case),
+            resolve(Role.GATEKEEPER, s.gatekeeper).build(case=case),
             consultation_id=job.consultation_id,
             run_id=s.run_id,
             trial=job.trial,
@@ -154,8 +165,6 @@ def default_actor_count() -> int:
 
 def uses_litellm(jobs: Sequence[Job], patient: str) -> bool:
     """Whether any policy in these jobs calls litellm, as the providers that play them say."""
-    from arena.models.registry import Role, resolve
-
     doctors = {j.doctor for j in jobs}
     return resolve(Role.PATIENT, patient).uses_litellm or any(resolve(Role.DOCTOR, d).uses_litellm for d in doctors)
 

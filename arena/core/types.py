@@ -51,6 +51,8 @@ DEFAULT_MATCHER = MatcherBackend.LEXICAL
 """The matcher backend used when none is named."""
 DEFAULT_PERSONA = "plain"
 """The persona (and its style) a patient speaks with when none is named."""
+DEFAULT_GATEKEEPER = "builtin/case"
+"""The gatekeeper that answers exam and test requests: results straight from the case."""
 
 
 class CommitteeRule(StrEnum):
