@@ -1,4 +1,9 @@
-"""Doctor policies: any chat model, and the built-in checklist baseline."""
+"""Doctor policies: any chat model, the built-in checklist baseline, an HTTP endpoint, a person at the terminal.
+
+A stage beside ``personas`` and ``judges``: may import ``cases``,
+``arena.models`` and ``arena.core``. Its providers reach the registry
+(``arena.models.registry``) as entry points.
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ e.g. ``openai/gpt-4o-mini?temperature=0`` or ``mock/doctor?latency=0.5``.
 * every other name is a chat model called through ``litellm.acompletion``.
   ``mock/...`` is a litellm custom provider registered by this module, so tests
   and benchmarks exercise the same litellm path as real providers.
+
+Imports only ``arena.core``. ``registry`` resolves every role's provider by
+name; ``ask_json`` gets a validated reply from a model.
 """
 
 from __future__ import annotations

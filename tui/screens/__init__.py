@@ -1,1 +1,4 @@
-"""Screens of the terminal app: runs, dashboard, consultations, one consultation, mistakes, QA."""
+"""Screens of the terminal app: runs, dashboard, consultations, one consultation, mistakes, QA.
+
+They read through ``tui.follow`` and the store; widgets come from ``tui.widgets``.
+"""
