@@ -15,6 +15,7 @@ from functools import lru_cache
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz, process
 
+from arena.core.types import MatcherBackend
 from personas.matching.base import Candidate, GuardThresholds, Scored
 from personas.matching.terms import terms, unigrams
 
@@ -53,7 +54,7 @@ class _Index:
 class LexicalMatcher:
     """BM25 ranking of candidates, normalised to [0, 1] by the query's own best possible score."""
 
-    name = "lexical"
+    name = MatcherBackend.LEXICAL.value
     intent_min = 0.3
     support_min = 0.5
     guard_thresholds = GuardThresholds(

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from arena.core.types import MatcherBackend
 from personas.matching import get_matcher
 from personas.matching.base import Matcher
 from personas.matching.intents import phrasebook
@@ -119,6 +120,6 @@ def topic_reader(matcher: str, held_out: frozenset[str] = frozenset()) -> TopicR
     time, against 80% for MiniLM alone and 80% for n-grams alone.
     """
     own = _trained(matcher, held_out)
-    if matcher == "lexical":
+    if matcher == MatcherBackend.LEXICAL:
         return own
-    return BlendedReader(own, _trained("lexical", held_out))
+    return BlendedReader(own, _trained(MatcherBackend.LEXICAL, held_out))
