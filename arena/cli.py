@@ -12,6 +12,7 @@ from rich.table import Table
 
 from arena.cli_cases import cases_app
 from arena.cli_report import register as register_report_commands
+from arena.core.errors import error_line
 from arena.core.types import RISK_LEVELS, ExportSplit, RunConfig
 from arena.display import make_console
 from distill.dedup import DEFAULT_THRESHOLD
@@ -484,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OperationalError as e:
         # The database went away under a read (writes retry, then raise StoreError).
-        _error(f"database unavailable: {str(e.orig or e).strip().splitlines()[0]}")
+        _error(f"database unavailable: {error_line(e.orig or e)}")
         return 2
     except ValidationError as e:
         err = e.errors()[0]

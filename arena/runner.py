@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from arena.core.errors import error_line
 from arena.core.store import Store
 from arena.core.types import (
     DEFAULT_GATEKEEPER,
@@ -250,7 +251,7 @@ def _failed(settings: ActorSettings, job: Job, exc: BaseException) -> Transcript
         patient=settings.patient,
         persona=job.persona,
         stop_reason="error",
-        error=f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:500]}",
+        error=f"{type(exc).__name__}: {error_line(exc, limit=500)}",
     )
 
 

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from arena.core.errors import error_line
 from arena.core.store import Store
 from arena.core.templating import render
 from arena.core.types import DEFAULT_RULE, RISK_ORDER, ExportSplit, RiskLevel
@@ -325,5 +326,6 @@ def _push(folder: Path, repo: str, token: str | None, private: bool) -> None:
         api.create_repo(repo, repo_type="dataset", private=private, exist_ok=True)
         api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset")
     except Exception as exc:  # noqa: BLE001 - any hub or network failure is one line for the user
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"could not publish to {repo}: {first} (the local copy in {folder} is complete)") from None
+        raise ExportError(
+            f"could not publish to {repo}: {error_line(exc)} (the local copy in {folder} is complete)"
+        ) from None

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from arena.core.errors import error_line
 from arena.core.store import Store
 from arena.core.types import utcnow
 from tui.follow import RunFollower, Update, fetch_delta
@@ -168,7 +169,7 @@ class ArenaApp(App[None]):
                 self.follower.resync()
             if not self._error_shown:
                 self._error_shown = True
-                self.notify(str(exc).splitlines()[0][:200], title="store", severity="error", timeout=5)
+                self.notify(error_line(exc, limit=200), title="store", severity="error", timeout=5)
 
     async def poll_once(self) -> Update | None:
         """Read what changed since the last poll and show it; None when no run is open."""
