@@ -13,9 +13,8 @@ from rich.table import Table
 from arena.cli_cases import cases_app
 from arena.cli_report import register as register_report_commands
 from arena.core.errors import error_line
-from arena.core.types import RISK_LEVELS, ExportSplit, RunConfig
+from arena.core.types import DEFAULT_THRESHOLD, RISK_LEVELS, ExportSplit, RunConfig
 from arena.display import make_console
-from distill.dedup import DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -14,9 +14,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from arena.core.types import Case
+from arena.core.types import ATYPICAL_RATE, Case
 from arena.display import make_console
-from cases.synthesizer import ATYPICAL_RATE
 
 cases_app = typer.Typer(no_args_is_help=True, help="Generate, import, validate and inspect case banks.")
 out = make_console()

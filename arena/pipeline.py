@@ -8,14 +8,13 @@ import zlib
 from collections.abc import Sequence
 
 from arena.core.store import Store, StoreError
-from arena.core.types import DEFAULT_RULE, Case, Run, RunConfig
+from arena.core.types import DEFAULT_RULE, DEFAULT_THRESHOLD, Case, Run, RunConfig
 from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
 from arena.ray_local import init_ray
 from arena.runner import ActorSettings, Job, run_jobs
 from cases.loader import builtin_cases, load_case_file, select_cases
 from cases.synthesizer import generate
-from distill.dedup import DEFAULT_THRESHOLD
 from distill.pipeline import DistillSummary, distill_run
 from judges.committee import Rule, check_judge, judge_run
 from judges.diagnosis import diagnosis_judge_model

@@ -17,15 +17,13 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from arena.core.types import Case, Demographics, Diagnosis, Fact
+from arena.core.types import ATYPICAL_RATE, Case, Demographics, Diagnosis, Fact
 from cases.kb import Condition, Finding, KnowledgeBase, load_kb
 from cases.rubric_from_kb import derive_rubric
 from cases.text import ABSENCE_WORDS, mentions_negation, normalise, salient_words
 
 CHILD_AGE = 12
 """Below this age a caregiver speaks for the patient."""
-ATYPICAL_RATE = 0.15
-"""Default share of atypical presentations."""
 MAX_REDRAWS = 50
 """Draws per case before giving up on finding a unique, consistent one."""
 _PREGNANCY_WORDS = ("pregnan", "gestation", "trimester", "miscarr", "hcg")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from arena.core.types import RISK_ORDER, Case, Mistake, MistakeCluster, base_case_id
+from arena.core.types import DEFAULT_THRESHOLD, RISK_ORDER, Case, Mistake, MistakeCluster, base_case_id
 from cases.text import salient_words
 from distill.mistakes import stable_id
-
-DEFAULT_THRESHOLD = 0.8
-"""Jaccard similarity of two mistakes' signatures at or above which they merge."""
 
 
 def signature(m: Mistake, case: Case | None) -> frozenset[str]:

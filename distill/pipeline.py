@@ -10,9 +10,9 @@ from functools import partial
 from pydantic import BaseModel, ConfigDict
 
 from arena.core.store import Store
-from arena.core.types import Case, Mistake, QAItem, Transcript, Verdict
+from arena.core.types import DEFAULT_THRESHOLD, Case, Mistake, QAItem, Transcript, Verdict
 from arena.models.registry import Provider, Role, chat_model, resolve
-from distill.dedup import DEFAULT_THRESHOLD, cluster_mistakes
+from distill.dedup import cluster_mistakes
 from distill.llm_qa import llm_qa
 from distill.mistakes import mistakes_for
 from distill.qa import BUILTIN_GENERATOR, builtin_qa

@@ -53,6 +53,12 @@ DEFAULT_PERSONA = "plain"
 """The persona (and its style) a patient speaks with when none is named."""
 DEFAULT_GATEKEEPER = "builtin/case"
 """The gatekeeper that answers exam and test requests: results straight from the case."""
+# The next two sit here, with the other defaults, so the command line can show them
+# without importing the synthesizer or the distiller at start-up.
+ATYPICAL_RATE = 0.15
+"""Share of synthesized cases with an atypical presentation, unless asked otherwise."""
+DEFAULT_THRESHOLD = 0.8
+"""Jaccard similarity of two mistakes' signatures at or above which the distiller merges them."""
 
 
 class CommitteeRule(StrEnum):
