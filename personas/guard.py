@@ -233,18 +233,7 @@ class Guard:
         """
         self.matcher = get_matcher(matcher)
         # Each backend scores on its own scale, so the matcher carries the guard's thresholds for it.
-        lines = self.matcher.guard_thresholds
-        self.support_min = lines.support_min
-        self.topic_support_min = lines.topic_support_min
-        self.topic_min = lines.topic_min
-        self.off_record_margin = lines.off_record_margin
-        self.rescue_topic_min = lines.rescue_topic_min
-        self.rescue_support_min = lines.rescue_support_min
-        self.reader_off_record = lines.reader_off_record
-        self.reader_backs = lines.reader_backs
-        self.reader_elsewhere = lines.reader_elsewhere
-        self.reader_veto_max = lines.reader_veto_max
-        self.reader_weak_min = lines.reader_weak_min
+        self.thresholds = self.matcher.guard_thresholds
         self._held_out = frozenset(held_out)
         self._readings: dict[str, dict[str, float]] = {}
         self.verifier = verifier
@@ -344,22 +333,24 @@ class Guard:
         claim_denies = denies(claim)
         got = self._match_reading(claim, claim_denies)
         if got.supported and not claim_denies and not self._says_wording(claim, got):
-            loose = got.score < self.support_min and not got.reason
-            off = self._off_record(claim, self.reader_weak_min if loose else self.reader_off_record)
+            loose = got.score < self.thresholds.support_min and not got.reason
+            off = self._off_record(
+                claim, self.thresholds.reader_weak_min if loose else self.thresholds.reader_off_record
+            )
             if off is not None:
                 return off
         return got
 
     def _says_wording(self, claim: str, got: ClaimCheck) -> bool:
         """Whether a wording of the backing fact, its topic's words aside, backs ``claim`` beyond the reader's veto."""
-        if got.score < self.reader_veto_max or got.fact_id is None:
+        if got.score < self.thresholds.reader_veto_max or got.fact_id is None:
             return False
         bare = self.matcher.support(claim, self._bare.get(got.fact_id, ()))
-        return bare is not None and bare.score >= self.reader_veto_max
+        return bare is not None and bare.score >= self.thresholds.reader_veto_max
 
     def _topic_odds(self, claim: str) -> dict[str, float]:
         """The topic reader's probability of each history topic for ``claim`` (empty without a reader)."""
-        if self.reader_off_record is None:
+        if self.thresholds.reader_off_record is None:
             return {}
         got = self._readings.get(claim)
         if got is None:
@@ -389,7 +380,7 @@ class Guard:
         """
         odds = self._topic_odds(claim)
         on_record = self._on_record(odds)
-        if not odds or on_record < self.reader_backs:
+        if not odds or on_record < self.thresholds.reader_backs:
             return None
         topic = max((t for t in odds if t in self.covered), key=odds.__getitem__)
         return self._rest_on_topic(claim, claim_denies, topic, on_record)
@@ -404,7 +395,7 @@ class Guard:
         if not covered:
             return None
         topic = max(covered, key=odds.__getitem__)
-        if odds[topic] < self.reader_elsewhere:
+        if odds[topic] < self.thresholds.reader_elsewhere:
             return None
         return self._rest_on_topic(claim, claim_denies, topic, odds[topic])
 
@@ -423,7 +414,7 @@ class Guard:
             if ranked:
                 best_score = max(best_score, ranked[0].score)
             for s in ranked:
-                if s.score < self.support_min:
+                if s.score < self.thresholds.support_min:
                     break
                 w = self._wordings[s.key]
                 # A same-polarity wording far behind an opposed one is a chance overlap of words.
@@ -470,22 +461,28 @@ class Guard:
         fever, and a new finding.
         """
         ranked, covered, uncovered = self.topic_reading(claim)
-        off_record = self.off_record_margin is not None and uncovered - covered >= self.off_record_margin
+        off_record = (
+            self.thresholds.off_record_margin is not None and uncovered - covered >= self.thresholds.off_record_margin
+        )
         if off_record and not claim_denies:
             return None
-        topics = {t.key for t in ranked[:TOPIC_DEPTH] if t.score >= self.topic_min}
+        topics = {t.key for t in ranked[:TOPIC_DEPTH] if t.score >= self.thresholds.topic_min}
         on_topic = [c for c in self._singles if self._by_id[self._wordings[c.key].fact_id].topic in topics]
         for s in self.matcher.supports(claim, on_topic):
-            if s.score < self.topic_support_min:
+            if s.score < self.thresholds.topic_support_min:
                 break
             if claim_denies in self._wordings[s.key].polarities:
                 fid = self._wordings[s.key].fact_id
-                return ClaimCheck(claim, True, fact_id=fid, score=s.score, firm=s.score >= self.support_min)
-        if self.rescue_topic_min is not None and not claim_denies and covered >= self.rescue_topic_min:
+                return ClaimCheck(claim, True, fact_id=fid, score=s.score, firm=s.score >= self.thresholds.support_min)
+        if (
+            self.thresholds.rescue_topic_min is not None
+            and not claim_denies
+            and covered >= self.thresholds.rescue_topic_min
+        ):
             # Read plainly as about a covered topic: a paraphrase may share only a few words with any
             # one wording, so all of a fact's wordings together are asked.
             best = self.matcher.support(claim, self._whole)
-            if best is not None and best.score >= self.rescue_support_min:
+            if best is not None and best.score >= self.thresholds.rescue_support_min:
                 fid = self._wordings[best.key].fact_id
                 if self._by_id[fid].topic in self.covered:
                     return ClaimCheck(claim, True, fact_id=fid, score=best.score, firm=False)

@@ -1,5 +1,6 @@
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -221,8 +222,7 @@ def test_a_covered_topic_does_not_vouch_for_a_finding_on_a_topic_the_case_never_
     # palpitations and cough, which the case never mentions.
     claims = ["My heart has been racing for hours.", "I've been coughing up phlegm since it started."]
     loose = Guard(stemi)
-    loose.off_record_margin = None
-    loose.reader_off_record = None
+    loose.thresholds = replace(loose.thresholds, off_record_margin=None, reader_off_record=None)
     assert all(c.supported for claim in claims for c in loose.check(claim))
     strict = Guard(stemi)
     for claim in claims:
@@ -267,8 +267,9 @@ def test_the_guard_reads_its_thresholds_from_the_matcher_backend(stemi: Case):
 
     lexical = Guard(stemi, matcher="lexical")
     # The tuned lexical values (dev split of bench/guard.py), not the matcher's own support_min of 0.5.
-    assert (lexical.support_min, lexical.topic_support_min, lexical.topic_min) == (0.6, 0.2, 0.4)
-    assert (lexical.reader_off_record, lexical.reader_backs, lexical.rescue_support_min) == (0.1, 0.8, 0.15)
+    tuned = lexical.thresholds
+    assert (tuned.support_min, tuned.topic_support_min, tuned.topic_min) == (0.6, 0.2, 0.4)
+    assert (tuned.reader_off_record, tuned.reader_backs, tuned.rescue_support_min) == (0.1, 0.8, 0.15)
     # An untuned backend: its own levels, and the tuned-only steps off.
     untuned = LiteLLMEmbeddingMatcher("openai/text-embedding-3-small").guard_thresholds
     assert (untuned.support_min, untuned.topic_support_min, untuned.topic_min) == (0.6, 0.3, 0.35)

@@ -1,5 +1,7 @@
 """The topic reader and the guard's use of it: what a claim is about decides whether a fact may back it."""
 
+from dataclasses import replace
+
 import pytest
 
 from arena.core.types import Case
@@ -43,12 +45,12 @@ def test_reader_rejects_a_finding_on_a_topic_the_case_never_mentions(stemi: Case
     assert "palpitations" not in {f.topic for f in stemi.facts}
     claim = "My heart has been racing for hours."
     g = Guard(stemi)
-    g.off_record_margin = None  # leave the reader alone to judge what the claim is about
+    # Leave the reader alone to judge what the claim is about.
+    g.thresholds = replace(g.thresholds, off_record_margin=None)
     checks = g.check(claim)
     assert [c.reason for c in checks] == ["new finding on palpitations"]
     without = Guard(stemi)
-    without.off_record_margin = None
-    without.reader_off_record = None
+    without.thresholds = replace(without.thresholds, off_record_margin=None, reader_off_record=None)
     assert all(c.supported for c in without.check(claim))
 
 
@@ -59,7 +61,7 @@ def test_reader_backs_a_paraphrase_that_shares_no_word_with_its_fact(stemi: Case
     checks = g.check(claim)
     assert [(c.supported, c.reason, c.fact_id) for c in checks] == [(True, "reads as breathlessness", fact.id)]
     strict = Guard(stemi)
-    strict.reader_backs = 1.01
+    strict.thresholds = replace(strict.thresholds, reader_backs=1.01)
     assert not any(c.supported for c in strict.check(claim))
 
 
@@ -71,7 +73,7 @@ def test_loose_backing_needs_the_reader_to_place_the_claim_on_record(stemi: Case
     assert [c.supported for c in checks] == [False]
     assert checks[0].reason.startswith("new finding on ")
     lenient = Guard(stemi)
-    lenient.reader_weak_min = lenient.reader_off_record
+    lenient.thresholds = replace(lenient.thresholds, reader_weak_min=lenient.thresholds.reader_off_record)
     assert all(c.supported for c in lenient.check(claim))
 
 
@@ -86,7 +88,7 @@ def test_a_denial_read_as_another_covered_topic_rests_there_not_on_the_fact_it_s
     checks = Guard(case, wordings=wordings).check(claim)
     assert [(c.supported, c.reason, c.fact_id) for c in checks] == [(True, "reads as bleeding", "neg.haemoptysis")]
     literal = Guard(case, wordings=wordings)
-    literal.reader_elsewhere = 1.01
+    literal.thresholds = replace(literal.thresholds, reader_elsewhere=1.01)
     assert [c.reason for c in literal.check(claim)] == ["contradicts hpi.sputum"]
 
 
@@ -118,7 +120,7 @@ def test_a_fact_backing_a_claim_only_through_its_topics_words_does_not_shield_it
     claim = "I'm not drinking much."
     g = Guard(stemi)
     # The alcohol topic's own vocabulary ("drinking") covers every word of the claim ...
-    assert g._match_reading(claim, False).score >= g.reader_veto_max
+    assert g._match_reading(claim, False).score >= g.thresholds.reader_veto_max
     # ... yet none of the fact's wordings says so, and the reader reads fluid intake, not alcohol.
     checks = g.check(claim)
     assert [c.supported for c in checks] == [False]
