@@ -88,6 +88,7 @@ async def run_consultation(
             action=action,
             revealed=reply.revealed if reply else [],
             guard=reply.guard if reply else [],
+            synthesized=reply.synthesized if reply else [],
             usage=usage or (reply.usage if reply else Usage()),
         )
         tr.turns.append(turn)
@@ -114,7 +115,9 @@ async def run_consultation(
                 emit("patient", reply.text, reply)
                 lines.append(("patient", reply.text))
             else:
-                result = measurement.measure(action.kind, action.request or action.text)
+                result = await measurement.measure(action.kind, action.request or action.text)
+                if result.usage.calls:
+                    tr.usage.setdefault("gatekeeper", Usage()).add(result.usage)
                 emit("measurement", result.text, result)
                 lines.append(("measurement", result.text))
         tr.stop_reason = "max_turns"

@@ -20,7 +20,11 @@ class CaseMeasurement:
             if f.disclosure in ("exam", "test"):
                 self._by_topic.setdefault(f.topic, []).append(f.id)
 
-    def measure(self, kind: str, request: str) -> PatientReply:
+    async def measure(self, kind: str, request: str) -> PatientReply:
+        """Answer an exam or test request (see :meth:`answer`)."""
+        return self.answer(kind, request)
+
+    def answer(self, kind: str, request: str) -> PatientReply:
         """Answer an exam or test request.
 
         Args:

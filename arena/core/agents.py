@@ -50,6 +50,6 @@ class Patient(Protocol):
 class Measurement(Protocol):
     """Answers exam and test requests from the case's findings."""
 
-    def measure(self, kind: str, request: str) -> PatientReply:
+    async def measure(self, kind: str, request: str) -> PatientReply:
         """Return the finding for an ``exam`` or ``test`` request."""
         ...

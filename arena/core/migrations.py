@@ -166,11 +166,19 @@ def m004_consultation_seed_bigint(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE consultations ALTER COLUMN seed TYPE BIGINT"))
 
 
+def m005_consultation_care(conn: Connection) -> None:
+    """Record what each consultation's visit and orders cost (a JSON :class:`~arena.core.types.CareCost`)."""
+    from sqlalchemy import text
+
+    conn.execute(text("ALTER TABLE consultations ADD COLUMN care JSON"))
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
     ("m002_mistake_clusters", m002_mistake_clusters),
     ("m003_consultation_worker", m003_consultation_worker),
     ("m004_consultation_seed_bigint", m004_consultation_seed_bigint),
+    ("m005_consultation_care", m005_consultation_care),
 ]
 """Every migration, in the order it must run. Append; never reorder or rename."""
 

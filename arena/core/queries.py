@@ -343,6 +343,7 @@ class StoreQueries:
                 turns=by_c.get(r.id, []),
                 final=r.final or None,
                 usage=r.usage or {},
+                care=r.care or None,
                 finished_at=aware(r.finished_at) or aware(r.started_at),
             )
 

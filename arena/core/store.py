@@ -453,6 +453,7 @@ class Store(StoreQueries):
                         usage={k: v.model_dump() for k, v in tr.usage.items()},
                         finished_at=tr.finished_at,
                         worker=tr.worker,
+                        care=tr.care.model_dump(mode="json") if tr.care else None,
                     )
                 )
 

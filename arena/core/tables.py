@@ -75,6 +75,7 @@ class ConsultationRow(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
     schema_version: int
     worker: str | None = None
+    care: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class TurnRow(SQLModel, table=True):

@@ -61,6 +61,28 @@ DEFAULT_THRESHOLD = 0.8
 """Jaccard similarity of two mistakes' signatures at or above which the distiller merges them."""
 
 
+class SynthesisRule(StrEnum):
+    """Why a simulated reply says something the case does not state (see :class:`Synthesized`)."""
+
+    DENIAL = "denial"
+    """The case is silent and its condition does not typically cause it: what a patient without it says."""
+    CONDITION_TYPICAL = "condition_typical"
+    """The case is silent but its condition typically causes it: the condition's own finding."""
+    UNKNOWABLE = "unknowable"
+    """Something a real patient would not know (a relative's history, a confused persona)."""
+    REFERENCE_NORMAL = "reference_normal"
+    """An exam or test the case does not list, reported from the reference table of normal results."""
+    CONDITION_FINDING = "condition_finding"
+    """An exam or test the case does not list, reported as its condition typically changes it."""
+    GATEKEEPER_MODEL = "gatekeeper_model"
+    """An exam or test the case does not list, written by the gatekeeper model from the case."""
+
+
+SimulatorCause = Literal["withheld", "denied", "contradicted"]
+"""How the simulated side caused a failed rubric item: asked about a fact or ordered a test, it held the
+fact back, denied it, or said the opposite."""
+
+
 class CommitteeRule(StrEnum):
     """How a committee of judges combines its verdicts (see :mod:`judges.committee`)."""
 
@@ -469,6 +491,47 @@ class Usage(BaseModel):
         self.rate_wait_s += other.rate_wait_s
 
 
+class Synthesized(BaseModel):
+    """One thing a simulated reply said that the case does not state, and the rule that made it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str
+    """The history, exam or test topic it answers."""
+    rule: SynthesisRule
+    """Which rule produced it."""
+    text: str
+    """What was said for it."""
+    source: str = Field(default="", exclude_if=lambda v: not v)
+    """Where it came from (``kb:<condition>/<finding>``, ``reference:<topic>``, a model name)."""
+
+
+class CareItem(BaseModel):
+    """One priced item of care: the visit, an examination or a test."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item: str
+    """The price list's id for it."""
+    price: float = Field(ge=0)
+    """What it cost, in the consultation's currency."""
+    turn: int | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The turn that ordered it (None for the visit)."""
+
+
+class CareCost(BaseModel):
+    """What a consultation's care cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str
+    """ISO 4217 code of every price here."""
+    total: float = Field(ge=0)
+    """Sum of the items."""
+    items: list[CareItem] = Field(default_factory=list)
+    """The visit and every order, in the order they were made."""
+
+
 class Turn(StoredRecord):
     """One utterance in a consultation."""
 
@@ -486,6 +549,8 @@ class Turn(StoredRecord):
     """Fact ids this turn disclosed (patient and measurement turns)."""
     guard: list[GuardEvent] = Field(default_factory=list)
     """Hallucination-guard interventions on this reply."""
+    synthesized: list[Synthesized] = Field(default_factory=list)
+    """What this reply said that the case does not state (patient and measurement turns)."""
     usage: Usage = Field(default_factory=Usage)
     """Model usage for producing this turn."""
     created_at: datetime = Field(default_factory=utcnow)
@@ -527,6 +592,8 @@ class Transcript(StoredRecord):
     """When it ended."""
     worker: str | None = None
     """Where it ran: ``node-id:pid`` of the Ray worker (None when run in-process)."""
+    care: CareCost | None = None
+    """What the visit and its orders cost (None for consultations stored before costs were kept)."""
 
     def doctor_turns(self) -> list[Turn]:
         """Return the doctor's turns in order."""
@@ -557,6 +624,8 @@ class Verdict(StoredRecord):
     """Why the judge decided so."""
     evidence_turns: list[int] = Field(default_factory=list)
     """Turn indices the judge pointed at."""
+    simulator_cause: SimulatorCause | None = Field(default=None, exclude_if=lambda v: v is None)
+    """For a failed item the simulated side caused: how it did (see :data:`SimulatorCause`)."""
 
 
 class Score(StoredRecord):
@@ -805,6 +874,8 @@ class PatientReply(BaseModel):
     """Fact ids the reply disclosed."""
     guard: list[GuardEvent] = Field(default_factory=list)
     """Guard interventions made while producing it."""
+    synthesized: list[Synthesized] = Field(default_factory=list)
+    """What it said that the case does not state, and by which rule."""
     usage: Usage = Field(default_factory=Usage)
     """Model usage for producing it."""
 

@@ -239,15 +239,15 @@ def test_agentclinic_exam_and_test_leaves_become_exam_and_test_facts(agentclinic
 
 def test_measurement_agent_finds_imported_results_by_name(agentclinic):
     wilson = CaseMeasurement(_case(agentclinic, "agentclinic-2"))
-    r = wilson.measure("test", "serum ceruloplasmin")
+    r = wilson.answer("test", "serum ceruloplasmin")
     assert "8 mg/dL (reference 20-40 mg/dL)" in r.text and len(r.revealed) == 1
-    assert "210 µg/24 h" in wilson.measure("test", "24-hour urinary copper").text
+    assert "210 µg/24 h" in wilson.answer("test", "24-hour urinary copper").text
     appendix = CaseMeasurement(_case(agentclinic, "agentclinic-1"))
-    assert "48 mg/L" in appendix.measure("test", "CRP").text
-    assert "Non-compressible tubular structure" in appendix.measure("test", "abdominal ultrasound").text
-    abdomen = appendix.measure("exam", "abdominal examination").text
+    assert "48 mg/L" in appendix.answer("test", "CRP").text
+    assert "Non-compressible tubular structure" in appendix.answer("test", "abdominal ultrasound").text
+    abdomen = appendix.answer("exam", "abdominal examination").text
     assert "McBurney" in abdomen and "No distension" in abdomen
-    assert NOT_AVAILABLE in appendix.measure("test", "thyroid function tests").text
+    assert NOT_AVAILABLE in appendix.answer("test", "thyroid function tests").text
 
 
 def test_builtin_patient_answers_from_imported_history_but_never_exam_findings(agentclinic):
@@ -274,8 +274,8 @@ def test_nejm_variant_uses_the_correct_answer_and_the_others_as_differentials(ag
     assert calf.disclosure == "exam"
     knee = _by_text(c, "She had undergone a total knee replacement 2 weeks before presentation")
     assert knee.disclosure == "on_ask"
-    assert "filling defects" in CaseMeasurement(c).measure("test", "CTPA").text
-    assert "4.2 mg/L" in CaseMeasurement(c).measure("test", "d-dimer").text
+    assert "filling defects" in CaseMeasurement(c).answer("test", "CTPA").text
+    assert "4.2 mg/L" in CaseMeasurement(c).answer("test", "d-dimer").text
     assert any(
         n.endswith("agentclinic.jsonl:5: the case's image is not imported (the doctor cannot see it)")
         for n in agentclinic.notes
@@ -347,7 +347,7 @@ def test_mediq_numbered_facts_are_stripped_and_sorted_into_history_exam_and_test
     assert _by_text(c, "A positive Kernig sign").disclosure == "exam"
     vitals = next(f for f in c.facts if f.text.startswith("His temperature is 39.4"))
     assert (vitals.disclosure, vitals.topic) == ("exam", "vitals")
-    lp = CaseMeasurement(c).measure("test", "lumbar puncture")
+    lp = CaseMeasurement(c).answer("test", "lumbar puncture")
     assert "cloudy cerebrospinal fluid" in lp.text
     assert _by_text(c, "He takes no medications").negative
 
@@ -356,7 +356,7 @@ def test_mediq_context_without_facts_and_patient_object(mediq):
     wilson = mediq.cases[1]
     assert wilson.demographics == Demographics(age=24, sex="male")
     assert wilson.chief_complaint == "I've had yellowing of my eyes for 2 weeks."
-    assert "7 mg/dL" in CaseMeasurement(wilson).measure("test", "ceruloplasmin").text
+    assert "7 mg/dL" in CaseMeasurement(wilson).answer("test", "ceruloplasmin").text
     appendix = mediq.cases[2]
     hcg = _by_text(appendix, "A urine pregnancy test is negative")
     assert (hcg.disclosure, hcg.topic, hcg.negative) == ("test", "pregnancy_test", True)

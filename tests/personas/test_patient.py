@@ -62,7 +62,7 @@ def test_never_leaks_diagnosis_or_unrequested_results(bank, attack):
 
 def test_measurement_returns_case_findings(stemi: Case):
     m = CaseMeasurement(stemi)
-    r = m.measure("test", "12-lead ECG please")
+    r = m.answer("test", "12-lead ECG please")
     ecg = [f for f in stemi.facts if f.topic == "ecg"]
     assert r.revealed == [f.id for f in ecg]
     assert ecg[0].text in r.text
@@ -70,9 +70,9 @@ def test_measurement_returns_case_findings(stemi: Case):
 
 def test_measurement_never_invents_a_missing_result(stemi: Case):
     assert not any(f.topic == "lumbar_puncture" for f in stemi.facts)
-    r = CaseMeasurement(stemi).measure("test", "lumbar puncture")
+    r = CaseMeasurement(stemi).answer("test", "lumbar puncture")
     assert NOT_AVAILABLE in r.text and r.revealed == []
-    r2 = CaseMeasurement(stemi).measure("exam", "a dance routine")
+    r2 = CaseMeasurement(stemi).answer("exam", "a dance routine")
     assert NOT_AVAILABLE in r2.text
 
 
