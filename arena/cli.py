@@ -110,6 +110,14 @@ def simulate(
             help="Chat model that reviews the guard's rejections and its loosely backed acceptances.",
         ),
     ] = None,
+    gatekeeper: Annotated[
+        str | None,
+        typer.Option(
+            "--gatekeeper",
+            help="Chat model that writes the exam and test results a case lacks when the knowledge base "
+            f"does not know its condition {_default('gatekeeper')}.",
+        ),
+    ] = None,
     judge: Annotated[
         list[str] | None,
         typer.Option("--judge", help=f"Judge model; repeat for a committee {_default('judges')}."),
@@ -165,6 +173,7 @@ def simulate(
         "patient": patient,
         "guard_matcher": guard_matcher,
         "guard_verifier": guard_verifier,
+        "gatekeeper": gatekeeper,
         "judges": judge or None,
         "persona": personas or persona,
         "trials": trials,

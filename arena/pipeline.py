@@ -19,7 +19,7 @@ from distill.pipeline import DistillSummary, distill_run
 from judges.committee import Rule, check_judge, judge_run
 from judges.diagnosis import diagnosis_judge_model
 from personas.catalog import assign_persona, check_persona_spec
-from personas.factory import check_guard, check_patient
+from personas.factory import check_gatekeeper, check_guard, check_patient
 
 
 class RunInterrupted(Exception):
@@ -55,6 +55,7 @@ def validate_config(config: RunConfig) -> None:
         check_doctor(d)
     check_patient(config.patient)
     check_guard(config.guard_matcher, config.guard_verifier)
+    check_gatekeeper(config.gatekeeper)
     for j in config.judges:
         check_judge(j)
     check_persona_spec(config.persona)
@@ -173,6 +174,7 @@ def simulate(
         timeout_s=config.timeout_s,
         guard_matcher=config.guard_matcher,
         guard_verifier=config.guard_verifier,
+        gatekeeper=config.gatekeeper,
     )
     budget_left = None if config.max_cost_usd is None else max(0.0, config.max_cost_usd - spent)
     display.start("consultations", len(jobs))

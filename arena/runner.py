@@ -164,10 +164,14 @@ def default_actor_count() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)))
 
 
-def uses_litellm(jobs: Sequence[Job], patient: str) -> bool:
+def uses_litellm(jobs: Sequence[Job], patient: str, gatekeeper: str = DEFAULT_GATEKEEPER) -> bool:
     """Whether any policy in these jobs calls litellm, as the providers that play them say."""
     doctors = {j.doctor for j in jobs}
-    return resolve(Role.PATIENT, patient).uses_litellm or any(resolve(Role.DOCTOR, d).uses_litellm for d in doctors)
+    return (
+        resolve(Role.PATIENT, patient).uses_litellm
+        or resolve(Role.GATEKEEPER, gatekeeper).uses_litellm
+        or any(resolve(Role.DOCTOR, d).uses_litellm for d in doctors)
+    )
 
 
 @dataclass
@@ -483,7 +487,7 @@ def run_jobs(
     Returns:
         What happened: consultations done, failed, left unscheduled, restarted.
     """
-    llm = uses_litellm(jobs, settings.patient)
+    llm = uses_litellm(jobs, settings.patient, settings.gatekeeper)
     pool: WorkerPool
     if in_process:
         pool = InProcessPool(settings, cases, concurrency=concurrency, uses_litellm=llm)

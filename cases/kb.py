@@ -17,8 +17,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from arena.core.types import FileRecord, NonEmpty
+from arena.core.types import Case, FileRecord, NonEmpty
 from cases.knowledge import topics
+from cases.text import normalise
 
 HistoryCategory = Literal["hpi", "ros", "pmh", "medications", "allergies", "social", "family"]
 
@@ -380,3 +381,36 @@ def check_kb(kb: KnowledgeBase) -> list[str]:
             elif d == c.id:
                 out.append(f"condition {c.id}: lists itself as a differential")
     return out
+
+
+def find_condition(kb: KnowledgeBase, diagnosis: str) -> Condition | None:
+    """Return the condition whose name or synonym a free-text diagnosis names.
+
+    An exact (normalised) match wins; otherwise the longest name contained in
+    the text. None when nothing matches.
+    """
+    said = normalise(diagnosis)
+    best: tuple[int, Condition] | None = None
+    for c in kb.conditions:
+        for n in (c.name, *c.synonyms):
+            nn = normalise(n)
+            if nn == said:
+                return c
+            if nn.strip() and nn in said and (best is None or len(nn) > best[0]):
+                best = (len(nn), c)
+    return best[1] if best else None
+
+
+def condition_of(case: Case) -> Condition | None:
+    """Return the knowledge-base condition ``case`` is a case of, or None.
+
+    A synthetic case names its condition in its id (``<condition>-<hash>``).
+    Any other case is matched by its diagnosis, as the importers match it:
+    by name or synonym (:func:`find_condition`).
+    """
+    kb = load_kb()
+    if case.source == "synthetic":
+        cond = kb.by_id.get(case.id.rsplit("-", 1)[0])
+        if cond is not None:
+            return cond
+    return find_condition(kb, case.diagnosis.name)

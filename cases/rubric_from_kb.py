@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from arena.core.types import Fact, RubricCheck, RubricItem
-from cases.kb import Condition, KnowledgeBase
+from cases.kb import Condition
 from cases.knowledge import topics
-from cases.text import normalise
 
 SAFETY_NET_WORDS = ["return", "urgent", "urgently", "emergency", "worse", "999", "911"]
 
@@ -122,21 +121,3 @@ def derive_rubric(cond: Condition, facts: Sequence[Fact]) -> list[RubricItem]:
         )
     )
     return items
-
-
-def find_condition(kb: KnowledgeBase, diagnosis: str) -> Condition | None:
-    """Return the condition whose name or synonym a free-text diagnosis names.
-
-    An exact (normalised) match wins; otherwise the longest name contained in
-    the text. None when nothing matches.
-    """
-    said = normalise(diagnosis)
-    best: tuple[int, Condition] | None = None
-    for c in kb.conditions:
-        for n in (c.name, *c.synonyms):
-            nn = normalise(n)
-            if nn == said:
-                return c
-            if nn.strip() and nn in said and (best is None or len(nn) > best[0]):
-                best = (len(nn), c)
-    return best[1] if best else None

@@ -82,7 +82,17 @@ def _features() -> dict[str, Any]:
                 "final_diagnosis": s,
                 "differential": List(s),
                 "plan": s,
-                "turns": List({"index": Value("int32"), "role": s, "content": s}),
+                "care_cost": Value("float64"),
+                "currency": s,
+                "turns": List(
+                    {
+                        "index": Value("int32"),
+                        "role": s,
+                        "content": s,
+                        "revealed": List(s),
+                        "synthesized": List({"topic": s, "rule": s, "source": s}),
+                    }
+                ),
             }
         ),
         "verdicts": Features(
@@ -95,6 +105,7 @@ def _features() -> dict[str, Any]:
                 "tags": List(s),
                 "explanation": s,
                 "evidence_turns": List(Value("int32")),
+                "simulator_cause": s,
             }
         ),
     }
@@ -163,7 +174,21 @@ def _rows(
             "final_diagnosis": t.final.diagnosis if t.final else "",
             "differential": t.final.differential if t.final else [],
             "plan": t.final.plan if t.final else "",
-            "turns": [{"index": x.index, "role": x.role, "content": x.content} for x in t.turns],
+            "care_cost": t.care.total if t.care else None,
+            "currency": t.care.currency if t.care else "",
+            "turns": [
+                {
+                    "index": x.index,
+                    "role": x.role,
+                    "content": x.content,
+                    "revealed": x.revealed,
+                    # What the simulator said beyond the case, so a reader can tell it from case facts.
+                    "synthesized": [
+                        {"topic": m.topic, "rule": m.rule.value, "source": m.source} for m in x.synthesized
+                    ],
+                }
+                for x in t.turns
+            ],
         }
         for t in store.transcripts(run_id)
     ]
@@ -177,6 +202,7 @@ def _rows(
             "tags": v.tags,
             "explanation": v.explanation,
             "evidence_turns": v.evidence_turns,
+            "simulator_cause": v.simulator_cause or "",
         }
         for v in store.verdicts(run_id)
     ]

@@ -26,8 +26,7 @@ from arena.core.types import Case, DiagnosisMatch, FinalAnswer
 from arena.models import ChatModel, ModelError
 from arena.models.ask_json import Answer, ask_json
 from arena.models.registry import Role, resolve
-from cases.kb import load_kb
-from cases.rubric_from_kb import find_condition
+from cases.kb import find_condition, load_kb
 from cases.text import normalise
 
 _FILLER = {

@@ -11,6 +11,7 @@ from personas.guard import Guard
 from personas.llm_patient import LLMPatient
 from personas.matching import DEFAULT_MATCHER, MatcherError, get_matcher
 from personas.measurement import CaseMeasurement
+from personas.plausible import with_typical_facts
 
 
 def _builtin_patient(name: str, *, case: Case, persona: Persona, **_: object) -> Patient:
@@ -28,12 +29,18 @@ def _chat_patient(
     **_: object,
 ) -> Patient:
     verifier = get_verifier(guard_verifier) if guard_verifier is not None else None
-    guard = Guard(case, matcher=guard_matcher, verifier=verifier, persona=persona)
+    told = with_typical_facts(case, proxy=persona.third_person, check=Guard(case, persona=persona).contradicted)
+    guard = Guard(told, matcher=guard_matcher, verifier=verifier, persona=persona)
     return LLMPatient(chat_model(name), case, persona, guard=guard)
 
 
 def _case_gatekeeper(name: str, *, case: Case, **_: object) -> Measurement:
     return CaseMeasurement(case)
+
+
+def _chat_gatekeeper(name: str, *, case: Case, **_: object) -> Measurement:
+    # The model writes only what neither the case nor the knowledge base can give.
+    return CaseMeasurement(case, writer=chat_model(name))
 
 
 BUILTIN_PATIENT = Provider(Role.PATIENT, "patient", _builtin_patient, builtin=True)
@@ -43,7 +50,11 @@ CHAT_PATIENT = Provider(Role.PATIENT, "chat", _chat_patient, fallback=True, chec
 CHAT_VERIFIER = Provider(Role.VERIFIER, "chat", lambda name, **_: chat_model(name), fallback=True, check=chat_model)
 """Any chat model; a verifier has no built-in."""
 CASE_GATEKEEPER = Provider(Role.GATEKEEPER, "case", _case_gatekeeper, builtin=True)
-"""``builtin/case``: answers exam and test requests with the case's findings."""
+"""``builtin/case``: the case's findings, the condition's typical ones, else reference-normal results."""
+CHAT_GATEKEEPER = Provider(
+    Role.GATEKEEPER, "chat", _chat_gatekeeper, fallback=True, check=chat_model, uses_litellm=True
+)
+"""Any chat model: writes the results a case lacks when the knowledge base does not know its condition."""
 
 
 def check_patient(name: str) -> None:
@@ -70,6 +81,18 @@ def check_guard(matcher: str, verifier: str | None) -> None:
             get_verifier(verifier)
         except ModelError as e:
             raise ModelError(f"--guard-verifier: {e}") from None
+
+
+def check_gatekeeper(name: str) -> None:
+    """Raise if ``name`` cannot answer exam and test requests.
+
+    Raises:
+        ModelError: for a malformed name or an unknown built-in.
+    """
+    try:
+        resolve(Role.GATEKEEPER, name)
+    except ModelError as e:
+        raise ModelError(f"--gatekeeper: {e}") from None
 
 
 def get_verifier(name: str) -> ChatModel:

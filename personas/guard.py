@@ -492,6 +492,30 @@ class Guard:
         """Check every claim of ``reply`` with the matcher (synchronous; no verifier)."""
         return [self.check_claim(c) for c in self.claims(reply)]
 
+    def contradicted(self, line: str) -> str | None:
+        """The id of a fact that ``line`` says the opposite of, or None.
+
+        The quick half of :meth:`check_claim`, for answers the simulator writes itself: a line is
+        contradicted when a wording of the opposite polarity covers it and none of its own polarity
+        comes close. It asks neither the topic reader nor a verifier, so it costs a lexical match,
+        and it errs towards finding a contradiction: the caller then tells the fact instead.
+        """
+        for claim in claims(line) or [line]:
+            claim_denies = denies(claim)
+            ranked = self.matcher.supports(claim, self._singles)
+            opposed: Scored | None = None
+            for s in ranked:
+                if s.score < self.thresholds.support_min:
+                    break
+                pol = self._polarity.get(self._wordings[s.key].fact_id, self._wordings[s.key].polarities)
+                if claim_denies in pol and (opposed is None or s.score >= opposed.score - OPPOSED_MARGIN):
+                    opposed = None
+                    break
+                opposed = opposed or s
+            if opposed is not None:
+                return self._wordings[opposed.key].fact_id
+        return None
+
     async def acheck(self, reply: str) -> list[ClaimCheck]:
         """Check every claim of ``reply``; the verifier, if any, reviews every verdict that is not firm.
 

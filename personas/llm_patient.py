@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
+
 from arena.core.templating import render
-from arena.core.types import Case, GuardEvent, PatientReply, Persona, Usage
+from arena.core.types import Case, GuardEvent, PatientReply, Persona, Synthesized, Usage
 from arena.models import ChatModel, Message
 from personas.builtin_patient import BuiltinPatient
 from personas.guard import ClaimCheck, Guard
 from personas.leak_check import LeakCheck
+from personas.plausible import is_synthesized, plain_answers, with_typical_facts
+
+_UNSURE = re.compile(
+    r"\b(?:not sure|unsure|don'?t know|do not know|no idea|can'?t say|cannot say|can'?t remember|not that i know)\b",
+    re.IGNORECASE,
+)
+"""How a reply says it does not know: such a reply tells the doctor nothing, whatever it was asked."""
 
 DEFAULT_TRIES = 2
 """Regenerations the guard asks for before the built-in patient's answer is used."""
@@ -46,15 +55,28 @@ class LLMPatient:
         self.name = model.name
         self.model = model
         self.persona = persona
-        self.fallback = BuiltinPatient(case, persona)
-        self.guard = guard or Guard(case, persona=persona)
+        # The condition's typical findings on topics the case leaves out are the patient's to tell too.
+        told = with_typical_facts(case, proxy=persona.third_person, check=Guard(case, persona=persona).contradicted)
+        self.guard = guard or Guard(told, persona=persona)
+        self.fallback = BuiltinPatient(case, persona, guard=self.guard)
         self.tries = tries
-        history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
+        self._typical = {
+            f.id: Synthesized(topic=f.topic, rule="condition_typical", text=f.lay, source="kb")
+            for f in told.facts
+            if is_synthesized(f.id)
+        }
+        history = [f for f in told.facts if f.disclosure in ("volunteered", "on_ask")]
         system = render(
-            "personas", "patient_system.j2", case=case, persona=persona, facts=history, voice=self.fallback.voice
+            "personas",
+            "patient_system.j2",
+            case=case,
+            persona=persona,
+            facts=history,
+            voice=self.fallback.voice,
+            plain=plain_answers()["breathlessness"]["adult"][0],
         )
         self.messages: list[Message] = [{"role": "system", "content": system}]
-        self._leaks = LeakCheck(case)
+        self._leaks = LeakCheck(told)
 
     async def open(self) -> PatientReply:
         """Open with the chief complaint, exactly as the case states it."""
@@ -71,6 +93,7 @@ class LLMPatient:
         guard: list[GuardEvent] = []
         prompt = self.messages
         text = ""
+        checks: list[ClaimCheck] = []
         for attempt in range(self.tries + 1):
             out = await self.model.complete(prompt)
             usage.add(out.usage)
@@ -86,7 +109,8 @@ class LLMPatient:
                 text = bounded.text
                 break
             verifier_before = self.guard.usage.model_copy()
-            rejected = [c for c in await self.guard.acheck(text) if not c.supported]
+            checks = await self.guard.acheck(text)
+            rejected = [c for c in checks if not c.supported]
             _add_difference(usage, self.guard.usage, verifier_before)
             if not rejected:
                 break
@@ -102,7 +126,36 @@ class LLMPatient:
                 break
             prompt = [*self.messages, {"role": "assistant", "content": text}, _feedback(rejected, self.persona)]
         self.messages.append({"role": "assistant", "content": text})
-        return PatientReply(text=text, revealed=bounded.revealed, guard=guard, usage=usage)
+        if text == bounded.text:
+            return PatientReply(
+                text=text, revealed=bounded.revealed, synthesized=bounded.synthesized, guard=guard, usage=usage
+            )
+        revealed, synthesized = self._what_it_says(text, checks, bounded)
+        return PatientReply(text=text, revealed=revealed, synthesized=synthesized, guard=guard, usage=usage)
+
+    def _what_it_says(
+        self, text: str, checks: list[ClaimCheck], bounded: PatientReply
+    ) -> tuple[list[str], list[Synthesized]]:
+        """The case facts a model's reply states, and what it said beyond them.
+
+        The judges credit the doctor with what a turn reveals, so it must be what the text says,
+        not what the question asked about: "I'm not sure" reveals nothing. A reply with no
+        clinical claim ("Yes, I do") answers the question it was asked, so it tells what the
+        built-in patient would have told.
+        """
+        backed = list(dict.fromkeys(c.fact_id for c in checks if c.supported and c.fact_id))
+        if backed:
+            revealed = [i for i in backed if not is_synthesized(i)]
+            synthesized = [self._typical[i].model_copy(update={"text": text}) for i in backed if i in self._typical]
+        elif checks or _UNSURE.search(text):
+            revealed, synthesized = [], []
+        else:
+            revealed = bounded.revealed
+            synthesized = [s.model_copy(update={"text": text}) for s in bounded.synthesized]
+        if not revealed and not synthesized and checks and all(c.supported for c in checks):
+            # Denials of what the case leaves out: the rule the built-in patient would have used.
+            synthesized = [s.model_copy(update={"text": text}) for s in bounded.synthesized]
+        return revealed, synthesized
 
 
 def _feedback(rejected: list[ClaimCheck], persona: Persona) -> Message:

@@ -52,7 +52,8 @@ DEFAULT_MATCHER = MatcherBackend.LEXICAL
 DEFAULT_PERSONA = "plain"
 """The persona (and its style) a patient speaks with when none is named."""
 DEFAULT_GATEKEEPER = "builtin/case"
-"""The gatekeeper that answers exam and test requests: results straight from the case."""
+"""The gatekeeper that answers exam and test requests: the case's results, else the condition's typical
+ones, else reference-normal ones."""
 # The next two sit here, with the other defaults, so the command line can show them
 # without importing the synthesizer or the distiller at start-up.
 ATYPICAL_RATE = 0.15
@@ -770,6 +771,9 @@ class RunConfig(BaseModel):
     guard_verifier: str | None = None
     """Chat model that reviews the guard's rejections and its acceptances that are not firm; None
     trusts the matcher."""
+    gatekeeper: str = DEFAULT_GATEKEEPER
+    """Who answers exam and test requests: ``builtin/case``, or a chat model that writes the results a
+    case lacks when the knowledge base does not know its condition."""
     judges: list[str] = Field(default_factory=lambda: ["builtin/rubric"])
     """Judge model names (the committee)."""
     persona: str = DEFAULT_PERSONA

@@ -137,6 +137,7 @@ BUILTIN_ENTRY_POINTS: tuple[EntryPoint, ...] = (
     _ep(Role.PATIENT, "chat", "personas.factory:CHAT_PATIENT"),
     _ep(Role.VERIFIER, "chat", "personas.factory:CHAT_VERIFIER"),
     _ep(Role.GATEKEEPER, "case", "personas.factory:CASE_GATEKEEPER"),
+    _ep(Role.GATEKEEPER, "chat", "personas.factory:CHAT_GATEKEEPER"),
     _ep(Role.JUDGE, "rubric", "judges.committee:RUBRIC_JUDGE"),
     _ep(Role.JUDGE, "safety", "judges.committee:SAFETY_JUDGE"),
     _ep(Role.JUDGE, "chat", "judges.committee:CHAT_JUDGE"),

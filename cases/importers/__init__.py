@@ -21,9 +21,9 @@ from arena.core.errors import error_line
 from arena.core.types import Case, Diagnosis, RubricCheck, RubricItem
 from cases.importers import agentclinic, healthbench, mediq
 from cases.importers.records import Draft, Where, json_type
-from cases.kb import Condition, KnowledgeBase, load_kb
+from cases.kb import Condition, KnowledgeBase, find_condition, load_kb
 from cases.loader import CaseFileError, iter_jsonl_lines
-from cases.rubric_from_kb import SAFETY_NET_WORDS, derive_rubric, find_condition
+from cases.rubric_from_kb import SAFETY_NET_WORDS, derive_rubric
 from cases.synthesizer import consistency_problems, contradictions
 from cases.text import normalise, phrase_in, states_absence
 

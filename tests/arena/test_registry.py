@@ -73,6 +73,7 @@ def case() -> Case:
         ("generator", "builtin/templates", "templates", False),
         ("generator", "mock/judge", "chat", True),
         ("gatekeeper", "builtin/case", "case", False),
+        ("gatekeeper", "mock/judge", "chat", True),
     ],
 )
 def test_each_role_resolves_its_names_to_one_provider(role, name, key, litellm):
@@ -94,6 +95,8 @@ def test_resolved_providers_build_the_role_s_policies(case):
     assert isinstance(resolve("judge", "mock/judge").build(), LLMRubricJudge)
     assert isinstance(resolve("verifier", "mock/verifier").build(), ChatModel)
     assert isinstance(resolve("gatekeeper", "builtin/case").build(case=case), CaseMeasurement)
+    written = resolve("gatekeeper", "mock/judge").build(case=case)
+    assert isinstance(written, CaseMeasurement) and written.writer is not None
 
 
 @pytest.mark.parametrize(
@@ -123,7 +126,7 @@ def test_an_unknown_name_fails_in_one_line_naming_what_the_role_accepts(role, na
         ("generator", "builtin/rubric", "(known: builtin/templates)"),
         ("verifier", "builtin/rubric", "'builtin/rubric' is a built-in policy, not a chat model"),
         ("gatekeeper", "human", "must look like provider/name"),
-        ("gatekeeper", "mock/doctor", "no gatekeeper provider takes 'mock/doctor'"),
+        ("gatekeeper", "builtin/patient", "(known: builtin/case)"),
     ],
 )
 def test_a_name_of_another_role_is_rejected(role, name, message):

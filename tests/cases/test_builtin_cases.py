@@ -1,7 +1,6 @@
 from cases.condition_summaries import conditions
-from cases.kb import load_kb
+from cases.kb import find_condition, load_kb
 from cases.knowledge import topics
-from cases.rubric_from_kb import find_condition
 
 
 def test_at_least_ten_builtin_cases_with_unique_ids(bank):

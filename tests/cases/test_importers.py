@@ -12,7 +12,7 @@ from cases.kb import Complaint, Condition, KnowledgeBase, load_kb
 from cases.loader import CaseFileError
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import get_persona
-from personas.measurement import NOT_AVAILABLE, CaseMeasurement
+from personas.measurement import CaseMeasurement
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -247,7 +247,8 @@ def test_measurement_agent_finds_imported_results_by_name(agentclinic):
     assert "Non-compressible tubular structure" in appendix.answer("test", "abdominal ultrasound").text
     abdomen = appendix.answer("exam", "abdominal examination").text
     assert "McBurney" in abdomen and "No distension" in abdomen
-    assert NOT_AVAILABLE in appendix.answer("test", "thyroid function tests").text
+    tft = appendix.answer("test", "thyroid function tests")
+    assert tft.revealed == [] and [s.rule for s in tft.synthesized] == ["reference_normal"]
 
 
 def test_builtin_patient_answers_from_imported_history_but_never_exam_findings(agentclinic):

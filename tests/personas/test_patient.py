@@ -7,7 +7,8 @@ from arena.models import get_model
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import PersonaError, get_persona
 from personas.llm_patient import LLMPatient
-from personas.measurement import NOT_AVAILABLE, CaseMeasurement
+from personas.guard import denies as guard_denies
+from personas.measurement import CaseMeasurement
 
 
 def _ask(p, q):
@@ -29,12 +30,14 @@ def test_answers_from_the_matching_fact_in_lay_words(stemi: Case):
     assert rad.lay in r.text
 
 
-def test_uncovered_topic_gets_the_persona_unknown_reply(stemi: Case):
+def test_uncovered_topic_gets_a_plain_denial_marked_synthesized(stemi: Case):
     persona = get_persona("terse")
     covered = {f.topic for f in stemi.facts}
     assert "rash" not in covered
     r = _ask(BuiltinPatient(stemi, persona), "Have you noticed any rash?")
-    assert r.text == persona.unknown_reply and r.revealed == []
+    assert r.text != persona.unknown_reply and r.revealed == []
+    assert [(s.topic, s.rule) for s in r.synthesized] == [("rash", "denial")]
+    assert guard_denies(r.text)
 
 
 @pytest.mark.parametrize(
@@ -68,12 +71,13 @@ def test_measurement_returns_case_findings(stemi: Case):
     assert ecg[0].text in r.text
 
 
-def test_measurement_never_invents_a_missing_result(stemi: Case):
+def test_a_result_the_case_lacks_is_reference_normal_and_marked(stemi: Case):
     assert not any(f.topic == "lumbar_puncture" for f in stemi.facts)
     r = CaseMeasurement(stemi).answer("test", "lumbar puncture")
-    assert NOT_AVAILABLE in r.text and r.revealed == []
+    assert r.revealed == [] and "not available" not in r.text.lower()
+    assert [(s.topic, s.rule) for s in r.synthesized] == [("lumbar_puncture", "reference_normal")]
     r2 = CaseMeasurement(stemi).answer("exam", "a dance routine")
-    assert NOT_AVAILABLE in r2.text
+    assert [(s.topic, s.rule) for s in r2.synthesized] == [("other_exam", "reference_normal")]
 
 
 def test_unknown_persona_names_the_known_ones():

@@ -24,6 +24,8 @@ from arena.core.types import (
     QAItem,
     Run,
     RunConfig,
+    SynthesisRule,
+    Synthesized,
     Transcript,
     Turn,
     Usage,
@@ -152,8 +154,16 @@ def script(case: Case, cid: str, started: datetime, *, diagnosis: str | None = N
         t(
             4,
             "patient",
-            "I'm not sure.",
+            "No, I haven't been abroad recently.",
             guard=[GuardEvent(claim="I came back from Thailand last week", action="replaced")],
+            synthesized=[
+                Synthesized(
+                    topic="travel",
+                    rule=SynthesisRule.DENIAL,
+                    text="No, I haven't been abroad recently.",
+                    source="plain:travel",
+                )
+            ],
             usage=_patient_usage(4),
         ),
         t(

@@ -229,6 +229,8 @@ async def test_consultation_marks_facts_guard_requests_and_splits(db_url, finish
         guarded = views[4]
         assert guarded.has_class("-guard")
         assert "GUARD REPLACED" in text(guarded) and "I came back from Thailand last week" in text(guarded)
+        assert guarded.has_class("-synthesized") and not views[2].has_class("-synthesized")
+        assert "SYNTHESIZED" in text(guarded) and "travel" in text(guarded) and "denial" in text(guarded)
         assert "EXAM" in text(views[5]) and "TEST" in text(views[7])
         assert views[6].has_class("-measurement") and "RESULT" in text(views[6])
         assert "FINAL ANSWER" in text(views[9])

@@ -25,7 +25,7 @@ ACTION_BADGE = {
 
 
 def render_turn(turn: Turn, facts: Mapping[str, Fact], search: str = "") -> Text:
-    """Render one turn: speaker, what was said, facts revealed, guard interventions.
+    """Render one turn: speaker, what was said, facts revealed, what was synthesized, guard interventions.
 
     Args:
         turn: The turn.
@@ -67,6 +67,14 @@ def render_turn(turn: Turn, facts: Mapping[str, Fact], search: str = "") -> Text
         out.append(f" {fact_id}", style="bold green")
         if fact is not None:
             out.append(f"  {fact.text}", style="green")
+    for made in turn.synthesized:
+        # Said, but not from the case: the reader must be able to tell a simulated answer from a case fact.
+        out.append("\n")
+        out.append(" ~ SYNTHESIZED ", style="bold black on yellow")
+        out.append(f" {made.topic}", style="bold yellow")
+        out.append(f"  {made.rule.value.replace('_', ' ')}", style="yellow")
+        if made.source:
+            out.append(f"  ({made.source})", style="dim yellow")
     for event in turn.guard:
         out.append("\n")
         out.append(f" ⚠ GUARD {event.action.upper()} ", style="bold white on red")
@@ -85,6 +93,8 @@ class TurnView(Static):
             classes += " -guard"
         if turn.revealed:
             classes += " -reveals"
+        if turn.synthesized:
+            classes += " -synthesized"
         super().__init__(render_turn(turn, facts), classes=classes)
         self.turn = turn
         self.facts = facts
