@@ -449,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     from arena.ray_local import RayStartError
     from cases.kb import KBError
     from cases.loader import CaseFileError
+    from cases.prices import PriceListError
     from cases.synthesizer import SynthesisError
     from distill.export_hf import ExportError
     from personas.catalog import PersonaError
@@ -462,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         ExportError,
         KBError,
         SynthesisError,
+        PriceListError,
     )
     try:
         # Not standalone, Typer returns the exit code of a typer.Exit, and 130 for Ctrl-C.

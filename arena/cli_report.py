@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from arena.core.types import DEFAULT_RULE, CommitteeRule, Estimate, RunAnalysis, Verdict
+from arena.core.types import DEFAULT_RULE, CommitteeRule, CostFigures, Estimate, RunAnalysis, Verdict
 from arena.display import make_console
 
 out = make_console()
@@ -24,6 +24,37 @@ def _num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+def _money(e: Estimate) -> str:
+    return f"{e.mean:.2f} [{e.low:.2f}, {e.high:.2f}]"
+
+
+def print_cost(cost: CostFigures | None, scores: dict[str, Estimate]) -> None:
+    """Print what care cost per consultation, by doctor, beside each doctor's score.
+
+    Args:
+        cost: The run's cost figures (nothing is printed when None).
+        scores: Each doctor's mean score, shown beside its cost.
+    """
+    if cost is None:
+        return
+    cur = cost.currency
+    if cost.by_doctor:
+        t = Table(title=f"cost of care per consultation ({cur}, visit plus exams and tests ordered)")
+        for col in ("doctor", f"mean cost {cur} [95% CI]", "n", "score [95% CI]"):
+            t.add_column(col)
+        for doc, e in sorted(cost.by_doctor.items(), key=lambda kv: (kv[1].mean, kv[0])):
+            score = scores.get(doc)
+            shown = f"{score.mean:.3f} [{score.low:.3f}, {score.high:.3f}]" if score else "n/a"
+            t.add_row(doc, _money(e), str(e.n), shown)
+        out.print(t)
+        out.print(f"mean cost per consultation {cur} {_money(cost.overall)} n={cost.overall.n}")
+    if cost.missing:
+        out.print(
+            f"{cost.missing} consultation(s) without a cost record in {cur} (stored before costs were kept) "
+            "are left out of the cost figures"
+        )
+
+
 def print_analysis(a: RunAnalysis) -> None:
     """Print a run's leaderboard, breakdowns and agreement to the terminal."""
     out.print(
@@ -37,6 +68,7 @@ def print_analysis(a: RunAnalysis) -> None:
     for doc, e in sorted(a.breakdowns.get("doctor", {}).items(), key=lambda kv: -kv[1].mean):
         board.add_row(doc, f"{e.mean:.3f} [{e.low:.3f}, {e.high:.3f}]", str(e.n))
     out.print(board)
+    print_cost(a.cost, a.breakdowns.get("doctor", {}))
     axes = Table(title="by axis")
     axes.add_column("axis")
     axes.add_column("score [95% CI]")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from arena.core.agents import Doctor, Measurement, Patient
 from arena.core.types import DEFAULT_PERSONA, Case, DoctorAction, PatientReply, Role, Transcript, Turn, Usage, utcnow
+from cases.prices import care_cost
 
 OnTurn = Callable[[Turn], None]
 
@@ -42,6 +43,9 @@ async def run_consultation(
 
     Any exception ends only this consultation: it is stored on the transcript
     with ``stop_reason="error"`` (or ``timeout``), never raised.
+
+    However it ends, ``care`` records what the visit and the exams and tests
+    ordered so far cost (see :func:`cases.prices.care_cost`).
 
     Args:
         case: The case played.
@@ -133,5 +137,8 @@ async def run_consultation(
     except Exception as exc:  # noqa: BLE001 - one consultation fails alone, by design
         tr.stop_reason = "error"
         tr.error = f"{type(exc).__name__}: {exc}"[:2000]
+    # Priced here, once the turns are final, so an error or a timeout still
+    # records what had been ordered.
+    tr.care = care_cost(tr.turns)
     tr.finished_at = utcnow()
     return tr

@@ -14,6 +14,7 @@ from arena.doctors import HUMAN, check_doctor
 from arena.ray_local import init_ray
 from arena.runner import ActorSettings, Job, run_jobs
 from cases.loader import builtin_cases, load_case_file, select_cases
+from cases.prices import price_list
 from cases.synthesizer import generate
 from distill.pipeline import DistillSummary, distill_run
 from judges.committee import Rule, check_judge, judge_run
@@ -50,6 +51,7 @@ def validate_config(config: RunConfig) -> None:
     Raises:
         ModelError: for unknown or malformed model names.
         PersonaError: for an unknown persona.
+        PriceListError: for a malformed price list.
     """
     for d in config.doctors:
         check_doctor(d)
@@ -59,6 +61,9 @@ def validate_config(config: RunConfig) -> None:
     for j in config.judges:
         check_judge(j)
     check_persona_spec(config.persona)
+    # Every consultation prices its care as it ends: a broken price list fails
+    # the run here, in one line, rather than every consultation in the workers.
+    price_list()
 
 
 BUILTIN_BANK = "builtin"

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from math import comb
 from pathlib import Path
 
 from arena.core.store import Store
-from arena.core.types import DEFAULT_RULE, ConsultationBrief, Estimate, RunAnalysis, Score, Verdict, base_case_id
+from arena.core.types import (
+    DEFAULT_RULE,
+    CareCost,
+    ConsultationBrief,
+    CostFigures,
+    Estimate,
+    RunAnalysis,
+    Score,
+    Verdict,
+    base_case_id,
+)
 from cases.loader import CaseFileError, iter_jsonl
+from cases.prices import price_list
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
 from judges.scoring import bootstrap_ci
@@ -44,6 +55,37 @@ def pass_hat_k(outcomes: dict[str, list[bool]]) -> dict[int, float]:
     for k in range(1, max_k + 1):
         out[k] = sum(comb(sum(v), k) / comb(len(v), k) for v in outcomes.values()) / len(outcomes)
     return out
+
+
+def cost_figures(care: Mapping[str, CareCost], doctor_of: Mapping[str, str]) -> CostFigures | None:
+    """Mean cost of care per consultation, overall and per doctor, with bootstrap 95% intervals.
+
+    Args:
+        care: Cost records by consultation id; a consultation without one is absent.
+        doctor_of: The doctor of each consultation to count, by consultation id.
+
+    Returns:
+        The figures in the currency most records use (the price list's when
+        there is none); a consultation without a record, or with one in another
+        currency, is left out and counted in ``missing``. None when there is no
+        consultation to count.
+    """
+    if not doctor_of:
+        return None
+    held = {c: care[c] for c in sorted(doctor_of) if c in care}
+    counts = Counter(r.currency for r in held.values())
+    # Ties go to the alphabetically first code, so a report never depends on row order.
+    currency = min(counts, key=lambda k: (-counts[k], k)) if counts else price_list().currency
+    used = {c: r.total for c, r in held.items() if r.currency == currency}
+    per_doctor: dict[str, list[float]] = defaultdict(list)
+    for c, total in used.items():
+        per_doctor[doctor_of[c]].append(total)
+    return CostFigures(
+        currency=currency,
+        overall=estimate(list(used.values())),
+        by_doctor={d: estimate(v) for d, v in sorted(per_doctor.items())},
+        missing=len(doctor_of) - len(used),
+    )
 
 
 def read_labels(path: str | Path) -> dict[tuple[str, str], bool]:
@@ -162,6 +204,7 @@ def analyze_run(
         breakdowns=breakdowns,
         heatmap=heatmap,
         diagnosis=diagnosis,
+        cost=cost_figures(store.care_costs(run.id), {c: group(c, "doctor") for c in ids}),
         pass_k=pass_hat_k(tasks),
         pass_k_by_doctor={
             d: pass_hat_k({t: v for t, v in tasks.items() if t.split("|", 1)[0] == d})

@@ -10,6 +10,8 @@ Number formats, so readers (and tests) know what to look for:
 * an estimate with its interval: ``0.734 [0.701, 0.768]``;
 * shares (diagnosis match, percent agreement, accuracy, precision, recall):
   percentages with one decimal (``45.0%``);
+* costs of care: two decimals, in the currency the section names
+  (``412.50``, ``[380.00, 450.00]``);
 * a missing or undefined value (None or NaN): ``n/a``.
 """
 
@@ -32,7 +34,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from arena.core.templating import render
-from arena.core.types import RunAnalysis, Transcript, Turn, Verdict, Verdict3
+from arena.core.types import CostFigures, Estimate, RunAnalysis, Transcript, Turn, Verdict, Verdict3
 from judges.committee import COMMITTEE
 
 NA = "n/a"
@@ -84,19 +86,20 @@ def fmt_pct(x: float | None) -> str:
     return f"{100 * x:.1f}%"
 
 
-def fmt_interval(low: float | None, high: float | None) -> str:
-    """Format a confidence interval as ``[low, high]`` with three decimals.
+def fmt_interval(low: float | None, high: float | None, digits: int = 3) -> str:
+    """Format a confidence interval as ``[low, high]``.
 
     Args:
         low: Lower end.
         high: Upper end.
+        digits: Decimals to keep (three for scores, two for costs).
 
     Returns:
         The interval, e.g. ``[0.701, 0.768]``, or ``n/a`` when either end is undefined.
     """
     if not (_defined(low) and _defined(high)):
         return NA
-    return f"[{fmt_num(low)}, {fmt_num(high)}]"
+    return f"[{fmt_num(low, digits)}, {fmt_num(high, digits)}]"
 
 
 def anchor_id(consultation_id: str) -> str:
@@ -264,6 +267,92 @@ def _grid(heatmap: Mapping[str, Mapping[str, float]]) -> tuple[list[str], list[s
     return rows, cols, values
 
 
+# --------------------------------------------------------------------------- cost of care
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One doctor in the cost-of-care section."""
+
+    doctor: str
+    """The doctor."""
+    cost: Estimate
+    """Mean cost of care per consultation."""
+    score: Estimate | None
+    """Mean overall score (None when the doctor has no score)."""
+
+
+@dataclass
+class _CostScatter:
+    rows: list[CostRow]
+    currency: str
+
+    def __call__(self, fig: Figure) -> None:
+        ax = fig.add_subplot()
+        for r in self.rows:
+            assert r.score is not None  # only scored doctors are plotted
+            c, s = r.cost, r.score
+            ax.errorbar(
+                [c.mean],
+                [s.mean],
+                xerr=[[max(0.0, c.mean - c.low)], [max(0.0, c.high - c.mean)]],
+                yerr=[[max(0.0, s.mean - s.low)], [max(0.0, s.high - s.mean)]],
+                fmt="o",
+                color="#4c78a8",
+                ecolor="#222222",
+                capsize=3,
+                linewidth=1,
+            )
+            ax.annotate(r.doctor, (c.mean, s.mean), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        right = max(r.cost.high for r in self.rows)
+        ax.set_xlim(0, right * 1.15 if right > 0 else 1.0)
+        ax.set_ylim(0, 1.05)
+        ax.set_xlabel(f"mean cost per consultation, {self.currency} (95% CI)")
+        ax.set_ylabel("mean score (95% CI)")
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+
+
+def cost_rows(cost: CostFigures | None, scores: Mapping[str, Estimate]) -> list[CostRow]:
+    """Pair each doctor's mean cost of care with its mean score, cheapest first.
+
+    Args:
+        cost: The run's cost figures, or None.
+        scores: Mean score per doctor.
+
+    Returns:
+        One row per doctor with a cost figure.
+    """
+    if cost is None:
+        return []
+    ranked = sorted(cost.by_doctor.items(), key=lambda kv: (kv[1].mean, kv[0]))
+    return [CostRow(doctor, e, scores.get(doctor)) for doctor, e in ranked]
+
+
+def cost_chart(rows: Sequence[CostRow], currency: str) -> str:
+    """Plot mean score against mean cost of care, one point per doctor, with 95% interval whiskers.
+
+    Args:
+        rows: The doctors (see :func:`cost_rows`); those without a score are left out.
+        currency: The currency of the costs, for the axis label.
+
+    Returns:
+        An inline SVG element, or an empty string when no doctor has both figures.
+    """
+    plotted = [r for r in rows if r.score is not None]
+    if not plotted:
+        return ""
+    return _plot("cost", (5.5, 3.6), _CostScatter(plotted, currency))
+
+
+def _cost_context(analysis: RunAnalysis) -> dict[str, object]:
+    """What the template's cost section needs."""
+    rows = cost_rows(analysis.cost, analysis.breakdowns.get("doctor", {}))
+    currency = analysis.cost.currency if analysis.cost else ""
+    return {"cost_rows": rows, "cost_svg": cost_chart(rows, currency)}
+
+
 # --------------------------------------------------------------------------- transcript sections
 
 
@@ -391,6 +480,7 @@ def render_report(analysis: RunAnalysis, transcripts: dict[str, Transcript], ver
         heatmap_values=hm_values,
         dimensions=_dimensions(analysis.breakdowns),
         diagnosis=diagnosis,
+        **_cost_context(analysis),
         pass_k=sorted(analysis.pass_k.items()),
         sections=_sections(analysis, transcripts, verdicts),
         num=fmt_num,

@@ -42,6 +42,7 @@ from arena.core.tables import (
     turn_from_row,
 )
 from arena.core.types import (
+    CareCost,
     Case,
     FinalAnswer,
     Mistake,
@@ -354,6 +355,19 @@ class StoreQueries:
         with self.engine.connect() as conn:
             rows = conn.execute(q.where(c.run_id == run_id, c.status != "running").order_by(c.id)).mappings().all()
         return [dict(r) for r in rows]
+
+    def care_costs(self, run_id: str) -> dict[str, CareCost]:
+        """Return what each finished consultation's care cost, by consultation id.
+
+        Consultations stored before costs were kept have no record and are
+        absent from the result.
+        """
+        c = CONSULTATIONS.c
+        q = select(c.id, c.care).where(c.run_id == run_id, c.status != "running", c.care.is_not(None))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(c.id)).all()
+        # A JSON null (rather than SQL NULL) reads back as None: no record either.
+        return {cid: CareCost.model_validate(care) for cid, care in rows if care}
 
     def run_cost(self, run_id: str) -> float:
         """Return what a run's saved consultations cost, over all roles."""

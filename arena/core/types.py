@@ -963,6 +963,22 @@ class ConsultationBrief(BaseModel):
     """Overall score."""
 
 
+class CostFigures(BaseModel):
+    """What care cost per consultation in a judged run, overall and by doctor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str
+    """ISO 4217 code of every figure here."""
+    overall: Estimate
+    """Mean cost per consultation, over the consultations with a cost record."""
+    by_doctor: dict[str, Estimate] = Field(default_factory=dict)
+    """Mean cost per consultation for each doctor."""
+    missing: int = 0
+    """Scored consultations left out: no cost record (stored before costs were
+    kept, or failed before they could be priced), or one in another currency."""
+
+
 class RunAnalysis(BaseModel):
     """Everything a report shows about a judged run."""
 
@@ -989,6 +1005,8 @@ class RunAnalysis(BaseModel):
     """Mean overall score per doctor (outer key) and organ system (inner key)."""
     diagnosis: dict[str, float] = Field(default_factory=dict)
     """Share of consultations per diagnosis match: exact, partial, wrong, missing."""
+    cost: CostFigures | None = None
+    """What care cost per consultation (None when the run has no scored consultation)."""
     pass_k: dict[int, float] = Field(default_factory=dict)
     """pass^k over trials: chance that k trials of a case all pass."""
     pass_k_by_doctor: dict[str, dict[int, float]] = Field(default_factory=dict)

@@ -1,8 +1,11 @@
 import asyncio
 
-from arena.core.types import Case, PatientReply, Turn
+import pytest
+
+from arena.core.types import Case, DoctorAction, PatientReply, Turn, Usage
 from arena.doctors import ChecklistDoctor, get_doctor
 from arena.engine import run_consultation
+from cases.prices import price_of
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import get_persona
 from personas.factory import get_patient
@@ -106,3 +109,73 @@ def test_diligence_skips_are_recorded_and_seeded(stemi: Case):
     full = ChecklistDoctor("builtin/checklist", seed=3, diligence=1.0)
     _run(stemi, full, BuiltinPatient(stemi, get_persona("plain")), max_turns=20)
     assert full.skipped == []
+
+
+# --------------------------------------------------------------------------- cost of care
+
+
+def _orders(tr) -> list[Turn]:
+    return [t for t in tr.turns if t.role == "doctor" and t.action and t.action.kind in ("exam", "test")]
+
+
+def test_care_is_the_visit_plus_what_the_doctor_ordered(stemi: Case):
+    doc = ChecklistDoctor("builtin/checklist", seed=1, diligence=1.0)
+    tr, _ = _run(stemi, doc, BuiltinPatient(stemi, get_persona("plain")), max_turns=20)
+    ordered = [(kind, topic) for kind, topic in doc.performed if kind in ("exam", "test")]
+    assert any(kind == "test" for kind, _ in ordered)
+    assert tr.care is not None and tr.care.currency == "USD"
+    assert tr.care.items[0].item == "visit" and tr.care.items[0].turn is None
+    # One item per order, pointing at the doctor turn that made it.
+    assert [i.turn for i in tr.care.items[1:]] == [t.index for t in _orders(tr)]
+    assert len(ordered) == len(tr.care.items) - 1
+    # The doctor knows which topics it ordered: the bill is exactly their prices.
+    assert [i.item for i in tr.care.items[1:] if i.item in {t for k, t in ordered if k == "test"}] == [
+        t for k, t in ordered if k == "test"
+    ]
+    assert tr.care.total == pytest.approx(price_of("visit") + sum(price_of(topic) for _, topic in ordered))
+
+
+def test_a_less_diligent_doctor_orders_less_care(stemi: Case):
+    def bill(diligence: float) -> float:
+        doc = ChecklistDoctor("builtin/checklist", seed=5, diligence=diligence)
+        tr, _ = _run(stemi, doc, BuiltinPatient(stemi, get_persona("plain")), max_turns=20)
+        assert tr.care is not None
+        return tr.care.total
+
+    assert bill(0.0) == price_of("visit")
+    assert bill(0.0) < bill(0.4) < bill(1.0)
+
+
+class _BrokenLab:
+    async def measure(self, kind: str, request: str) -> PatientReply:
+        raise RuntimeError("lab is closed")
+
+
+class _SlowLab:
+    async def measure(self, kind: str, request: str) -> PatientReply:
+        await asyncio.Event().wait()  # never reports
+        return PatientReply(text="")
+
+
+class _Orders:
+    """A doctor that orders a troponin and nothing else."""
+
+    name = "orders"
+
+    async def act(self, dialogue, turns_left):
+        return DoctorAction(kind="test", text="Troponin, please.", request="troponin"), Usage(), ""
+
+
+@pytest.mark.parametrize(
+    ("lab", "stop", "kw"), [(_BrokenLab(), "error", {}), (_SlowLab(), "timeout", {"timeout_s": 0.05})]
+)
+def test_care_is_recorded_when_a_consultation_fails(stemi: Case, lab, stop, kw):
+    tr = asyncio.run(
+        run_consultation(
+            stemi, _Orders(), BuiltinPatient(stemi, get_persona("plain")), lab, consultation_id="c1", run_id="r1", **kw
+        )
+    )
+    assert tr.stop_reason == stop
+    assert tr.care is not None
+    assert [(i.item, i.turn) for i in tr.care.items] == [("visit", None), ("troponin", 1)]
+    assert tr.care.total == pytest.approx(price_of("visit") + price_of("troponin"))
