@@ -48,20 +48,21 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from arena.core.types import Case, Transcript  # noqa: E402
-from arena.doctors import get_doctor  # noqa: E402
-from arena.engine import run_consultation  # noqa: E402
-from arena.models.mock_scripts import register_script  # noqa: E402
-from cases.knowledge import match_topics, topics  # noqa: E402
-from cases.synthesizer import generate  # noqa: E402
-from judges.builtin_rubric import BuiltinRubricJudge  # noqa: E402
-from judges.simulator_review import review  # noqa: E402
-from personas.catalog import assign_persona, get_persona  # noqa: E402
-from personas.factory import get_patient  # noqa: E402
-from personas.guard import Guard  # noqa: E402
-from personas.leak_check import LeakCheck  # noqa: E402
-from personas.measurement import CaseMeasurement  # noqa: E402
-from personas.plausible import with_typical_facts  # noqa: E402
+from judges.simulator_review import review
+
+from arena.core.types import Case, Transcript
+from arena.doctors import get_doctor
+from arena.engine import run_consultation
+from arena.models.mock_scripts import register_script
+from cases.knowledge import match_topics, topics
+from cases.synthesizer import generate
+from judges.builtin_rubric import BuiltinRubricJudge
+from personas.catalog import assign_persona, get_persona
+from personas.factory import get_patient
+from personas.guard import Guard
+from personas.leak_check import LeakCheck
+from personas.measurement import CaseMeasurement
+from personas.plausible import with_typical_facts
 
 MAX_TURNS = 20
 UNSURE = re.compile(

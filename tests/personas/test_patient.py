@@ -6,8 +6,8 @@ from arena.core.types import Case
 from arena.models import get_model
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import PersonaError, get_persona
-from personas.llm_patient import LLMPatient
 from personas.guard import denies as guard_denies
+from personas.llm_patient import LLMPatient
 from personas.measurement import CaseMeasurement
 
 
