@@ -139,6 +139,6 @@ async def run_consultation(
         tr.error = f"{type(exc).__name__}: {exc}"[:2000]
     # Priced here, once the turns are final, so an error or a timeout still
     # records what had been ordered.
-    tr.care = care_cost(tr.turns)
+    tr.care = care_cost(tr.turns, case)
     tr.finished_at = utcnow()
     return tr

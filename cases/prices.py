@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from arena.core.types import CareCost, CareItem, NonEmpty, Turn
+from arena.core.types import CareCost, CareItem, Case, NonEmpty, Turn
 from cases.knowledge import TopicKind, match_topics, topics
 
 PRICES_FILE = "cases/data/prices.json"
@@ -224,16 +224,30 @@ def order_item(kind: str, request: str) -> str:
     return found[0] if found else OTHER[kind]
 
 
-def care_cost(turns: Sequence[Turn]) -> CareCost:
+def _reported(result: Turn, case: Case | None, kind: str) -> list[str]:
+    """The price-list items a result reported: its revealed facts' topics and its synthesized ones."""
+    topics_: list[str] = []
+    if case is not None:
+        known = {f.id: f.topic for f in case.facts}
+        topics_ += [known[i] for i in result.revealed if i in known]
+    topics_ += [s.topic for s in result.synthesized]
+    items = price_list().items
+    return [t if t in items else OTHER[kind] for t in dict.fromkeys(topics_)]
+
+
+def care_cost(turns: Sequence[Turn], case: Case | None = None) -> CareCost:
     """Price one consultation: the visit once, plus each exam and test the doctor ordered.
 
-    An order is a doctor turn whose action is ``exam`` or ``test``; it is priced
-    as :func:`order_item` of its request (or of its text, when it has no
-    request), with ``turn`` set to the index of that doctor turn. A request
-    naming several topics is priced as its best one.
+    An order is a doctor turn whose action is ``exam`` or ``test``, with ``turn``
+    set to its index. It is charged for every item the result that answered it
+    reports (the topics of the case facts it revealed, given ``case``, and of
+    the results it synthesized), since a request for "FBC and CRP" gets, and
+    costs, both. An order no result answered yet is priced as
+    :func:`order_item` of its request (or of its text, when it has no request).
 
     Args:
         turns: The consultation's turns, in order (finished or not).
+        case: The case played, to read which topics revealed facts are on.
 
     Returns:
         The cost, with the visit first and the orders in the order they were made.
@@ -241,11 +255,13 @@ def care_cost(turns: Sequence[Turn]) -> CareCost:
     prices = price_list()
     items = prices.items
     care = [CareItem(item=VISIT, price=items[VISIT].price)]
-    for t in turns:
+    for i, t in enumerate(turns):
         a = t.action
         if t.role != "doctor" or a is None or a.kind not in OTHER:
             continue
-        key = order_item(a.kind, a.request or a.text)
-        care.append(CareItem(item=key, price=items[key].price, turn=t.index))
+        result = turns[i + 1] if i + 1 < len(turns) and turns[i + 1].role == "measurement" else None
+        keys = _reported(result, case, a.kind) if result is not None else []
+        for key in keys or [order_item(a.kind, a.request or a.text)]:
+            care.append(CareItem(item=key, price=items[key].price, turn=t.index))
     # Rounded to cents so a sum of prices never shows float noise.
     return CareCost(currency=prices.currency, total=round(sum(i.price for i in care), 2), items=care)

@@ -84,7 +84,8 @@ def test_the_driver_saves_care_though_workers_send_transcripts_without_turns(db_
     stored = {t.id: t for t in store.transcripts("r1")}
     costs = store.care_costs("r1")
     assert sorted(costs) == sorted(stored) == sorted(j.consultation_id for j in jobs)
+    by_case = {c.id: c for c in cases}
     for cid, t in stored.items():
         # Priced again from the turns the store holds: the saved record is that consultation's bill.
-        assert costs[cid] == t.care == care_cost(t.turns)
+        assert costs[cid] == t.care == care_cost(t.turns, by_case[t.case_id])
         assert costs[cid].total > costs[cid].items[0].price  # every one of them ordered something

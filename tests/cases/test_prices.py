@@ -7,7 +7,7 @@ from importlib import resources
 import pytest
 
 import cases.prices
-from arena.core.types import DoctorAction, Turn
+from arena.core.types import DoctorAction, SynthesisRule, Synthesized, Turn
 from cases.knowledge import match_topics, topics
 from cases.prices import (
     OTHER,
@@ -194,12 +194,31 @@ def test_a_consultation_without_orders_costs_the_visit():
     assert care_cost([]).total == care.total
 
 
-def test_a_request_naming_several_tests_is_priced_as_the_best_one():
+def test_an_unanswered_request_naming_several_tests_is_priced_as_the_best_one():
     request = "FBC and CRP"
     ranked = match_topics(request, ("test",))
     assert len(ranked) == 2
     care = care_cost([_doctor(1, "test", request)])
     assert [i.item for i in care.items] == ["visit", ranked[0]]
+
+
+def test_an_order_costs_every_item_its_result_reported(stemi):
+    ecg = next(f for f in stemi.facts if f.topic == "ecg")
+    result = Turn(
+        consultation_id="c1",
+        index=2,
+        role="measurement",
+        content="...",
+        revealed=[ecg.id],
+        synthesized=[
+            Synthesized(topic="fbc", rule=SynthesisRule.REFERENCE_NORMAL, text="FBC normal"),
+            Synthesized(topic="bone_scan", rule=SynthesisRule.REFERENCE_NORMAL, text="no such test"),
+        ],
+    )
+    care = care_cost([_doctor(1, "test", "ECG, FBC and a bone scan"), result], stemi)
+    raw = _raw()["items"]
+    assert [(i.item, i.turn) for i in care.items] == [("visit", None), ("ecg", 1), ("fbc", 1), ("other_test", 1)]
+    assert care.total == pytest.approx(sum(raw[k]["price"] for k in ("visit", "ecg", "fbc", "other_test")))
 
 
 def test_an_unnamed_exam_is_priced_as_other_exam():
