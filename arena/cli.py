@@ -317,6 +317,7 @@ def distill_cmd(
         f"QA items {s.qa_valid} valid, {s.qa_rejected} rejected"
         + (f"; replicated {s.replicated} of {s.replication_tried}" if s.replication_tried else "")
     )
+    out.print(f"{s.simulator_skipped} failed items skipped because the simulated patient or gatekeeper caused them")
 
 
 @export_app.command("hf")

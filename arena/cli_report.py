@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.table import Table
 
-from arena.core.types import DEFAULT_RULE, CommitteeRule, CostFigures, Estimate, RunAnalysis, Verdict
+from arena.core.types import DEFAULT_RULE, CommitteeRule, CostFigures, Estimate, RunAnalysis, SimulatorCause, Verdict
 from arena.display import make_console
 
 out = make_console()
@@ -90,6 +90,7 @@ def print_analysis(a: RunAnalysis) -> None:
     if len(a.pass_k_by_doctor) > 1:
         for doctor, pk in a.pass_k_by_doctor.items():
             out.print(f"  {doctor}: " + ", ".join(f"k={k} {v:.3f}" for k, v in pk.items()))
+    print_simulator_shares(a)
     ag = Table(title="judge agreement")
     for col in ("scope", "items", "agree %", "split", "Fleiss kappa", "Krippendorff alpha", "Cohen kappa (pairs)"):
         ag.add_column(col)
@@ -107,6 +108,22 @@ def print_analysis(a: RunAnalysis) -> None:
         for c in a.calibration:
             cal.add_row(c.judge, str(c.n), _num(c.accuracy), _num(c.precision), _num(c.recall))
         out.print(cal)
+
+
+def print_simulator_shares(a: RunAnalysis) -> None:
+    """Print, per doctor, how many failed rubric items the simulated patient or gatekeeper caused."""
+    if not a.simulator:
+        return
+    causes = get_args(SimulatorCause)
+    t = Table(title="failures caused by the simulator (asked for, then withheld, denied or contradicted)")
+    for col in ("doctor", "failed items", "simulator-caused", "share [95% CI]", *causes):
+        t.add_column(col)
+    for doctor, sh in a.simulator.items():
+        share = "n/a"
+        if sh.share is not None and sh.low is not None and sh.high is not None:
+            share = f"{100 * sh.share:.1f}% [{100 * sh.low:.1f}%, {100 * sh.high:.1f}%]"
+        t.add_row(doctor, str(sh.failed), str(sh.caused), share, *(str(sh.by_cause.get(c, 0)) for c in causes))
+    out.print(t)
 
 
 def register(app: typer.Typer) -> None:

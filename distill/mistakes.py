@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from arena.core.templating import render
 from arena.core.types import Case, Mistake, MistakeCategory, RiskLevel, RubricItem, Transcript, Verdict
 from judges.committee import COMMITTEE
+from judges.scoring import failed
 
 _CATEGORY: dict[str, MistakeCategory] = {
     "history": "history_taking",
@@ -23,11 +24,6 @@ _CATEGORY: dict[str, MistakeCategory] = {
 def stable_id(*parts: str) -> str:
     """A short id that is the same whenever the parts are."""
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
-
-
-def failed(verdict: Verdict) -> bool:
-    """Whether a committee verdict is a failure: a rewarded item missed or a harmful one done."""
-    return (verdict.points > 0 and verdict.outcome == "not_met") or (verdict.points < 0 and verdict.outcome == "met")
 
 
 def _risk(item: RubricItem) -> RiskLevel:
@@ -65,6 +61,11 @@ def _title(item: RubricItem) -> str:
     return "Did not meet: " + text[0].lower() + text[1:]
 
 
+def simulator_caused(verdicts: Sequence[Verdict]) -> int:
+    """How many of a consultation's failed committee verdicts the simulated side caused (they make no mistake)."""
+    return sum(1 for v in verdicts if v.judge == COMMITTEE and failed(v) and v.simulator_cause is not None)
+
+
 def mistakes_for(tr: Transcript, case: Case, verdicts: Sequence[Verdict]) -> list[Mistake]:
     """Turn one consultation's failed committee verdicts into mistake records.
 
@@ -75,7 +76,8 @@ def mistakes_for(tr: Transcript, case: Case, verdicts: Sequence[Verdict]) -> lis
             judge whose own verdict failed the item is linked from the record.
 
     Returns:
-        One record per failure.
+        One record per failure the doctor caused; failures the simulator
+        caused (see :func:`simulator_caused`) make none.
     """
     items = {i.id: i for i in case.rubric}
     judges_failing: dict[str, list[str]] = {}
@@ -85,6 +87,9 @@ def mistakes_for(tr: Transcript, case: Case, verdicts: Sequence[Verdict]) -> lis
     out: list[Mistake] = []
     for v in verdicts:
         if v.judge != COMMITTEE or not failed(v) or v.item_id not in items:
+            continue
+        if v.simulator_cause is not None:
+            # The patient or gatekeeper kept the finding back: a doctor must not be trained on that.
             continue
         item = items[v.item_id]
         harmful = item.points < 0

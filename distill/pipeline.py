@@ -14,7 +14,7 @@ from arena.core.types import DEFAULT_THRESHOLD, Case, Mistake, QAItem, Transcrip
 from arena.models.registry import Provider, Role, chat_model, resolve
 from distill.dedup import cluster_mistakes
 from distill.llm_qa import llm_qa
-from distill.mistakes import mistakes_for
+from distill.mistakes import mistakes_for, simulator_caused
 from distill.qa import BUILTIN_GENERATOR, builtin_qa
 from distill.replicate import replicate
 
@@ -36,6 +36,8 @@ class DistillSummary(BaseModel):
     """Items the doctor failed again."""
     replication_tried: int = 0
     """Items put to the doctor."""
+    simulator_skipped: int = 0
+    """Failed items left out because the simulated patient or gatekeeper caused them."""
 
 
 QAWriter = Callable[[Mistake, Transcript, Case], Awaitable[QAItem]]
@@ -108,7 +110,8 @@ def distill_run(
         threshold: Similarity at which mistakes merge (see :mod:`distill.dedup`).
 
     Returns:
-        Counts of what was made.
+        Counts of what was made, and of the failures left out because the
+        simulator caused them (they make no mistake and no QA item).
     """
     write: QAWriter = resolve(Role.GENERATOR, generator or BUILTIN_GENERATOR).build()
     cases = store.cases(run_id)
@@ -117,9 +120,11 @@ def distill_run(
         by_c[v.consultation_id].append(v)
     transcripts: dict[str, Transcript] = {}
     mistakes: list[Mistake] = []
+    skipped = 0
     for tr in store.transcripts(run_id):
         if tr.id not in by_c or tr.case_id not in cases:
             continue
+        skipped += simulator_caused(by_c[tr.id])
         found = mistakes_for(tr, cases[tr.case_id], by_c[tr.id])
         if found:
             transcripts[tr.id] = tr
@@ -139,4 +144,5 @@ def distill_run(
         qa_rejected=sum(not q.valid for q in items),
         replicated=sum(bool(q.replicated) for q in tried),
         replication_tried=len(tried),
+        simulator_skipped=skipped,
     )

@@ -24,6 +24,7 @@ from cases.prices import price_list
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
 from judges.scoring import bootstrap_ci
+from judges.simulator_review import simulator_shares
 
 DIMENSIONS = ("doctor", "organ_system", "complaint", "difficulty", "persona")
 
@@ -210,6 +211,7 @@ def analyze_run(
             d: pass_hat_k({t: v for t, v in tasks.items() if t.split("|", 1)[0] == d})
             for d in sorted({t.split("|", 1)[0] for t in tasks})
         },
+        simulator=simulator_shares(committee, {c: str(meta[c]["doctor"]) for c in ids}),
         agreement=agreements,
         calibration=calibration(verdicts, labels) if labels else [],
         worst=briefs,

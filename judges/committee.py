@@ -26,6 +26,7 @@ from judges.builtin_rubric import BuiltinRubricJudge, BuiltinSafetyJudge
 from judges.diagnosis import DiagnosisDecider, match_diagnosis
 from judges.llm_rubric import LLMRubricJudge
 from judges.scoring import score_consultation
+from judges.simulator_review import review
 
 COMMITTEE = "committee"
 Rule = CommitteeRule
@@ -168,7 +169,6 @@ async def judge_run(
         by_item: dict[str, list[Verdict]] = defaultdict(list)
         for vs in per_judge:
             for v in vs:
-                verdicts.append(v)
                 by_item[v.item_id].append(v)
         committee: list[Verdict] = []
         for item in case.rubric:
@@ -187,7 +187,11 @@ async def judge_run(
                     evidence_turns=sorted({i for v in vs for i in v.evidence_turns}),
                 )
             )
-        verdicts.extend(committee)
+        # Every stored verdict, each judge's and the committee's, says whether the simulator caused its
+        # failure; the score is unchanged by it (the report shows the share beside the score).
+        reviewed = review(case, tr, [*(v for vs in per_judge for v in vs), *committee])
+        verdicts.extend(reviewed)
+        committee = reviewed[len(reviewed) - len(committee) :]
         score = score_consultation(tr.id, committee, match)
         if rule == CommitteeRule.MEAN:
             own = [score_consultation(tr.id, vs, match) for vs in per_judge]

@@ -8,8 +8,9 @@ Number formats, so readers (and tests) know what to look for:
 
 * scores, estimates, kappas, alphas and pass^k: three decimals (``0.734``);
 * an estimate with its interval: ``0.734 [0.701, 0.768]``;
-* shares (diagnosis match, percent agreement, accuracy, precision, recall):
-  percentages with one decimal (``45.0%``);
+* shares (diagnosis match, percent agreement, accuracy, precision, recall,
+  simulator-caused failures and their interval): percentages with one decimal
+  (``45.0%``, ``[1.2%, 8.0%]``);
 * costs of care: two decimals, in the currency the section names
   (``412.50``, ``[380.00, 450.00]``);
 * a missing or undefined value (None or NaN): ``n/a``.
@@ -27,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import matplotlib
 import numpy as np
@@ -34,7 +36,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from arena.core.templating import render
-from arena.core.types import CostFigures, Estimate, RunAnalysis, Transcript, Turn, Verdict, Verdict3
+from arena.core.types import CostFigures, Estimate, RunAnalysis, SimulatorCause, Transcript, Turn, Verdict, Verdict3
 from judges.committee import COMMITTEE
 
 NA = "n/a"
@@ -490,6 +492,7 @@ def render_report(analysis: RunAnalysis, transcripts: dict[str, Transcript], ver
         anchor=anchor_id,
         turn_note=_turn_note,
         committee=COMMITTEE,
+        simulator_causes=get_args(SimulatorCause),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 
@@ -14,6 +15,11 @@ def _ratio(items: Sequence[Verdict]) -> float | None:
     if possible <= 0:
         return None
     return sum(v.points for v in scored if v.outcome == "met") / possible
+
+
+def failed(verdict: Verdict) -> bool:
+    """Whether a verdict counts against the doctor: a rewarded item missed or a harmful one done."""
+    return (verdict.points > 0 and verdict.outcome == "not_met") or (verdict.points < 0 and verdict.outcome == "met")
 
 
 def score_consultation(consultation_id: str, verdicts: Sequence[Verdict], diagnosis: DiagnosisMatch) -> Score:
@@ -77,6 +83,29 @@ def bootstrap_ci(values: Sequence[float], *, n: int = 1000, seed: int = 0, level
     lo = means[int((1 - level) / 2 * n)]
     hi = means[min(n - 1, int((1 + level) / 2 * n))]
     return lo, hi
+
+
+def wilson_interval(successes: int, n: int, *, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95% with the default ``z``).
+
+    Used for shares of rare events, where a bootstrap of a share of zero
+    collapses to [0, 0] and Wald's interval leaves [0, 1].
+
+    Args:
+        successes: Events counted.
+        n: Trials; 0 gives ``(0.0, 1.0)``, nothing known.
+        z: Standard normal quantile of the coverage (1.96 for 95%).
+
+    Returns:
+        ``(low, high)`` within [0, 1].
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
 
 
 def bootstrap_diff(

@@ -942,6 +942,25 @@ class JudgeCalibration(BaseModel):
     """Of the pairs labelled met, the share it called met."""
 
 
+class SimulatorShare(BaseModel):
+    """How many of one doctor's failed rubric items the simulated side caused (see :data:`SimulatorCause`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    failed: int
+    """Committee verdicts that counted against the doctor."""
+    caused: int
+    """Of those, the ones the patient or the gatekeeper caused."""
+    by_cause: dict[SimulatorCause, int] = Field(default_factory=dict)
+    """``caused`` split by how: withheld, denied, contradicted."""
+    share: float | None = None
+    """``caused`` over ``failed``; None when nothing failed."""
+    low: float | None = None
+    """Lower end of the share's 95% (Wilson) interval."""
+    high: float | None = None
+    """Upper end of the share's 95% (Wilson) interval."""
+
+
 class ConsultationBrief(BaseModel):
     """One consultation in a report's list (e.g. the worst ones)."""
 
@@ -1011,6 +1030,8 @@ class RunAnalysis(BaseModel):
     """pass^k over trials: chance that k trials of a case all pass."""
     pass_k_by_doctor: dict[str, dict[int, float]] = Field(default_factory=dict)
     """pass^k for each doctor alone."""
+    simulator: dict[str, SimulatorShare] = Field(default_factory=dict)
+    """For each doctor, the share of its failed items the simulated side caused."""
     agreement: list[Agreement] = Field(default_factory=list)
     """Judge agreement, over all items and per axis."""
     calibration: list[JudgeCalibration] = Field(default_factory=list)
