@@ -48,21 +48,20 @@ from dataclasses import dataclass, field
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from judges.simulator_review import review
-
-from arena.core.types import Case, Transcript
+from arena.core.types import Case, Persona, Transcript
 from arena.doctors import get_doctor
 from arena.engine import run_consultation
 from arena.models.mock_scripts import register_script
 from cases.knowledge import match_topics, topics
 from cases.synthesizer import generate
 from judges.builtin_rubric import BuiltinRubricJudge
+from judges.simulator_review import review
 from personas.catalog import assign_persona, get_persona
 from personas.factory import get_patient
 from personas.guard import Guard
 from personas.leak_check import LeakCheck
 from personas.measurement import CaseMeasurement
-from personas.plausible import with_typical_facts
+from personas.plausible import PlausibleAnswers
 
 MAX_TURNS = 20
 UNSURE = re.compile(
@@ -116,11 +115,24 @@ class Tally:
     failed: int = 0
     simulator_caused: int = 0
     examples: list[str] = field(default_factory=list)
+    edges: list[str] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
         for k, v in vars(other).items():
             if isinstance(v, int):
                 setattr(self, k, getattr(self, k) + v)
+
+
+def said_by_patient(case: Case, persona: Persona) -> Case:
+    """``case`` with every answer the patient would make up for the topics it leaves out, as facts.
+
+    The guard then backs a claim that is a case fact or one of those answers, and flags only what
+    neither holds.
+    """
+    plausible = PlausibleAnswers(case, proxy=persona.third_person)
+    made = [plausible.answer(t.topic) for t in topics().values() if t.kind == "history"]
+    extra = [a.fact for a in made if a is not None and a.record is not None and a.fact.lay]
+    return case.model_copy(update={"facts": [*case.facts, *extra]})
 
 
 def asked_topic(question: str) -> str | None:
@@ -132,8 +144,18 @@ def asked_topic(question: str) -> str | None:
     return found[0] if found else None
 
 
-def score(case: Case, tr: Transcript, guard: Guard, leaks: LeakCheck) -> Tally:
-    """Tally one transcript's patient and result turns."""
+def score(case: Case, tr: Transcript, guard: Guard, facts_only: Guard, leaks: LeakCheck) -> Tally:
+    """Tally one transcript's patient and result turns.
+
+    Args:
+        case: The case played.
+        tr: Its transcript.
+        guard: A guard over everything the patient may say (facts and made-up answers): what it
+            rejects is unbacked.
+        facts_only: A guard over the case's facts alone: a synthesized reply it finds contradicting
+            one is counted.
+        leaks: The case's leak check.
+    """
     t = Tally()
     history = {f.id: f for f in case.facts if f.disclosure in ("volunteered", "on_ask")}
     covered = {f.topic for f in history.values()}
@@ -166,14 +188,17 @@ def score(case: Case, tr: Transcript, guard: Guard, leaks: LeakCheck) -> Tally:
         t.unasked += sum(1 for x in turn.revealed if x not in on_topic and history.get(x) and topic is not None)
         if topic is not None and topic not in covered:
             t.silent_questions += 1
-            if UNSURE.search(turn.content) or turn.content.strip() == unknown:
+            # The persona's own hedges and beliefs ("I'm not sure you'll understand") are voice, not an answer.
+            said = guard.voice_free(turn.content)
+            if UNSURE.search(said) or turn.content.strip() == unknown:
                 t.edge += 1
+                t.edges.append(f"{case.id} [{tr.persona}]: {prev.content} -> {turn.content}")
         checks = guard.check(turn.content)
         t.claims += len(checks)
         t.unbacked += sum(1 for c in checks if not c.supported)
         if turn.synthesized:
             t.synthesized += 1
-            against = [c for c in checks if c.reason.startswith("contradicts")]
+            against = [c for c in facts_only.check(turn.content) if c.reason.startswith("contradicts")]
             if against:
                 t.contradicting += 1
                 t.examples.append(f"{case.id}: {prev.content} -> {turn.content} ({against[0].reason})")
@@ -231,8 +256,10 @@ def report(name: str, by_persona: dict[str, Tally]) -> Tally:
         f"{total.contradicting} contradicting a case fact; {total.failed} failed rubric items, "
         f"{total.simulator_caused} caused by the simulator"
     )
-    for line in total.examples[:5]:
+    for line in total.examples[:8]:
         print("  contradiction:", line)
+    for line in total.edges[:8]:
+        print("  edge:", line)
     return total
 
 
@@ -251,9 +278,8 @@ def main() -> None:
         causes: Counter[str] = Counter()
         for case, tr in played:
             persona = get_persona(tr.persona)
-            tally = score(
-                case, tr, Guard(with_typical_facts(case, proxy=persona.third_person), persona=persona), LeakCheck(case)
-            )
+            said = Guard(said_by_patient(case, persona), persona=persona)
+            tally = score(case, tr, said, Guard(case, persona=persona), LeakCheck(case))
             verdicts = review(case, tr, asyncio.run(judge.judge(tr, case)))
             failed = [v for v in verdicts if v.outcome == "not_met" and v.points > 0]
             tally.failed = len(failed)
@@ -261,6 +287,7 @@ def main() -> None:
             causes.update(v.simulator_cause for v in failed if v.simulator_cause)
             by_persona[tr.persona].add(tally)
             by_persona[tr.persona].examples.extend(tally.examples)
+            by_persona[tr.persona].edges.extend(tally.edges)
         report(name, by_persona)
         print(f"simulator causes: {dict(causes)}; {len(played)} consultations in {time.perf_counter() - start:.1f} s")
 

@@ -62,14 +62,30 @@ def match_topics(text: str, kinds: Iterable[TopicKind] = ("history",)) -> list[s
         Topic names with at least one keyword (or the topic's own name) in the
         text, ordered by how many keywords matched.
     """
+    return [name for _, name in _scored(text, kinds, by_length=False)]
+
+
+def best_topics(text: str, kinds: Iterable[TopicKind] = ("history",)) -> list[str]:
+    """Return the topics ``text`` names most plainly: those tied for the most keywords matched.
+
+    "Chest X-ray" names both ``chest_xray`` and ``xray``, but the chest X-ray more plainly; a
+    request is for that, not for whatever other X-ray a record holds.
+    """
+    scored = _scored(text, kinds, by_length=True)
+    return [name for hits, name in scored if hits == scored[0][0]] if scored else []
+
+
+def _scored(text: str, kinds: Iterable[TopicKind], *, by_length: bool) -> list[tuple[float, str]]:
     norm = normalise(text)
     wanted = set(kinds)
-    scored: list[tuple[int, str]] = []
+    scored: list[tuple[float, str]] = []
     for t in topics().values():
         if t.kind not in wanted:
             continue
-        hits = sum(1 for kw in (*t.keywords, t.topic.replace("_", " ")) if phrase_in(kw, norm))
+        names = (*t.keywords, t.topic.replace("_", " "))
+        # A longer keyword found says more than a short one inside it ("chest x-ray" over "x-ray").
+        hits = sum(1 + (len(kw.split()) / 10 if by_length else 0) for kw in names if phrase_in(kw, norm))
         if hits:
             scored.append((hits, t.topic))
     scored.sort(key=lambda x: (-x[0], x[1]))
-    return [name for _, name in scored]
+    return scored

@@ -29,7 +29,7 @@ from arena.core.templating import render
 from arena.core.types import Case, PatientReply, SynthesisRule, Synthesized, Usage
 from arena.models import ChatModel, Message
 from cases.kb import Condition, ExamFinding, TestResult, condition_of
-from cases.knowledge import TopicKind, match_topics
+from cases.knowledge import TopicKind, best_topics, match_topics
 from cases.reference import normal_result
 from cases.text import normalise, phrase_in
 from personas.leak_check import LeakCheck
@@ -107,7 +107,7 @@ class CaseMeasurement:
         ids: list[str] = []
         missing: list[tuple[str, str]] = []
         for part in [p for p in _PARTS.split(request) if p.strip()] or [request]:
-            wanted = _topics_named(part, kinds[0])
+            wanted = _best_named(part, kinds[0])
             got = [i for t in wanted for i in self._by_topic.get(t, [])]
             if not got:
                 # A request may name a finding's own keywords rather than a topic.
@@ -197,6 +197,12 @@ class CaseMeasurement:
             return None
         rule = SynthesisRule.GATEKEEPER_MODEL
         return text, Synthesized(topic=topic, rule=rule, text=text, source=self.writer.name)
+
+
+@lru_cache(maxsize=1 << 14)
+def _best_named(text: str, kind: str) -> tuple[str, ...]:
+    # The topics a request names most plainly: "Chest X-ray" is not a request for a neck X-ray.
+    return tuple(best_topics(text, (kind,)))  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=1 << 14)
