@@ -1,0 +1,66 @@
+"""A model-played patient: what a turn records is what its text says, and the case's silences are
+answered as the built-in patient answers them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from arena.core.types import Case, SynthesisRule
+from arena.models import get_model
+from personas.catalog import get_persona
+from personas.llm_patient import LLMPatient
+from personas.plausible import PlausibleAnswers
+
+
+def _reply(case: Case, said: str, question: str):
+    patient = LLMPatient(get_model(f"mock/patient?reply={said}"), case, get_persona("plain"))
+    asyncio.run(patient.open())
+    return patient, asyncio.run(patient.reply(question))
+
+
+def test_not_sure_reveals_nothing_though_the_question_asked_about_a_fact(stemi: Case):
+    rad = next(f for f in stemi.facts if f.topic == "radiation")
+    patient, r = _reply(stemi, "I'm not sure.", "Does the pain spread to your arm or jaw?")
+    assert rad.id in patient.fallback.answer("Does the pain spread to your arm or jaw?").revealed
+    assert r.text == "I'm not sure." and r.revealed == [] and r.synthesized == []
+
+
+def test_a_fact_said_in_its_own_words_is_revealed(stemi: Case):
+    rad = next(f for f in stemi.facts if f.topic == "radiation")
+    _, r = _reply(stemi, rad.lay, "Does the pain spread anywhere?")
+    assert r.revealed == [rad.id] and r.guard == []
+
+
+def test_a_bare_yes_answers_what_was_asked(stemi: Case):
+    smoking = next(f for f in stemi.facts if f.topic == "smoking")
+    _, r = _reply(stemi, "Yes, I do.", "Do you smoke?")
+    assert smoking.id in r.revealed
+
+
+def test_a_denial_of_what_the_case_leaves_out_carries_the_rule(stemi: Case):
+    assert not any(f.topic == "rash" for f in stemi.facts)
+    _, r = _reply(stemi, "No, no rash at all.", "Have you noticed any rash?")
+    assert r.revealed == []
+    assert [(s.topic, s.rule, s.text) for s in r.synthesized] == [("rash", SynthesisRule.DENIAL, "No, no rash at all.")]
+
+
+def test_the_prompt_asks_for_plain_denials_and_carries_the_typical_findings():
+    from cases.synthesizer import generate
+
+    case = next(c for c in generate(40, 5) if not c.atypical and PlausibleAnswers(c).typical() and c.speaker == "self")
+    typical = PlausibleAnswers(case).typical()[0]
+    patient = LLMPatient(get_model("mock/patient"), case, get_persona("plain"))
+    system = patient.messages[0]["content"]
+    assert "a natural denial or an ordinary answer" in system
+    assert f"[{typical.fact.id}] {typical.fact.lay}" in system
+    rule = next(line for line in system.splitlines() if line.startswith("3. "))
+    # "Not sure" only for what a real patient could not know, never for what the case leaves out.
+    assert rule.endswith('Say "I\'m not sure." only about what you could not know.'), rule
+
+
+def test_an_invented_finding_is_replaced_by_a_plausible_answer_not_not_sure(stemi: Case):
+    assert not any(f.topic == "rash" for f in stemi.facts)
+    _, r = _reply(stemi, "I've had a rash all over my arms for weeks.", "Have you noticed any rash?")
+    assert r.guard and r.guard[-1].action == "replaced"
+    assert "not sure" not in r.text.lower()
+    assert [(s.topic, s.rule) for s in r.synthesized] == [("rash", SynthesisRule.DENIAL)]
