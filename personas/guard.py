@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from itertools import combinations
 
 from pydantic import BaseModel, StrictBool, StrictInt, field_validator
@@ -178,6 +178,7 @@ def _clause_denies(text: str) -> bool:
     return negated(plain) and _ASSERTING.search(plain) is None
 
 
+@lru_cache(maxsize=1 << 16)
 def denies(text: str) -> bool:
     """Whether ``text`` only says things are absent or normal ("No fever", "My bowels are fine").
 

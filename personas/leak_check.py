@@ -23,7 +23,7 @@ from importlib import resources
 from importlib.abc import Traversable
 from typing import Any, Literal
 
-from arena.core.types import Case, Fact
+from arena.core.types import Case, Diagnosis, Fact
 from cases.knowledge import topics
 from cases.text import normalise, phrase_in, sentences, words
 
@@ -151,6 +151,7 @@ def _unspelled(text: str) -> list[str]:
     return out
 
 
+@functools.cache
 def _icd_pattern(code: str) -> re.Pattern[str] | None:
     m = re.fullmatch(r"\s*([A-Za-z])(\d{2})(?:\.?([0-9A-Za-z]+))?\s*", code)
     if not m:
@@ -166,6 +167,38 @@ class _Number:
     context: tuple[str, ...]
 
 
+def names_diagnosis(text: str, diagnosis: Diagnosis, permitted: str = "") -> Leak | None:
+    """Return the leak if ``text`` names ``diagnosis`` (a name, a synonym or the ICD-10 code), else None.
+
+    Args:
+        text: What the simulator is about to say.
+        diagnosis: The case's hidden diagnosis.
+        permitted: Words the text may repeat (facts it is allowed to state): a name inside them
+            is the patient's own history, such as a past episode of the same illness.
+    """
+    names = tuple(n for n in dict.fromkeys([diagnosis.name, *diagnosis.synonyms]) if n.strip())
+    return _names_diagnosis(text, names, diagnosis.icd10, permitted)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _names_diagnosis(text: str, names: tuple[str, ...], icd10: str, permitted: str) -> Leak | None:
+    # The simulator says the same lines to thousands of patients with the same few diagnoses.
+    forms = [text, *_unspelled(text)]
+    norms = [_flat(t) for t in forms]
+    permitted_norm = _flat(permitted)
+    for name in names:
+        key = re.sub(r"[-_/]", " ", name)
+        if any(phrase_in(key, n) for n in norms) and not phrase_in(key, permitted_norm):
+            return Leak("diagnosis", name)
+    icd = _icd_pattern(icd10) if icd10 else None
+    if icd is not None:
+        for t in forms:
+            m = icd.search(t)
+            if m:
+                return Leak("icd10", m.group(0))
+    return None
+
+
 class LeakCheck:
     """Finds what a reply about one case must not say."""
 
@@ -176,8 +209,6 @@ class LeakCheck:
             case: The case whose secrets the check guards.
         """
         self.case = case
-        self._names = [n for n in dict.fromkeys([case.diagnosis.name, *case.diagnosis.synonyms]) if n.strip()]
-        self._icd = _icd_pattern(case.diagnosis.icd10) if case.diagnosis.icd10 else None
         history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         told = " ".join(f"{f.text} {f.lay}" for f in history) + f" {case.chief_complaint}"
         self._history_norm = _flat(told)
@@ -238,19 +269,10 @@ class LeakCheck:
             prompt echoes in that order.
         """
         ok = set(allowed)
-        forms = [text, *_unspelled(text)]
-        norms = [_flat(t) for t in forms]
         permitted = " ".join(f"{f.text} {f.lay}" for f in self.case.facts if f.id in ok)
-        permitted_norm = _flat(permitted)
-        for name in self._names:
-            key = re.sub(r"[-_/]", " ", name)
-            if any(phrase_in(key, n) for n in norms) and not phrase_in(key, permitted_norm):
-                return Leak("diagnosis", name)
-        if self._icd is not None:
-            for t in forms:
-                m = self._icd.search(t)
-                if m:
-                    return Leak("icd10", m.group(0))
+        named = names_diagnosis(text, self.case.diagnosis, permitted)
+        if named is not None:
+            return named
         leak = self._result_leak(text, ok)
         if leak:
             return leak

@@ -32,7 +32,7 @@ from cases.kb import Condition, ExamFinding, TestResult, condition_of
 from cases.knowledge import TopicKind, best_topics, match_topics
 from cases.reference import normal_result
 from cases.text import normalise, phrase_in
-from personas.leak_check import LeakCheck
+from personas.leak_check import names_diagnosis
 
 TYPICAL = 0.5
 """A finding present in at least this share of a condition's cases is what the gatekeeper reports for it."""
@@ -68,7 +68,6 @@ class CaseMeasurement:
                 for t in _topics_named(f.text, f.disclosure):
                     if t != f.topic and t not in self._by_topic:
                         self._mentions.setdefault(t, []).append(f.id)
-        self._leaks = LeakCheck(case)
         self._made: dict[str, tuple[str, Synthesized]] = {}
         self._rendered: dict[str, str] = {}
 
@@ -175,8 +174,7 @@ class CaseMeasurement:
         return ref.text, Synthesized(topic=topic, rule=rule, text=ref.text, source=f"reference:{ref.source}")
 
     def _names_diagnosis(self, text: str) -> bool:
-        leak = self._leaks.find(text)
-        return leak is not None and leak.kind in ("diagnosis", "icd10")
+        return names_diagnosis(text, self.case.diagnosis) is not None
 
     async def _write(self, kind: str, topic: str, part: str, usage: Usage) -> tuple[str, Synthesized] | None:
         """A result the gatekeeper model writes for an item the case lacks, or None if it is unusable."""

@@ -35,7 +35,7 @@ from arena.core.types import Case, Fact, FactCategory, SynthesisRule, Synthesize
 from cases.kb import Condition, Finding, condition_of
 from cases.knowledge import topics
 from cases.synthesizer import match_pronouns
-from personas.leak_check import LeakCheck
+from personas.leak_check import names_diagnosis
 from personas.voice import to_third_person
 
 Contradiction = Callable[[str], str | None]
@@ -114,7 +114,6 @@ class PlausibleAnswers:
         """
         self.case = case
         self.check = check
-        self._leaks: LeakCheck | None = None
         self.condition: Condition | None = condition_of(case)
         self.proxy = proxy and case.speaker == "self"
         self.covered = frozenset(f.topic for f in case.facts if f.disclosure in ("volunteered", "on_ask"))
@@ -194,11 +193,8 @@ class PlausibleAnswers:
         return out
 
     def _names_diagnosis(self, line: str) -> bool:
-        if self._leaks is None:
-            self._leaks = LeakCheck(self.case)
-        leak = self._leaks.find(line)
         # The knowledge base's lay lines are the patient's own words; only naming the disease gives it away.
-        return leak is not None and leak.kind in ("diagnosis", "icd10")
+        return names_diagnosis(line, self.case.diagnosis) is not None
 
     def _typical(self, cond: Condition, topic: str) -> Finding | None:
         # An atypical case lacks its condition's hallmarks on purpose: the patient denies them.
