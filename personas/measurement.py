@@ -77,7 +77,7 @@ class CaseMeasurement:
         usage = Usage()
         if self.writer is not None and self.condition is None:
             for topic, part in missing:
-                key = f"{kind}|{topic}"
+                key = _key(kind, topic, part)
                 if key not in self._made:
                     got = await self._write(kind, topic, part, usage)
                     if got is not None:
@@ -136,9 +136,7 @@ class CaseMeasurement:
         return PatientReply(text="; ".join(texts), revealed=found, synthesized=made)
 
     def _synthesize(self, kind: str, topic: str, part: str) -> tuple[str, Synthesized]:
-        key = f"{kind}|{topic}"
-        if topic.startswith("other_"):
-            key = f"{key}|{normalise(part)}"
+        key = _key(kind, topic, part)
         if key not in self._made:
             self._made[key] = self._from_condition(topic) or self._reference(topic, part)
         return self._made[key]
@@ -195,6 +193,11 @@ class CaseMeasurement:
             return None
         rule = SynthesisRule.GATEKEEPER_MODEL
         return text, Synthesized(topic=topic, rule=rule, text=text, source=self.writer.name)
+
+
+def _key(kind: str, topic: str, part: str) -> str:
+    """What a made-up result is kept under: its topic, and for an unnamed test its words too."""
+    return f"{kind}|{topic}|{normalise(part)}" if topic.startswith("other_") else f"{kind}|{topic}"
 
 
 @lru_cache(maxsize=1 << 14)

@@ -58,6 +58,7 @@ def test_simulate_then_export_reads_back_with_datasets(tmp_path, db_url):
         (["simulate", "--persona", "pirate"], "unknown persona"),
         (["simulate", "--cases", "-3"], "--cases"),
         (["simulate", "--case-file", "missing.jsonl"], "missing.jsonl: no such file"),
+        (["simulate", "--gatekeeper", "builtin/oracle"], "--gatekeeper: unknown built-in gatekeeper"),
         (["show", "run-doesnotexist"], "no medarena database at"),
     ],
 )
@@ -122,3 +123,46 @@ def test_guard_verifier_and_matcher_reach_the_patients_in_the_actors(tmp_path, d
     assert patient_calls(runs["verified"]) > sum(
         1 for t in store.transcripts(runs["verified"]) for turn in t.turns if turn.role == "patient"
     )
+
+
+def test_the_gatekeeper_model_writes_results_for_cases_the_knowledge_base_does_not_know(tmp_path, db_url):
+    """Real NEJM cases (none in the knowledge base), a gatekeeper model in the actors, its results marked."""
+    from pathlib import Path
+
+    from arena.core.store import Store
+
+    public = Path(__file__).resolve().parents[2] / "data" / "public" / "agentclinic_nejm.jsonl"
+    r = arena(tmp_path, "cases", "import", str(public), "--format", "agentclinic", "--out", "nejm.jsonl")
+    assert r.returncode == 0, r.stderr[-3000:]
+    written = "Serum ferritin 120 ug/L (ref 30-400)."
+    r = arena(
+        tmp_path,
+        *("simulate", "--cases", "4", "--case-file", "nejm.jsonl", "--no-judge", "--actors", "1"),
+        *("--doctor", "builtin/checklist?diligence=1.0", "--gatekeeper", f"mock/patient?reply={written}"),
+        db=db_url,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    store = Store(db_url)
+    (run, n, errors), *_ = store.list_runs()
+    assert (n, errors) == (4, 0) and run.config.gatekeeper == f"mock/patient?reply={written}"
+    made = [
+        (turn.content, s)
+        for t in store.transcripts(run.id)
+        for turn in t.turns
+        if turn.role == "measurement"
+        for s in turn.synthesized
+    ]
+    by_model = [s for content, s in made if s.rule == "gatekeeper_model"]
+    assert by_model and all(s.text == written and s.source == run.config.gatekeeper for s in by_model)
+    assert all(content for content, _ in made)
+    # The model is asked at most once per result it wrote (a repeated order is answered as before), at
+    # least once per consultation and item, and its calls are on the gatekeeper's bill.
+    wrote = [
+        (t.id, s.topic)
+        for t in store.transcripts(run.id)
+        for turn in t.turns
+        for s in turn.synthesized
+        if s.rule == "gatekeeper_model"
+    ]
+    calls = sum(t.usage["gatekeeper"].calls for t in store.transcripts(run.id) if "gatekeeper" in t.usage)
+    assert len(set(wrote)) <= calls <= len(wrote)
