@@ -95,9 +95,10 @@ def test_a_case_the_knowledge_base_knows_never_asks_the_model(stemi):
 def test_each_unnamed_test_is_written_once_under_its_own_words(unknown_to_the_kb):
     case = unknown_to_the_kb[2]
     gatekeeper = CaseMeasurement(case, writer=get_model("mock/results"))
-    first = asyncio.run(gatekeeper.measure("test", "bone marrow biopsy"))
+    first = asyncio.run(gatekeeper.measure("test", "nerve conduction study"))
     second = asyncio.run(gatekeeper.measure("test", "tilt-table study"))
-    again = asyncio.run(gatekeeper.measure("test", "bone marrow biopsy"))
+    again = asyncio.run(gatekeeper.measure("test", "nerve conduction study"))
+    assert [r.revealed for r in (first, second)] == [[], []]  # nothing of the case's answers them
     assert [r.usage.calls for r in (first, second, again)] == [1, 1, 0]
     for r in (first, second, again):
         assert [(s.topic, s.rule) for s in r.synthesized] == [("other_test", SynthesisRule.GATEKEEPER_MODEL)]
