@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from arena.cli_cases import cases_app
@@ -406,10 +407,19 @@ def show(
     colours = {"doctor": "cyan", "patient": "green", "measurement": "magenta"}
     for turn in tr.turns:
         out.print(
-            f"[{colours.get(turn.role, 'white')}]{turn.index:>3} {turn.role:>11}[/]: {turn.content}",
+            f"[{colours.get(turn.role, 'white')}]{turn.index:>3} {turn.role:>11}[/]: {escape(turn.content)}",
             markup=True,
             highlight=False,
         )
+        for made in turn.synthesized:
+            # Said, but not from the case: a made-up answer or result, with the rule that made it.
+            out.print(
+                f"[yellow]{'':>16}~ synthesized {made.topic}: {made.rule.value}"
+                + (f" ({escape(made.source)})" if made.source else "")
+                + "[/]",
+                markup=True,
+                highlight=False,
+            )
     if tr.final:
         out.print(f"final: {tr.final.diagnosis} | differential: {', '.join(tr.final.differential)}")
         out.print(f"plan: {tr.final.plan}")

@@ -438,6 +438,9 @@ def _sections(
 
 
 def _turn_note(turn: Turn) -> str:
+    if turn.synthesized:
+        # The reader must tell a made-up answer from the case's own facts.
+        return "synthesized: " + ", ".join(f"{s.topic} ({s.rule.value.replace('_', ' ')})" for s in turn.synthesized)
     a = turn.action
     if a is None or a.kind == "ask":
         return ""

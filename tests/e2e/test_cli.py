@@ -166,3 +166,19 @@ def test_the_gatekeeper_model_writes_results_for_cases_the_knowledge_base_does_n
     ]
     calls = sum(t.usage["gatekeeper"].calls for t in store.transcripts(run.id) if "gatekeeper" in t.usage)
     assert len(set(wrote)) <= calls <= len(wrote)
+
+
+def test_show_marks_what_the_simulator_made_up(tmp_path, db_url):
+    from arena.core.store import Store
+
+    r = arena(tmp_path, "simulate", "--cases", "3", "--no-judge", "--actors", "1", db=db_url)
+    assert r.returncode == 0, r.stderr[-3000:]
+    store = Store(db_url)
+    (run, _, _), *_ = store.list_runs()
+    tr = next(t for t in store.transcripts(run.id) if any(turn.synthesized for turn in t.turns))
+    made = [s for turn in tr.turns for s in turn.synthesized]
+    shown = arena(tmp_path, "show", run.id, tr.id, db=db_url)
+    assert shown.returncode == 0, shown.stderr
+    lines = [ln.strip() for ln in shown.stdout.splitlines() if "~ synthesized" in ln]
+    assert len(lines) == len(made)
+    assert lines[0].startswith(f"~ synthesized {made[0].topic}: {made[0].rule.value}")

@@ -14,6 +14,8 @@ from arena.core.types import (
     FinalAnswer,
     JudgeCalibration,
     RunAnalysis,
+    SynthesisRule,
+    Synthesized,
     Transcript,
     Turn,
     Verdict,
@@ -109,7 +111,15 @@ def make_transcripts() -> dict[str, Transcript]:
                 content="Let me listen to your heart.",
                 action=DoctorAction(kind="exam", request="auscultation"),
             ),
-            Turn(consultation_id=C1, index=2, role="measurement", content="Heart sounds normal & regular."),
+            Turn(
+                consultation_id=C1,
+                index=2,
+                role="measurement",
+                content="Heart sounds normal & regular.",
+                synthesized=[
+                    Synthesized(topic="cardiovascular_exam", rule=SynthesisRule.REFERENCE_NORMAL, text="normal")
+                ],
+            ),
         ],
         final=FinalAnswer(diagnosis=f"GERD {EVIL}", differential=["Tom & Jerry syndrome"], plan="Antacids"),
         stop_reason="final_answer",
@@ -334,6 +344,8 @@ def test_transcript_sections_show_turns_final_and_verdicts(html: str) -> None:
     assert '<div class="turn role-doctor">' in sec
     assert '<div class="turn role-measurement">' in sec
     assert "exam: auscultation" in sec
+    # A made-up result is told apart from the case's findings.
+    assert "synthesized: cardiovascular_exam (reference normal)" in sec
     assert "<strong>Diagnosis:</strong> GERD &lt;script&gt;" in sec
     assert "Antacids" in sec
     assert "<th>judge-a</th><th>judge-b</th><th>committee</th>" in sec
