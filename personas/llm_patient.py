@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 from arena.core.templating import render
-from arena.core.types import Case, GuardEvent, PatientReply, Persona, Synthesized, Usage
+from arena.core.types import Case, GuardEvent, PatientReply, Persona, SynthesisRule, Synthesized, Usage
 from arena.models import ChatModel, Message
+from cases.text import sentences
 from personas.builtin_patient import BuiltinPatient
 from personas.guard import ClaimCheck, Guard
 from personas.leak_check import LeakCheck
@@ -17,6 +18,15 @@ _UNSURE = re.compile(
     re.IGNORECASE,
 )
 """How a reply says it does not know: such a reply tells the doctor nothing, whatever it was asked."""
+
+_AFFIRMS = re.compile(
+    r"\s*(?:yes|yeah|yep|i do|i have|i am|i did|it does|it is|it did|that's right|correct"
+    r"|he does|she does|he has|she has)\b",
+    re.IGNORECASE,
+)
+"""How a reply with no clinical words of its own says yes to what it was asked."""
+
+_EDGE_REASONS = frozenset({"withholds a fact the patient knows", "not sure where a patient would answer"})
 
 DEFAULT_TRIES = 2
 """Regenerations the guard asks for before the built-in patient's answer is used."""
@@ -112,6 +122,9 @@ class LLMPatient:
             checks = await self.guard.acheck(text)
             rejected = [c for c in checks if not c.supported]
             _add_difference(usage, self.guard.usage, verifier_before)
+            edge = self._shows_edge(text, bounded)
+            if edge is not None and not rejected:
+                rejected = [edge]
             if not rejected:
                 break
             last = attempt == self.tries
@@ -133,6 +146,28 @@ class LLMPatient:
         revealed, synthesized = self._what_it_says(text, checks, bounded)
         return PatientReply(text=text, revealed=revealed, synthesized=synthesized, guard=guard, usage=usage)
 
+    def _shows_edge(self, text: str, bounded: PatientReply) -> ClaimCheck | None:
+        """A "not sure" where the patient knows the answer, as a claim to send back; else None.
+
+        It withholds a fact the question asked about, or, where the case is silent, tells the doctor
+        the topic lies outside the case, which a doctor model can learn to read. Only what the speaker
+        could not know (:data:`~arena.core.types.SynthesisRule.UNKNOWABLE`) may be answered so.
+        """
+        # The persona's hedges ("I don't know the proper words") are voice; its own "not sure" is not.
+        said = self.guard.voice_free(text)
+        own = self.persona.unknown_reply.strip().rstrip(".").lower()
+        found = _UNSURE.search(said) or (_UNSURE.search(text) if own and own in text.lower() else None)
+        if found is None:
+            return None
+        if bounded.revealed:
+            reason = "withholds a fact the patient knows"
+        elif any(s.rule != SynthesisRule.UNKNOWABLE for s in bounded.synthesized):
+            reason = "not sure where a patient would answer"
+        else:
+            return None
+        claim = next((s for s in sentences(said) if _UNSURE.search(s)), found.group(0))
+        return ClaimCheck(claim=claim, supported=False, reason=reason)
+
     def _what_it_says(
         self, text: str, checks: list[ClaimCheck], bounded: PatientReply
     ) -> tuple[list[str], list[Synthesized]]:
@@ -140,18 +175,18 @@ class LLMPatient:
 
         The judges credit the doctor with what a turn reveals, so it must be what the text says,
         not what the question asked about: "I'm not sure" reveals nothing. A reply with no
-        clinical claim ("Yes, I do") answers the question it was asked, so it tells what the
-        built-in patient would have told.
+        clinical claim but a plain yes ("Yes, I do") answers the question it was asked, so it tells
+        what the built-in patient would have told; "Sorry, say that again?" tells nothing.
         """
         backed = list(dict.fromkeys(c.fact_id for c in checks if c.supported and c.fact_id))
         if backed:
             revealed = [i for i in backed if not is_synthesized(i)]
             synthesized = [self._typical[i].model_copy(update={"text": text}) for i in backed if i in self._typical]
-        elif checks or _UNSURE.search(text):
-            revealed, synthesized = [], []
-        else:
+        elif not checks and _AFFIRMS.match(text) and not _UNSURE.search(text):
             revealed = bounded.revealed
             synthesized = [s.model_copy(update={"text": text}) for s in bounded.synthesized]
+        else:
+            revealed, synthesized = [], []
         if not revealed and not synthesized and checks and all(c.supported for c in checks):
             # Denials of what the case leaves out: the rule the built-in patient would have used.
             synthesized = [s.model_copy(update={"text": text}) for s in bounded.synthesized]
@@ -159,7 +194,14 @@ class LLMPatient:
 
 
 def _feedback(rejected: list[ClaimCheck], persona: Persona) -> Message:
-    content = render("personas", "guard_feedback.j2", claims=rejected, unknown_reply=persona.unknown_reply)
+    edge = [c for c in rejected if c.reason in _EDGE_REASONS]
+    content = render(
+        "personas",
+        "guard_feedback.j2",
+        claims=[c for c in rejected if c not in edge],
+        unsure=edge,
+        unknown_reply=persona.unknown_reply,
+    )
     return {"role": "user", "content": content}
 
 

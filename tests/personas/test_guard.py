@@ -164,7 +164,7 @@ def test_a_patient_built_with_a_verifier_passes_its_verdicts_to_the_turn(stemi: 
 
 def test_guard_events_are_stored_on_the_patient_turns(stemi: Case):
     seen: list[list[dict]] = []
-    _sequence_script("guard-once", [FABRICATED, "I'm not sure."], seen)
+    _sequence_script("guard-once", [FABRICATED, "Pardon?"], seen)
     patient = LLMPatient(get_model("mock/guard-once"), stemi, get_persona("plain"))
     tr = asyncio.run(
         run_consultation(
@@ -180,7 +180,7 @@ def test_guard_events_are_stored_on_the_patient_turns(stemi: Case):
     guarded = [t for t in tr.turns if t.role == "patient" and t.guard]
     assert len(guarded) == 1
     assert guarded[0].guard[0].claim == FABRICATED and guarded[0].guard[0].action == "regenerated"
-    assert guarded[0].content == "I'm not sure."
+    assert guarded[0].content == "Pardon?" and guarded[0].revealed == []
     dumped = guarded[0].model_dump(mode="json")["guard"][0]
     assert dumped["reason"] == "unsupported" and "attempt" not in dumped
 

@@ -18,11 +18,39 @@ def _reply(case: Case, said: str, question: str):
     return patient, asyncio.run(patient.reply(question))
 
 
-def test_not_sure_reveals_nothing_though_the_question_asked_about_a_fact(stemi: Case):
+def test_a_reply_reveals_only_what_it_says_not_what_was_asked(stemi: Case):
     rad = next(f for f in stemi.facts if f.topic == "radiation")
-    patient, r = _reply(stemi, "I'm not sure.", "Does the pain spread to your arm or jaw?")
+    patient, r = _reply(stemi, "No, I haven't had a rash.", "Does the pain spread to your arm or jaw?")
     assert rad.id in patient.fallback.answer("Does the pain spread to your arm or jaw?").revealed
-    assert r.text == "I'm not sure." and r.revealed == [] and r.synthesized == []
+    assert r.text == "No, I haven't had a rash." and r.guard == []
+    assert r.revealed == []
+
+
+def test_not_sure_about_a_fact_the_patient_knows_is_sent_back_then_replaced(stemi: Case):
+    rad = next(f for f in stemi.facts if f.topic == "radiation")
+    _, r = _reply(stemi, "I'm not sure.", "Does the pain spread to your arm or jaw?")
+    assert [e.action for e in r.guard] == ["regenerated", "regenerated", "replaced"]
+    assert {e.reason for e in r.guard} == {"withholds a fact the patient knows"}
+    assert "not sure" not in r.text.lower() and rad.id in r.revealed
+
+
+def test_not_sure_where_the_case_is_silent_is_replaced_by_a_plausible_answer(stemi: Case):
+    assert not any(f.topic == "rash" for f in stemi.facts)
+    _, r = _reply(stemi, "Hmm, I'm not sure, doctor.", "Have you noticed any rash?")
+    assert r.guard and r.guard[-1].action == "replaced"
+    assert r.guard[0].reason == "not sure where a patient would answer"
+    assert "not sure" not in r.text.lower()
+    assert [(s.topic, s.rule) for s in r.synthesized] == [("rash", SynthesisRule.DENIAL)]
+
+
+def test_not_sure_about_what_a_relative_could_not_know_stands(stemi: Case):
+    proxy = get_persona("caregiver")
+    assert proxy.third_person and stemi.speaker == "self"
+    assert not any(f.topic == "sexual_history" for f in stemi.facts)
+    patient = LLMPatient(get_model("mock/patient?reply=I'm not sure, he's never said."), stemi, proxy)
+    asyncio.run(patient.open())
+    r = asyncio.run(patient.reply("Any new sexual partners recently?"))
+    assert r.guard == [] and r.text == "I'm not sure, he's never said."
 
 
 def test_a_fact_said_in_its_own_words_is_revealed(stemi: Case):
