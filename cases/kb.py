@@ -10,13 +10,13 @@ caregiver would phrase each finding.
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from importlib import resources
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from arena.core.errors import parse_data_file
 from arena.core.types import Case, FileRecord, NonEmpty
 from cases.knowledge import topics
 from cases.text import normalise
@@ -290,14 +290,7 @@ def _kb_dir():  # type: ignore[no-untyped-def]
 
 def _parse(name: str, model: type[KBFile] | type[ComplaintsFile]) -> KBFile | ComplaintsFile:
     raw = _kb_dir().joinpath(name).read_text("utf-8")
-    try:
-        return model.model_validate(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise KBError(f"cases/kb/{name}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise KBError(f"cases/kb/{name}: field {loc}: {err['msg']}") from None
+    return parse_data_file(model, raw, f"cases/kb/{name}", KBError)
 
 
 @cache

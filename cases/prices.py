@@ -12,14 +12,14 @@ their scores.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from arena.core.errors import parse_data_file
 from arena.core.types import CareCost, CareItem, Case, NonEmpty, Turn
 from cases.knowledge import TopicKind, match_topics, topics
 
@@ -154,14 +154,7 @@ def parse_prices(raw: str, name: str = PRICES_FILE) -> PriceList:
     Raises:
         PriceListError: one line naming the file and the field of the first problem.
     """
-    try:
-        prices = PriceList.model_validate(json.loads(raw))
-    except json.JSONDecodeError as exc:
-        raise PriceListError(f"{name}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise PriceListError(f"{name}: field {loc}: {err['msg']}") from None
+    prices = parse_data_file(PriceList, raw, name, PriceListError)
     problems = check_prices(prices)
     if problems:
         raise PriceListError(f"{name}: {problems[0]}")

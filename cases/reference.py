@@ -19,7 +19,6 @@ the request as the doctor worded it (or the entry's ``request_default``).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import zlib
@@ -27,8 +26,9 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from arena.core.errors import parse_data_file
 from arena.core.types import Case, FileRecord, NonEmpty
 from cases.knowledge import topics
 from cases.text import normalise, phrase_in
@@ -336,15 +336,7 @@ def parse_reference_table(text: str, name: str = FILE) -> ReferenceTable:
     Raises:
         ReferenceTableError: one line naming the file and the field (or line) of the first problem.
     """
-    try:
-        table = ReferenceTable.model_validate(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise ReferenceTableError(f"{name}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(file)"
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        raise ReferenceTableError(f"{name}: field {loc}: {msg}") from None
+    table = parse_data_file(ReferenceTable, text, name, ReferenceTableError)
     problems = check_table(table)
     if problems:
         more = f" ({len(problems) - 1} more)" if len(problems) > 1 else ""
