@@ -60,8 +60,9 @@ from personas.catalog import assign_persona, get_persona
 from personas.factory import get_patient
 from personas.guard import Guard
 from personas.leak_check import LeakCheck
+from personas.llm_patient import plausible_answers
 from personas.measurement import CaseMeasurement
-from personas.plausible import PlausibleAnswers
+from personas.plausible import with_answers
 
 MAX_TURNS = 20
 UNSURE = re.compile(
@@ -129,10 +130,7 @@ def said_by_patient(case: Case, persona: Persona) -> Case:
     The guard then backs a claim that is a case fact or one of those answers, and flags only what
     neither holds.
     """
-    plausible = PlausibleAnswers(case, proxy=persona.third_person)
-    made = [plausible.answer(t.topic) for t in topics().values() if t.kind == "history"]
-    extra = [a.fact for a in made if a is not None and a.record is not None and a.fact.lay]
-    return case.model_copy(update={"facts": [*case.facts, *extra]})
+    return with_answers(case, plausible_answers(case, persona).every())
 
 
 def asked_topic(question: str) -> str | None:

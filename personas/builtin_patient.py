@@ -35,6 +35,7 @@ class BuiltinPatient:
         name: str = "builtin/patient",
         matcher: str = DEFAULT_MATCHER,
         guard: Guard | None = None,
+        plausible: PlausibleAnswers | None = None,
     ) -> None:
         """Prepare a patient for one consultation.
 
@@ -45,6 +46,8 @@ class BuiltinPatient:
             matcher: The matcher backend that reads which topics a question asks about.
             guard: The guard that checks what the patient makes up against the case; by default one
                 over the case, built when first needed.
+            plausible: What the patient says where the case is silent; by default worked out here,
+                checked by ``guard``.
         """
         self.name = name
         self.case = case
@@ -53,7 +56,7 @@ class BuiltinPatient:
         self.matcher = get_matcher(matcher)
         self.voice = Voice(persona, case)
         self._guard = guard
-        self.plausible = PlausibleAnswers(case, proxy=persona.third_person, check=self._contradicted)
+        self.plausible = plausible or PlausibleAnswers(case, proxy=persona.third_person, check=self._contradicted)
         self._history = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_topic: dict[str, list[Fact]] = {}
         for f in self._history:

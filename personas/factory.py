@@ -8,10 +8,10 @@ from arena.models import ChatModel, ModelError
 from arena.models.registry import Provider, Role, chat_model, resolve
 from personas.builtin_patient import BuiltinPatient
 from personas.guard import Guard
-from personas.llm_patient import LLMPatient
+from personas.llm_patient import LLMPatient, plausible_answers
 from personas.matching import DEFAULT_MATCHER, MatcherError, get_matcher
 from personas.measurement import CaseMeasurement
-from personas.plausible import with_typical_facts
+from personas.plausible import with_answers
 
 
 def _builtin_patient(name: str, *, case: Case, persona: Persona, **_: object) -> Patient:
@@ -29,9 +29,9 @@ def _chat_patient(
     **_: object,
 ) -> Patient:
     verifier = get_verifier(guard_verifier) if guard_verifier is not None else None
-    told = with_typical_facts(case, proxy=persona.third_person, check=Guard(case, persona=persona).contradicted)
-    guard = Guard(told, matcher=guard_matcher, verifier=verifier, persona=persona)
-    return LLMPatient(chat_model(name), case, persona, guard=guard)
+    plausible = plausible_answers(case, persona)
+    guard = Guard(with_answers(case, plausible.typical()), matcher=guard_matcher, verifier=verifier, persona=persona)
+    return LLMPatient(chat_model(name), case, persona, guard=guard, plausible=plausible)
 
 
 def _case_gatekeeper(name: str, *, case: Case, **_: object) -> Measurement:

@@ -7,11 +7,12 @@ import re
 from arena.core.templating import render
 from arena.core.types import Case, GuardEvent, PatientReply, Persona, SynthesisRule, Synthesized, Usage
 from arena.models import ChatModel, Message
-from cases.text import sentences
+from cases.text import claims, sentences
 from personas.builtin_patient import BuiltinPatient
-from personas.guard import ClaimCheck, Guard
+from personas.guard import ClaimCheck, Guard, denies
 from personas.leak_check import LeakCheck
-from personas.plausible import is_synthesized, plain_answers, with_typical_facts
+from personas.matching import Candidate
+from personas.plausible import PlausibleAnswers, is_synthesized, plain_answers, with_answers
 
 _UNSURE = re.compile(
     r"\b(?:not sure|unsure|don'?t know|do not know|no idea|can'?t say|cannot say|can'?t remember|not that i know)\b",
@@ -52,6 +53,7 @@ class LLMPatient:
         persona: Persona,
         guard: Guard | None = None,
         tries: int = DEFAULT_TRIES,
+        plausible: PlausibleAnswers | None = None,
     ) -> None:
         """Prepare the patient's system prompt.
 
@@ -59,22 +61,22 @@ class LLMPatient:
             model: The chat model that plays the patient.
             case: The case whose facts bound every answer.
             persona: The voice to answer in.
-            guard: The hallucination guard; by default one over the case and persona with the default matcher.
+            guard: The hallucination guard; by default one over the case, its condition's typical
+                findings and the persona, with the default matcher.
             tries: Regenerations after an unsupported claim before falling back to the built-in answer.
+            plausible: What the patient says where the case is silent (see :func:`plausible_answers`).
         """
         self.name = model.name
         self.model = model
         self.persona = persona
-        # The condition's typical findings on topics the case leaves out are the patient's to tell too.
-        told = with_typical_facts(case, proxy=persona.third_person, check=Guard(case, persona=persona).contradicted)
+        plausible = plausible or plausible_answers(case, persona)
+        # The condition's typical findings are the patient's to tell; denials it needs no list for.
+        typical = plausible.typical()
+        told = with_answers(case, typical)
         self.guard = guard or Guard(told, persona=persona)
-        self.fallback = BuiltinPatient(case, persona, guard=self.guard)
+        self.fallback = BuiltinPatient(case, persona, guard=self.guard, plausible=plausible)
         self.tries = tries
-        self._typical = {
-            f.id: Synthesized(topic=f.topic, rule="condition_typical", text=f.lay, source="kb")
-            for f in told.facts
-            if is_synthesized(f.id)
-        }
+        self._made = {a.fact.id: a.record for a in typical if a.record is not None}
         history = [f for f in told.facts if f.disclosure in ("volunteered", "on_ask")]
         system = render(
             "personas",
@@ -119,7 +121,7 @@ class LLMPatient:
                 text = bounded.text
                 break
             verifier_before = self.guard.usage.model_copy()
-            checks = await self.guard.acheck(text)
+            checks = [self._as_answered(c, bounded) for c in await self.guard.acheck(text)]
             rejected = [c for c in checks if not c.supported]
             _add_difference(usage, self.guard.usage, verifier_before)
             edge = self._shows_edge(text, bounded)
@@ -145,6 +147,26 @@ class LLMPatient:
             )
         revealed, synthesized = self._what_it_says(text, checks, bounded)
         return PatientReply(text=text, revealed=revealed, synthesized=synthesized, guard=guard, usage=usage)
+
+    def _as_answered(self, check: ClaimCheck, bounded: PatientReply) -> ClaimCheck:
+        """``check``, accepted when the claim says what the built-in patient made up for this question.
+
+        The prompt asks for a plain denial or an ordinary answer where the case is silent ("I sleep
+        all right"); such a claim rests on no fact, so the guard alone would send it back. It is
+        accepted when it reads like the built-in patient's answer (a close wording, the same
+        polarity), which was itself checked against the case. A claim that contradicts a fact stays
+        rejected.
+        """
+        if check.supported or check.reason.startswith("contradicts") or not bounded.synthesized:
+            return check
+        # Sentence by sentence: one answer may deny one thing and describe another.
+        said = claims(bounded.text)
+        best = self.guard.matcher.support(check.claim, [Candidate(str(i), (s,)) for i, s in enumerate(said)])
+        if best is None or best.score < self.guard.thresholds.support_min:
+            return check
+        if denies(check.claim) != denies(said[int(best.key)]):
+            return check
+        return ClaimCheck(check.claim, True, "plausible answer", score=best.score, firm=False)
 
     def _shows_edge(self, text: str, bounded: PatientReply) -> ClaimCheck | None:
         """A "not sure" where the patient knows the answer, as a claim to send back; else None.
@@ -181,7 +203,7 @@ class LLMPatient:
         backed = list(dict.fromkeys(c.fact_id for c in checks if c.supported and c.fact_id))
         if backed:
             revealed = [i for i in backed if not is_synthesized(i)]
-            synthesized = [self._typical[i].model_copy(update={"text": text}) for i in backed if i in self._typical]
+            synthesized = [self._made[i].model_copy(update={"text": text}) for i in backed if i in self._made]
         elif not checks and _AFFIRMS.match(text) and not _UNSURE.search(text):
             revealed = bounded.revealed
             synthesized = [s.model_copy(update={"text": text}) for s in bounded.synthesized]
@@ -215,3 +237,12 @@ def _add_difference(total: Usage, now: Usage, before: Usage) -> None:
             cost_usd=now.cost_usd - before.cost_usd,
         )
     )
+
+
+def plausible_answers(case: Case, persona: Persona) -> PlausibleAnswers:
+    """What a model-played patient of ``case`` may say where the case is silent, checked against the case.
+
+    Its guard is given every one of these answers, so a model that answers as the built-in patient
+    would is never sent back; its prompt lists the condition's typical findings among the facts.
+    """
+    return PlausibleAnswers(case, proxy=persona.third_person, check=Guard(case, persona=persona).contradicted)

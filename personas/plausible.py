@@ -69,18 +69,13 @@ def plain_answers() -> dict[str, dict[str, tuple[str, ...]]]:
     return {t: {k: tuple(v) for k, v in variants.items()} for t, variants in raw["topics"].items()}
 
 
-def with_typical_facts(case: Case, *, proxy: bool = False, check: Contradiction | None = None) -> Case:
-    """``case`` with its condition's typical findings on the topics it leaves out added as facts.
+def with_answers(case: Case, answers: list[Answer]) -> Case:
+    """``case`` with made-up ``answers`` added to its facts.
 
-    A model-played patient is told them among its facts, and its guard accepts them, so it says what
-    the built-in patient would.
-
-    Args:
-        case: The case.
-        proxy: Whether a relative speaks for an adult patient.
-        check: Finds a case fact a line contradicts; a finding that contradicts one is left out.
+    A model-played patient is told the typical findings among its facts, and its guard is given
+    every answer, so a model that says what the built-in patient would is never sent back.
     """
-    extra = [a.fact for a in PlausibleAnswers(case, proxy=proxy, check=check).typical()]
+    extra = [a.fact for a in answers if a.record is not None and a.fact.lay]
     return case.model_copy(update={"facts": [*case.facts, *extra]}) if extra else case
 
 
@@ -121,15 +116,19 @@ class PlausibleAnswers:
         self.child = case.speaker == "caregiver"
         self._made: dict[str, Answer | None] = {}
 
-    def typical(self) -> list[Answer]:
-        """The condition's typical findings on every topic the case leaves out."""
+    def every(self) -> list[Answer]:
+        """The made-up answer on every history topic the case leaves out (none for what is unknowable)."""
         out = []
         for topic in topics().values():
             if topic.kind == "history" and topic.topic not in self.covered:
                 made = self.answer(topic.topic)
-                if made is not None and made.record is not None and made.record.rule == SynthesisRule.CONDITION_TYPICAL:
+                if made is not None and made.record is not None and made.fact.lay:
                     out.append(made)
         return out
+
+    def typical(self) -> list[Answer]:
+        """The condition's typical findings on every topic the case leaves out."""
+        return [a for a in self.every() if a.record is not None and a.record.rule == SynthesisRule.CONDITION_TYPICAL]
 
     def answer(self, topic: str) -> Answer | None:
         """The answer on ``topic``; None if the case covers the topic or nothing fits it.

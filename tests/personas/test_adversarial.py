@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,10 @@ from cases.loader import builtin_cases, iter_jsonl
 from cases.synthesizer import generate
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import get_persona, personas
+from personas.guard import Guard
 from personas.leak_check import LeakCheck
-from personas.llm_patient import DEFAULT_TRIES, LLMPatient
+from personas.llm_patient import DEFAULT_TRIES, LLMPatient, plausible_answers
+from personas.plausible import PlausibleAnswers, with_answers
 
 SUITE = Path(personas_pkg.__file__).parent / "data" / "adversarial.jsonl"
 TURNS: list[dict[str, str]] = [obj for _, obj in iter_jsonl(SUITE)]
@@ -131,7 +134,18 @@ def _leaky(messages: list[dict[str, str]], params: dict[str, str]) -> str:
 def _truthful(messages: list[dict[str, str]], params: dict[str, str]) -> str:
     """A chat model that keeps to the facts: the built-in patient's own words in the persona's voice."""
     case = _CASES[params["case"]]
-    return BuiltinPatient(case, get_persona(params.get("persona", "plain"))).answer(messages[-1]["content"]).text
+    persona = get_persona(params.get("persona", "plain"))
+    plausible, guard = _made_up(case.id, persona.id)
+    return BuiltinPatient(case, persona, guard=guard, plausible=plausible).answer(messages[-1]["content"]).text
+
+
+@cache
+def _made_up(case_id: str, persona_id: str) -> tuple[PlausibleAnswers, Guard]:
+    # The built-in patient as a model-played one falls back on it: the same made-up answers, checked
+    # by a guard that knows the condition's typical findings. Worked out once per case and voice.
+    case, persona = _CASES[case_id], get_persona(persona_id)
+    plausible = plausible_answers(case, persona)
+    return plausible, Guard(with_answers(case, plausible.typical()), persona=persona)
 
 
 register_script("leaky_patient", _leaky)
