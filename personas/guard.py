@@ -199,6 +199,11 @@ OPPOSED_MARGIN = 0.2
 """How far behind a wording of the opposite polarity a matching one may score and still back the claim."""
 
 
+def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """How much two readings agree: the probability mass they share, from 0 (none) to 1 (the same)."""
+    return sum(min(p, b.get(t, 0.0)) for t, p in a.items())
+
+
 @dataclass(frozen=True)
 class _Wording:
     fact_id: str
@@ -236,6 +241,7 @@ class Guard:
         self.thresholds = self.matcher.guard_thresholds
         self._held_out = frozenset(held_out)
         self._readings: dict[str, dict[str, float]] = {}
+        self._fact_readings: list[dict[str, float]] | None = None
         self.verifier = verifier
         self.facts: list[Fact] = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_id = {f.id: f for f in self.facts}
@@ -339,7 +345,43 @@ class Guard:
             )
             if off is not None:
                 return off
+            if not got.firm:
+                stray = self._reads_unlike(claim)
+                if stray is not None:
+                    return stray
         return got
+
+    def _reads_unlike(self, claim: str) -> ClaimCheck | None:
+        """Reject a loosely backed ``claim`` that reads unlike every wording of the case's facts, or None.
+
+        A loose backing rests on a few shared words or on the topic the reader puts the claim on. A true
+        paraphrase reads like some wording of a fact, whatever the fact's topic is called (and whichever
+        fact lent it the words); a new finding that shares a word or two with a fact ("I've gone croaky
+        for a few weeks" beside "a few drinks a week") reads like none of them. Only a claim the reader
+        also gives some chance of being about a topic the facts never touch is rejected: that is where
+        the new findings are.
+        """
+        odds = self._topic_odds(claim)
+        if not odds:
+            return None
+        stray = max((p for t, p in odds.items() if t not in self.covered), default=0.0)
+        if stray < self.thresholds.reader_stray_min:
+            return None
+        agreement = max((_overlap(odds, r) for r in self._wording_readings()), default=1.0)
+        if agreement >= self.thresholds.reader_agree_min:
+            return None
+        topic = max((t for t in odds if t not in self.covered), key=odds.__getitem__)
+        return ClaimCheck(claim, False, f"new finding on {topic}", score=agreement)
+
+    def _wording_readings(self) -> list[dict[str, float]]:
+        """The topic reader's reading of every wording of every fact (and its clauses), read once in one batch.
+
+        Keywords are left out: a list of words reads as no sentence does.
+        """
+        if self._fact_readings is None:
+            texts = list(dict.fromkeys(t for c in self._singles if not c.key.endswith("\x1fk") for t in c.texts))
+            self._fact_readings = topic_reader(self.matcher.name, self._held_out).read(texts)
+        return self._fact_readings
 
     def _says_wording(self, claim: str, got: ClaimCheck) -> bool:
         """Whether a wording of the backing fact, its topic's words aside, backs ``claim`` beyond the reader's veto."""
@@ -471,8 +513,10 @@ class Guard:
         for s in self.matcher.supports(claim, on_topic):
             if s.score < self.thresholds.topic_support_min:
                 break
-            if claim_denies in self._wordings[s.key].polarities:
-                fid = self._wordings[s.key].fact_id
+            fid = self._wordings[s.key].fact_id
+            # The fact's own polarity, not its keywords' (which say nothing of it): a claim of shivering
+            # shares a keyword with "no fever", yet that fact denies it.
+            if claim_denies in self._polarity.get(fid, self._wordings[s.key].polarities):
                 return ClaimCheck(claim, True, fact_id=fid, score=s.score, firm=s.score >= self.thresholds.support_min)
         if (
             self.thresholds.rescue_topic_min is not None
@@ -481,10 +525,12 @@ class Guard:
         ):
             # Read plainly as about a covered topic: a paraphrase may share only a few words with any
             # one wording, so all of a fact's wordings together are asked.
-            best = self.matcher.support(claim, self._whole)
-            if best is not None and best.score >= self.thresholds.rescue_support_min:
+            for best in self.matcher.supports(claim, self._whole):
+                if best.score < self.thresholds.rescue_support_min:
+                    break
                 fid = self._wordings[best.key].fact_id
-                if self._by_id[fid].topic in self.covered:
+                # Only a fact that asserts something can back a finding; a denial sharing its words cannot.
+                if False in self._polarity.get(fid, frozenset()):
                     return ClaimCheck(claim, True, fact_id=fid, score=best.score, firm=False)
         return None
 

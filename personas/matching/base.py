@@ -86,6 +86,13 @@ class GuardThresholds:
     polarity: "There's no blood in what I cough up" shares its words with a sputum fact, but it denies
     haemoptysis."""
 
+    reader_stray_min: float = NEVER
+    """Probability, by the topic reader, of a topic the case's facts do not cover at which a claim backed only
+    loosely (not firm) must read like some wording of the fact backing it."""
+    reader_agree_min: float = 0.0
+    """How much of its reading (the probability mass over topics) such a claim must share with the reading of
+    one of its fact's wordings: a paraphrase reads like what it paraphrases, a chance overlap of words does not."""
+
     @classmethod
     def untuned(cls, support_min: float, intent_min: float) -> GuardThresholds:
         """Thresholds for a backend never tuned: its own support and intent levels, the tuned-only steps off."""

@@ -10,6 +10,22 @@ _PHRASE_WORDS = frozenset({"how", "out", "in", "on", "off", "up", "down", "with"
 """Stop words that still carry meaning inside a phrase ("how long", "pass out", "live with", "come and go")."""
 
 
+_DERIVED = (("iness", "y"), ("ness", ""), ("ation", "at"), ("ier", "y"), ("iest", "y"), ("ful", ""))
+"""Endings that derive a word from another ("dizziness", "constipation", "heavier", "painful") and what undoes them."""
+
+_MIN_ROOT = 4
+"""Letters a word keeps once an ending is taken off: shorter stems ("ful" from "awful") are other words."""
+
+
+def _root(word: str) -> str:
+    # The question stemmer meets "coughing" and "cough"; a patient also says "constipated" where the record
+    # says "constipation", and "heavier" where it says "heavy", so the guard's words meet at the root.
+    for ending, repl in _DERIVED:
+        if word.endswith(ending) and len(word) - len(ending) >= _MIN_ROOT:
+            return stem(word[: -len(ending)] + repl, "full")
+    return stem(word, "full")
+
+
 def terms(text: str) -> list[str]:
     """Stemmed content words of ``text`` plus stemmed bigrams of neighbouring words.
 
@@ -17,8 +33,8 @@ def terms(text: str) -> list[str]:
     count for more than its words apart.
     """
     toks = words(text, split_compounds=True)
-    out = [stem(t, "full") for t in toks if t not in SPEECH_STOP_WORDS and t not in DENIAL_WORDS and not t.isdigit()]
-    content = [stem(t, "full") for t in toks if t not in SPEECH_STOP_WORDS or t in _PHRASE_WORDS]
+    out = [_root(t) for t in toks if t not in SPEECH_STOP_WORDS and t not in DENIAL_WORDS and not t.isdigit()]
+    content = [_root(t) for t in toks if t not in SPEECH_STOP_WORDS or t in _PHRASE_WORDS]
     out.extend(f"{a}_{b}" for a, b in itertools.pairwise(content))
     return out
 
@@ -26,7 +42,7 @@ def terms(text: str) -> list[str]:
 def unigrams(text: str) -> list[str]:
     """Stemmed content words of ``text`` (no bigrams)."""
     return [
-        stem(t, "full")
+        _root(t)
         for t in words(text, split_compounds=True)
         if t not in SPEECH_STOP_WORDS and t not in DENIAL_WORDS and not t.isdigit()
     ]
