@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 from cases.text import DENIAL_WORDS, SPEECH_STOP_WORDS, stem, words
 
@@ -17,6 +18,7 @@ _MIN_ROOT = 4
 """Letters a word keeps once an ending is taken off: shorter stems ("ful" from "awful") are other words."""
 
 
+@lru_cache(maxsize=1 << 16)
 def _root(word: str) -> str:
     # The question stemmer meets "coughing" and "cough"; a patient also says "constipated" where the record
     # says "constipation", and "heavier" where it says "heavy", so the guard's words meet at the root.
