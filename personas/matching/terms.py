@@ -21,7 +21,7 @@ _MIN_ROOT = 4
 @lru_cache(maxsize=1 << 16)
 def _root(word: str) -> str:
     # The question stemmer meets "coughing" and "cough"; a patient also says "constipated" where the record
-    # says "constipation", and "heavier" where it says "heavy", so the guard's words meet at the root.
+    # says "constipation", and "heavier" where it says "heavy", so a claim's words meet a fact's at the root.
     for ending, repl in _DERIVED:
         if word.endswith(ending) and len(word) - len(ending) >= _MIN_ROOT:
             return stem(word[: -len(ending)] + repl, "full")
@@ -35,14 +35,18 @@ def terms(text: str) -> list[str]:
     count for more than its words apart.
     """
     toks = words(text, split_compounds=True)
-    out = [_root(t) for t in toks if t not in SPEECH_STOP_WORDS and t not in DENIAL_WORDS and not t.isdigit()]
-    content = [_root(t) for t in toks if t not in SPEECH_STOP_WORDS or t in _PHRASE_WORDS]
+    out = [stem(t, "full") for t in toks if t not in SPEECH_STOP_WORDS and t not in DENIAL_WORDS and not t.isdigit()]
+    content = [stem(t, "full") for t in toks if t not in SPEECH_STOP_WORDS or t in _PHRASE_WORDS]
     out.extend(f"{a}_{b}" for a, b in itertools.pairwise(content))
     return out
 
 
 def unigrams(text: str) -> list[str]:
-    """Stemmed content words of ``text`` (no bigrams)."""
+    """Stemmed content words of ``text`` (no bigrams), derived forms taken back to their root.
+
+    A claim's words are weighed against a fact's ("constipated" against "constipation"); the terms a
+    question is ranked by keep derived forms apart, since there "sickness" is not "sick" (contacts).
+    """
     return [
         _root(t)
         for t in words(text, split_compounds=True)
