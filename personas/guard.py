@@ -7,9 +7,14 @@ a fact, since a patient may deny what the record does not mention. A claim
 that reads as being about a topic the case's facts never touch is a new
 finding, however many words it shares with a fact on a covered topic; a
 topic reader trained on the knowledge base's phrasings says what a claim is
-about, and may back a paraphrase that shares no word with its fact. An
-optional LLM verifier gets the last word on claims the matcher could not
-back. The LLM patient feeds rejected claims back and asks again.
+about, and may back a paraphrase that shares no word with its fact. A
+finding reader says which of the knowledge base's findings a sentence is
+like: a claim like the same findings as a wording of a fact says that fact,
+and a claim backed only loosely that reads unlike every wording of the facts
+(and somewhat like a topic they never touch) is a new finding. A finding the
+claim asserts never rests on a fact that denies it. An optional LLM verifier
+gets the last word on claims the matcher could not back. The LLM patient
+feeds rejected claims back and asks again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import combinations
+from typing import Any
 
 from pydantic import BaseModel, StrictBool, StrictInt, field_validator
 
@@ -38,6 +44,7 @@ from personas.matching import (
     get_matcher,
     topic_candidates,
 )
+from personas.matching.finding_reader import finding_reader
 from personas.matching.terms import unigrams
 from personas.matching.topic_reader import topic_reader
 
@@ -200,6 +207,11 @@ OPPOSED_MARGIN = 0.2
 """How far behind a wording of the opposite polarity a matching one may score and still back the claim."""
 
 
+def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """How much two readings agree: the probability mass they share, from 0 (none) to 1 (the same)."""
+    return sum(min(p, b.get(t, 0.0)) for t, p in a.items())
+
+
 @dataclass(frozen=True)
 class _Wording:
     fact_id: str
@@ -237,6 +249,9 @@ class Guard:
         self.thresholds = self.matcher.guard_thresholds
         self._held_out = frozenset(held_out)
         self._readings: dict[str, dict[str, float]] = {}
+        self._fact_readings: list[dict[str, float]] | None = None
+        self._plain: list[tuple[str, str]] | None = None
+        self._fact_profiles: Any = None
         self.verifier = verifier
         self.facts: list[Fact] = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_id = {f.id: f for f in self.facts}
@@ -326,10 +341,12 @@ class Guard:
         A claim is backed by a wording of a fact (or a clause of one, or two facts
         together) that covers it and has the same polarity. Covered only by
         wordings of the opposite polarity, it contradicts that fact. Covered by
-        none, it passes only as a plain denial, or when the topic reader is
-        sure it is about a topic the facts cover. Backed by shared words, it is
+        none, it passes as a plain denial, when the topic reader is sure it is
+        about a topic the facts cover, or when it is like the same findings of
+        the knowledge base as a wording of a fact. Backed by shared words, it is
         still a new finding when the reader puts it on topics the facts never
-        touch.
+        touch, or, backed only loosely, when it reads unlike every wording of
+        the facts.
         """
         claim_denies = denies(claim)
         got = self._match_reading(claim, claim_denies)
@@ -340,7 +357,86 @@ class Guard:
             )
             if off is not None:
                 return off
+            if not got.firm:
+                stray = self._reads_unlike(claim)
+                if stray is not None:
+                    return stray
+        if not got.supported and got.reason == "unsupported":
+            return self._like_a_fact(claim, claim_denies) or got
         return got
+
+    def _reads_unlike(self, claim: str) -> ClaimCheck | None:
+        """Reject a loosely backed ``claim`` that reads unlike every wording of the case's facts, or None.
+
+        A loose backing rests on a few shared words or on the topic the reader puts the claim on. A true
+        paraphrase reads like some wording of a fact, whatever the fact's topic is called (and whichever
+        fact lent it the words): the topic reader reads them alike, and they are like the same findings
+        of the knowledge base. A new finding that shares a word or two with a fact ("I've gone croaky for
+        a few weeks" beside "a few drinks a week") is like none of them. Only a claim the reader also
+        gives some chance of being about a topic the facts never touch is rejected: that is where the
+        new findings are.
+        """
+        odds = self._topic_odds(claim)
+        if not odds:
+            return None
+        stray = max((p for t, p in odds.items() if t not in self.covered), default=0.0)
+        if stray < self.thresholds.reader_stray_min:
+            return None
+        agreement = max((_overlap(odds, r) for r in self._wording_readings()), default=1.0)
+        likeness, _ = self._finding_likeness(claim)
+        if agreement >= self.thresholds.reader_agree_min and likeness >= self.thresholds.finding_like_min:
+            return None
+        topic = max((t for t in odds if t not in self.covered), key=odds.__getitem__)
+        return ClaimCheck(claim, False, f"new finding on {topic}", score=min(agreement, likeness))
+
+    def _like_a_fact(self, claim: str, claim_denies: bool) -> ClaimCheck | None:
+        """Back ``claim`` by the fact one of whose wordings is like the same findings, or None.
+
+        A paraphrase may share no word with any wording of its fact ("She's off her food" beside "She's
+        hardly eating"), yet be like the same findings of the knowledge base.
+        """
+        likeness, fact_id = self._finding_likeness(claim)
+        if likeness < self.thresholds.finding_backs or claim_denies not in self._polarity.get(fact_id, frozenset()):
+            return None
+        return ClaimCheck(claim, True, "like " + fact_id, fact_id=fact_id, score=likeness, firm=False)
+
+    def _plain_wordings(self) -> list[tuple[str, str]]:
+        """Every wording of every fact, and each clause of one, with its fact id.
+
+        Keywords are left out: a list of words reads as no sentence does.
+        """
+        if self._plain is None:
+            pairs = (
+                (self._wordings[c.key].fact_id, t)
+                for c in self._singles
+                if not c.key.endswith("\x1fk")
+                for t in c.texts
+            )
+            self._plain = list(dict.fromkeys(pairs))
+        return self._plain
+
+    def _wording_readings(self) -> list[dict[str, float]]:
+        """The topic reader's reading of every plain wording of the facts, read once in one batch."""
+        if self._fact_readings is None:
+            texts = [t for _, t in self._plain_wordings()]
+            self._fact_readings = topic_reader(self.matcher.name, self._held_out).read(texts)
+        return self._fact_readings
+
+    def _finding_likeness(self, claim: str) -> tuple[float, str]:
+        """How like the same findings ``claim`` and the closest plain wording of a fact are, and that fact's id.
+
+        Likeness runs from 0 to 1; it is (0, "") when the backend does without the finding reader.
+        """
+        if self.thresholds.finding_like_min <= 0 and self.thresholds.finding_backs > 1:
+            return 0.0, ""
+        reader = finding_reader(self._held_out)
+        if self._fact_profiles is None:
+            self._fact_profiles = reader.profiles([t for _, t in self._plain_wordings()])
+        likes = (self._fact_profiles @ reader.profiles([claim]).T).toarray().ravel()
+        if not len(likes):
+            return 0.0, ""
+        best = int(likes.argmax())
+        return float(likes[best]), self._plain_wordings()[best][0]
 
     def _says_wording(self, claim: str, got: ClaimCheck) -> bool:
         """Whether a wording of the backing fact, its topic's words aside, backs ``claim`` beyond the reader's veto."""
@@ -410,8 +506,11 @@ class Guard:
     def _match_reading(self, claim: str, claim_denies: bool) -> ClaimCheck:
         best_score = 0.0
         opposed: Scored | None = None
+        singles: list[Scored] = []
         for cands in (self._singles, None):
             ranked = self.matcher.supports(claim, cands if cands is not None else self._pair_candidates())
+            if cands is not None:
+                singles = ranked
             if ranked:
                 best_score = max(best_score, ranked[0].score)
             for s in ranked:
@@ -427,7 +526,11 @@ class Guard:
             if opposed is not None:
                 break
         if opposed is None:
-            backed = self._topic_backed(claim, claim_denies) or self._reader_backed(claim, claim_denies)
+            backed = (
+                self._topic_backed(claim, claim_denies)
+                or self._reader_backed(claim, claim_denies)
+                or self._nearly_said(claim, claim_denies, singles)
+            )
             if backed is not None:
                 return backed
         if opposed is not None:
@@ -439,6 +542,19 @@ class Guard:
         if claim_denies:
             return ClaimCheck(claim, True, score=best_score)
         return ClaimCheck(claim, False, "unsupported", score=best_score)
+
+    def _nearly_said(self, claim: str, claim_denies: bool, ranked: Sequence[Scored]) -> ClaimCheck | None:
+        """Back ``claim`` loosely by the fact of its polarity whose wording shares nearly enough of its words, or None.
+
+        Such a backing is not firm, so the readers must agree with it (see :meth:`_check_reading`).
+        """
+        for s in ranked:
+            if s.score < self.thresholds.near_support_min:
+                break
+            fid = self._wordings[s.key].fact_id
+            if claim_denies in self._polarity.get(fid, frozenset()):
+                return ClaimCheck(claim, True, fact_id=fid, score=s.score, firm=False)
+        return None
 
     def topic_reading(self, claim: str) -> tuple[list[Scored], float, float]:
         """How ``claim`` reads against the history topics.
@@ -472,8 +588,10 @@ class Guard:
         for s in self.matcher.supports(claim, on_topic):
             if s.score < self.thresholds.topic_support_min:
                 break
-            if claim_denies in self._wordings[s.key].polarities:
-                fid = self._wordings[s.key].fact_id
+            fid = self._wordings[s.key].fact_id
+            # The fact's own polarity, not its keywords' (which say nothing of it): a claim of shivering
+            # shares a keyword with "no fever", yet that fact denies it.
+            if claim_denies in self._polarity.get(fid, self._wordings[s.key].polarities):
                 return ClaimCheck(claim, True, fact_id=fid, score=s.score, firm=s.score >= self.thresholds.support_min)
         if (
             self.thresholds.rescue_topic_min is not None
@@ -482,10 +600,12 @@ class Guard:
         ):
             # Read plainly as about a covered topic: a paraphrase may share only a few words with any
             # one wording, so all of a fact's wordings together are asked.
-            best = self.matcher.support(claim, self._whole)
-            if best is not None and best.score >= self.thresholds.rescue_support_min:
+            for best in self.matcher.supports(claim, self._whole):
+                if best.score < self.thresholds.rescue_support_min:
+                    break
                 fid = self._wordings[best.key].fact_id
-                if self._by_id[fid].topic in self.covered:
+                # Only a fact that asserts something can back a finding; a denial sharing its words cannot.
+                if False in self._polarity.get(fid, frozenset()):
                     return ClaimCheck(claim, True, fact_id=fid, score=best.score, firm=False)
         return None
 

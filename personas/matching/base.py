@@ -86,6 +86,22 @@ class GuardThresholds:
     polarity: "There's no blood in what I cough up" shares its words with a sputum fact, but it denies
     haemoptysis."""
 
+    near_support_min: float = NEVER
+    """Support, short of ``support_min``, at which a wording backs a claim loosely (not firm), so that the
+    readers must agree with it."""
+    reader_stray_min: float = NEVER
+    """Probability, by the topic reader, of a topic the case's facts do not cover at which a claim backed only
+    loosely (not firm) must read like some wording of the fact backing it."""
+    reader_agree_min: float = 0.0
+    """How much of its reading (the probability mass over topics) such a claim must share with the reading of
+    one wording of the case's facts: a paraphrase reads like what it paraphrases, a chance overlap of words
+    does not."""
+    finding_like_min: float = 0.0
+    """How like the same findings of the knowledge base (0 to 1, by
+    :mod:`personas.matching.finding_reader`) such a claim and one wording of the case's facts must be."""
+    finding_backs: float = NEVER
+    """Likeness to the same findings at which a claim no wording backs rests on the fact of that wording."""
+
     @classmethod
     def untuned(cls, support_min: float, intent_min: float) -> GuardThresholds:
         """Thresholds for a backend never tuned: its own support and intent levels, the tuned-only steps off."""

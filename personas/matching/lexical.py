@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 
 from rank_bm25 import BM25Okapi
@@ -40,10 +40,11 @@ class _Index:
     def known(self, t: str) -> bool:
         return t in self.main.idf or t in self.extra.idf
 
-    def repair(self, query_terms: list[str]) -> list[str]:
+    def repair(self, query_terms: list[str], words: Collection[str] = ()) -> list[str]:
+        # A word of ``words`` (the clinical vocabulary) is not a misspelling: "along" is not "long".
         out = []
         for t in query_terms:
-            if self.known(t) or "_" in t or len(t) < _MIN_FUZZY_LEN:
+            if self.known(t) or t in words or "_" in t or len(t) < _MIN_FUZZY_LEN:
                 out.append(t)
                 continue
             hit = process.extractOne(t, self.vocab, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF)
@@ -69,6 +70,11 @@ class LexicalMatcher:
         reader_weak_min=0.2,
         reader_backs=0.8,
         reader_elsewhere=0.5,
+        near_support_min=0.5,
+        reader_stray_min=0.2,
+        reader_agree_min=0.4,
+        finding_like_min=0.15,
+        finding_backs=0.7,
     )
     context_weight = 0.3
     """How much a candidate's background wording counts beside its main texts."""
@@ -116,7 +122,7 @@ class LexicalMatcher:
             return []
         index = self._index(tuple(candidates))
         idf = self._background_idf()
-        words = [w for w in index.repair(unigrams(claim)) if w in idf or index.known(w)]
+        words = [w for w in index.repair(unigrams(claim), idf) if w in idf or index.known(w)]
         if not words:
             return []
         total = sum(idf.get(w, 1.0) for w in words)

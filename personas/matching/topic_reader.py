@@ -42,7 +42,9 @@ def _classifier(sparse: bool) -> Any:
         # On tens of thousands of n-gram columns, L-BFGS peaked near half a gigabyte and 15 s of CPU;
         # stochastic gradient descent on the same loss takes a few seconds and tens of megabytes, and
         # read as well on the dev split.
-        return SGDClassifier(loss="log_loss", alpha=_SGD_ALPHA, max_iter=_SGD_EPOCHS, random_state=0)
+        return SGDClassifier(
+            loss="log_loss", alpha=_SGD_ALPHA, max_iter=_SGD_EPOCHS, random_state=0, class_weight="balanced"
+        )
     return LogisticRegression(C=_C, max_iter=_MAX_ITER)
 
 

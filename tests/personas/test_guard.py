@@ -9,9 +9,11 @@ from arena.doctors import ChecklistDoctor
 from arena.engine import run_consultation
 from arena.models import ChatModel, Completion, Message, get_model
 from arena.models.mock_scripts import register_script
+from cases.kb import load_kb
 from personas.catalog import get_persona
 from personas.guard import Guard
 from personas.llm_patient import LLMPatient
+from personas.matching.base import NEVER
 from personas.measurement import CaseMeasurement
 
 FABRICATED = "I've had a blistering rash all over my shins."
@@ -275,3 +277,49 @@ def test_the_guard_reads_its_thresholds_from_the_matcher_backend(stemi: Case):
     assert (untuned.support_min, untuned.topic_support_min, untuned.topic_min) == (0.6, 0.3, 0.35)
     assert untuned.reader_off_record is None and untuned.rescue_topic_min is None
     assert untuned.reader_backs > 1.0 and untuned.reader_veto_max > 1.0 and untuned.reader_weak_min == 0.0
+
+
+def test_an_asserted_finding_does_not_rest_on_a_fact_that_denies_it(stemi: Case):
+    # "I haven't had a temperature" shares words with the claim, but it says the opposite.
+    denial = next(f for f in stemi.facts if f.id == "ros.fever")
+    checks = Guard(stemi).check("I've had a slight temperature.")
+    assert [c.supported for c in checks] == [False]
+    assert all(c.fact_id != denial.id for c in checks)
+    assert all(c.supported for c in Guard(stemi).check(denial.lay))
+
+
+def test_a_claim_sharing_nearly_enough_words_rests_loosely_on_its_fact():
+    from cases.synthesizer import generate
+
+    # Held out, the condition's other wordings of its complaint cannot back the claim; its own does, nearly.
+    case = next(c for c in generate(12, seed=5) if c.id.startswith("ischaemic-stroke-"))
+    held = frozenset({"ischaemic-stroke"})
+    claim = "I can't lift my right arm properly and my right leg drags."
+    checks = Guard(case, held_out=held).check(claim)
+    assert [(c.supported, c.fact_id, c.firm) for c in checks] == [(True, "cc", False)]
+    strict = Guard(case, held_out=held)
+    strict.thresholds = replace(strict.thresholds, near_support_min=NEVER)
+    assert not any(c.supported for c in strict.check(claim))
+
+
+def test_a_paraphrase_like_the_same_findings_as_a_fact_rests_on_it(stemi: Case):
+    claim = "It's right in the middle of my chest, behind the breastbone."
+    checks = Guard(stemi).check(claim)
+    assert [(c.supported, c.reason, c.fact_id, c.firm) for c in checks] == [
+        (True, "like hpi.chest_pain", "hpi.chest_pain", False)
+    ]
+    strict = Guard(stemi)
+    strict.thresholds = replace(strict.thresholds, finding_backs=NEVER)
+    assert not any(c.supported for c in strict.check(claim))
+
+
+def test_a_loose_backing_unlike_every_wording_of_the_facts_is_a_new_finding(stemi: Case):
+    # With the conditions that call diarrhoea "the runs" held out, only a loose overlap ("went on for days")
+    # ties the claim to the timing fact; it reads like nothing the case says, and somewhat like bowel habit.
+    held = frozenset(c.id for c in load_kb().conditions if any("runs" in x.lower() for f in c.findings for x in f.lay))
+    claim = "I had a bout of the runs that went on for days."
+    checks = Guard(stemi, held_out=held).check(claim)
+    assert [(c.supported, c.reason) for c in checks] == [(False, "new finding on bowel")]
+    lenient = Guard(stemi, held_out=held)
+    lenient.thresholds = replace(lenient.thresholds, reader_stray_min=NEVER)
+    assert all(c.supported for c in lenient.check(claim))

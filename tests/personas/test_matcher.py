@@ -18,6 +18,7 @@ from personas.matching import (
     select,
     topic_candidates,
 )
+from personas.matching.terms import unigrams
 
 
 def test_get_matcher_knows_the_backends_and_rejects_others():
@@ -73,6 +74,18 @@ def test_support_prefers_the_fact_a_claim_paraphrases(stemi: Case):
     assert got is not None and got.key == rad.id and got.score >= m.support_min
     made_up = m.support("I've had a blistering rash on my shins.", facts)
     assert made_up is None or made_up.score < m.support_min
+
+
+def test_support_meets_derived_word_forms_and_leaves_real_words_unrepaired():
+    m = get_matcher("lexical")
+    fact = (Candidate("constipation", ("Constipation for a week",)),)
+    got = m.support("I've been constipated.", fact)
+    assert got is not None and got.score == 1.0
+    assert unigrams("dizziness heavier painful") == unigrams("dizzy heavy pain")
+    # "along" is a word of its own, not a misspelling of "long": only "weeks" is shared.
+    onset = (Candidate("onset", ("It has been going on a long time, some weeks",)),)
+    along = m.support("I'm about 35 weeks along.", onset)
+    assert along is not None and 0 < along.score < 0.5
 
 
 def test_builtin_patient_no_longer_discloses_on_a_shared_keyword(stemi: Case):
