@@ -120,7 +120,7 @@ class Tally:
 
     def add(self, other: Tally) -> None:
         for k, v in vars(other).items():
-            if isinstance(v, int):
+            if isinstance(v, int | list):
                 setattr(self, k, getattr(self, k) + v)
 
 
@@ -284,8 +284,6 @@ def main() -> None:
             tally.simulator_caused = sum(1 for v in failed if v.simulator_cause)
             causes.update(v.simulator_cause for v in failed if v.simulator_cause)
             by_persona[tr.persona].add(tally)
-            by_persona[tr.persona].examples.extend(tally.examples)
-            by_persona[tr.persona].edges.extend(tally.edges)
         report(name, by_persona)
         print(f"simulator causes: {dict(causes)}; {len(played)} consultations in {time.perf_counter() - start:.1f} s")
 

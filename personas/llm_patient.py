@@ -77,6 +77,8 @@ class LLMPatient:
         self.fallback = BuiltinPatient(case, persona, guard=self.guard, plausible=plausible)
         self.tries = tries
         self._made = {a.fact.id: a.record for a in typical if a.record is not None}
+        # What the case's own facts say against a claim, without the made-up findings beside them.
+        self._against_case = plausible.check or Guard(case, persona=persona).contradicted
         history = [f for f in told.facts if f.disclosure in ("volunteered", "on_ask")]
         system = render(
             "personas",
@@ -121,7 +123,7 @@ class LLMPatient:
                 text = bounded.text
                 break
             verifier_before = self.guard.usage.model_copy()
-            checks = [self._as_answered(c, bounded) for c in await self.guard.acheck(text)]
+            checks = [self._as_answered(self._on_case(c), bounded) for c in await self.guard.acheck(text)]
             rejected = [c for c in checks if not c.supported]
             _add_difference(usage, self.guard.usage, verifier_before)
             edge = self._shows_edge(text, bounded)
@@ -148,6 +150,19 @@ class LLMPatient:
         revealed, synthesized = self._what_it_says(text, checks, bounded)
         return PatientReply(text=text, revealed=revealed, synthesized=synthesized, guard=guard, usage=usage)
 
+    def _on_case(self, check: ClaimCheck) -> ClaimCheck:
+        """``check``, rejected when it rests on a made-up finding but says the opposite of a case fact.
+
+        A typical finding the case leaves out may share words with a claim that a fact of the case
+        denies ("my ankles are swollen" beside "no leg swelling"): the case's word wins.
+        """
+        if not check.supported or not is_synthesized(check.fact_id):
+            return check
+        against = self._against_case(check.claim)
+        if against is None:
+            return check
+        return ClaimCheck(check.claim, False, f"contradicts {against}", against, score=check.score)
+
     def _as_answered(self, check: ClaimCheck, bounded: PatientReply) -> ClaimCheck:
         """``check``, accepted when the claim says what the built-in patient made up for this question.
 
@@ -164,7 +179,7 @@ class LLMPatient:
         best = self.guard.matcher.support(check.claim, [Candidate(str(i), (s,)) for i, s in enumerate(said)])
         if best is None or best.score < self.guard.thresholds.support_min:
             return check
-        if denies(check.claim) != denies(said[int(best.key)]):
+        if denies(check.claim) != denies(said[int(best.key)]) or self._against_case(check.claim) is not None:
             return check
         return ClaimCheck(check.claim, True, "plausible answer", score=best.score, firm=False)
 

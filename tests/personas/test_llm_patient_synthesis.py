@@ -92,3 +92,16 @@ def test_an_invented_finding_is_replaced_by_a_plausible_answer_not_not_sure(stem
     assert r.guard and r.guard[-1].action == "replaced"
     assert "not sure" not in r.text.lower()
     assert [(s.topic, s.rule) for s in r.synthesized] == [("rash", SynthesisRule.DENIAL)]
+
+
+def test_a_claim_resting_on_a_made_up_finding_but_denied_by_the_case_is_sent_back():
+    from cases.synthesizer import generate
+
+    case = next(c for c in generate(120, 3) if c.id.startswith("covid-19-587aed3f0b"))
+    assert any(f.id == "neg.no_leg_swelling" for f in case.facts)
+    claim = "My ankles have been really swollen lately."
+    patient = LLMPatient(get_model(f"mock/patient?reply={claim}"), case, get_persona("plain"))
+    asyncio.run(patient.open())
+    r = asyncio.run(patient.reply("Does anything make it worse, such as exertion, breathing, eating or moving?"))
+    assert r.guard and r.guard[0].reason == "contradicts neg.no_leg_swelling"
+    assert claim not in r.text
