@@ -33,9 +33,7 @@ from cases.knowledge import TopicKind, best_topics, match_topics
 from cases.reference import normal_result
 from cases.text import normalise, phrase_in
 from personas.leak_check import names_diagnosis
-
-TYPICAL = 0.5
-"""A finding present in at least this share of a condition's cases is what the gatekeeper reports for it."""
+from personas.plausible import TYPICAL
 
 MAX_WRITTEN = 600
 """Longest result a gatekeeper model may write; a longer one is a report of something else."""
