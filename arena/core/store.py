@@ -29,7 +29,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.schema import CreateTable
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from arena.core.errors import error_line
@@ -314,14 +315,21 @@ class Store(StoreQueries):
         table = migrations_table(md)
         applied_now: list[str] = []
         with self.engine.begin() as conn:
-            md.create_all(conn)
+            # IF NOT EXISTS: another process may be creating it at this very moment.
+            conn.execute(CreateTable(table, if_not_exists=True))
             done = {r[0] for r in conn.execute(select(table.c.name))}
         for name, fn in MIGRATIONS:
             if name in done:
                 continue
-            with self.engine.begin() as conn:
-                fn(conn)
-                conn.execute(insert(table).values(name=name, applied_at=utcnow()))
+            try:
+                with self.engine.begin() as conn:
+                    # Claimed before it is applied: a second process opening a new database at the
+                    # same moment (`arena watch` beside `arena simulate`) waits on this row, then
+                    # finds it taken, instead of applying the migration twice.
+                    conn.execute(insert(table).values(name=name, applied_at=utcnow()))
+                    fn(conn)
+            except IntegrityError:
+                continue
             applied_now.append(name)
         return applied_now
 

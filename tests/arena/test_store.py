@@ -162,3 +162,31 @@ def test_an_older_database_is_upgraded_in_order(db_url):
     store = Store(url)
     assert "mistake_clusters" in store.table_names()
     assert store.applied_migrations() == [n for n, _ in MIGRATIONS]
+
+
+def test_processes_opening_a_new_database_at_once_apply_each_migration_once(tmp_path):
+    import threading
+
+    from arena.core.migrations import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+    applied: list[list[str]] = []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            store = Store(url)
+            applied.append(store.applied_migrations())
+            store.engine.dispose()
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert applied == [[name for name, _ in MIGRATIONS]] * 4
