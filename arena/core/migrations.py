@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -173,12 +174,69 @@ def m005_consultation_care(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE consultations ADD COLUMN care JSON"))
 
 
+def m006_consultation_format(conn: Connection) -> None:
+    """Record each consultation's format; the same case, doctor and trial may then be stored once per format.
+
+    The unique key (run, case, doctor, trial) gains ``format``. PostgreSQL
+    changes a constraint in place; SQLite cannot, so there the table is built
+    anew under the new key, its rows copied over, and its indexes made again.
+    """
+    from sqlalchemy import text
+
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE consultations ADD COLUMN format VARCHAR NOT NULL DEFAULT 'dialogue'"))
+        conn.execute(text("ALTER TABLE consultations DROP CONSTRAINT uq_consultation_key"))
+        conn.execute(
+            text(
+                "ALTER TABLE consultations ADD CONSTRAINT uq_consultation_key "
+                "UNIQUE (run_id, case_id, doctor, trial, format)"
+            )
+        )
+        return
+    columns = [c["name"] for c in conn.execute(text("PRAGMA table_info(consultations)")).mappings()]
+    md = MetaData()
+    ts = DateTime(timezone=True)
+    Table(
+        "consultations_new",
+        md,
+        Column("id", String, primary_key=True),
+        Column("run_id", String, nullable=False),
+        Column("case_id", String, nullable=False),
+        Column("trial", Integer, nullable=False),
+        Column("seed", BigInteger, nullable=False),
+        Column("doctor", String, nullable=False),
+        Column("patient", String, nullable=False),
+        Column("persona", String, nullable=False),
+        Column("status", String, nullable=False),
+        Column("stop_reason", String, nullable=True),
+        Column("error", Text, nullable=True),
+        Column("n_turns", Integer, nullable=False),
+        Column("final", JSON, nullable=True),
+        Column("usage", JSON, nullable=True),
+        Column("started_at", ts, nullable=False),
+        Column("finished_at", ts, nullable=True),
+        Column("schema_version", Integer, nullable=False),
+        Column("worker", String, nullable=True),
+        Column("care", JSON, nullable=True),
+        Column("format", String, nullable=False, server_default="dialogue"),
+        UniqueConstraint("run_id", "case_id", "doctor", "trial", "format", name="uq_consultation_key"),
+    )
+    md.create_all(conn)
+    names = ", ".join(columns)
+    conn.execute(text(f"INSERT INTO consultations_new ({names}) SELECT {names} FROM consultations"))
+    conn.execute(text("DROP TABLE consultations"))
+    conn.execute(text("ALTER TABLE consultations_new RENAME TO consultations"))
+    conn.execute(text("CREATE INDEX ix_consultations_run_id ON consultations (run_id)"))
+    conn.execute(text("CREATE INDEX ix_consultations_run_started ON consultations (run_id, started_at)"))
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", m001_initial),
     ("m002_mistake_clusters", m002_mistake_clusters),
     ("m003_consultation_worker", m003_consultation_worker),
     ("m004_consultation_seed_bigint", m004_consultation_seed_bigint),
     ("m005_consultation_care", m005_consultation_care),
+    ("m006_consultation_format", m006_consultation_format),
 ]
 """Every migration, in the order it must run. Append; never reorder or rename."""
 

@@ -54,7 +54,7 @@ class ConsultationRow(SQLModel, table=True):
 
     __tablename__ = "consultations"
     __table_args__ = (
-        UniqueConstraint("run_id", "case_id", "doctor", "trial", name="uq_consultation_key"),
+        UniqueConstraint("run_id", "case_id", "doctor", "trial", "format", name="uq_consultation_key"),
         Index("ix_consultations_run_started", "run_id", "started_at"),
     )
     id: str = Field(primary_key=True)
@@ -76,6 +76,7 @@ class ConsultationRow(SQLModel, table=True):
     schema_version: int
     worker: str | None = None
     care: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    format: str = "dialogue"
 
 
 class TurnRow(SQLModel, table=True):

@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SCHEMA_VERSION = 1
 """Version of the stored record shapes; bump it with a store migration."""
 
-Role = Literal["doctor", "patient", "measurement", "judge", "distiller"]
+Role = Literal["doctor", "patient", "measurement", "case", "judge", "distiller"]
+"""Who produced a record. ``case`` is the case itself, written out for the doctor (a vignette, a
+summary, answer options) rather than said by the patient."""
 FactCategory = Literal[
     "demographics", "hpi", "pmh", "medications", "allergies", "social", "family", "ros", "exam", "test"
 ]
@@ -26,6 +28,22 @@ Disclosure = Literal["volunteered", "on_ask", "exam", "test"]
 StopReason = Literal["final_answer", "max_turns", "error", "timeout"]
 Verdict3 = Literal["met", "not_met", "unscored"]
 DiagnosisMatch = Literal["exact", "partial", "wrong", "missing"]
+DiagnosisGrade = Literal["exact", "close", "related", "unrelated", "missing"]
+"""The five-point diagnosis grade, best first: ``exact``; ``close`` (the same condition named less
+specifically, or a close subtype); ``related`` (a condition that would lead to the right work-up);
+``unrelated``; ``missing`` (no diagnosis)."""
+DIAGNOSIS_GRADES: tuple[DiagnosisGrade, ...] = get_args(DiagnosisGrade)
+"""The grades, best first."""
+GRADE_POINTS: dict[DiagnosisGrade, int] = {g: 5 - i for i, g in enumerate(DIAGNOSIS_GRADES)}
+"""Each grade on the 1-5 scale: 5 for ``exact`` down to 1 for ``missing``."""
+ConsultFormat = Literal["dialogue", "vignette", "summary"]
+"""How a case reaches the doctor: ``dialogue`` (a consultation with the patient), ``vignette`` (the
+case's history, examination and results in one message, answered once) or ``summary`` (the facts a
+dialogue of the same case drew out, in one message, answered once)."""
+CONSULT_FORMATS: tuple[ConsultFormat, ...] = get_args(ConsultFormat)
+"""Every format, dialogue first."""
+DEFAULT_FORMAT: ConsultFormat = "dialogue"
+"""The format of a run that names none, and of consultations stored before formats existed."""
 RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_LEVELS: tuple[RiskLevel, ...] = get_args(RiskLevel)
 """The risk levels, least to most severe."""
@@ -251,6 +269,9 @@ class Case(FileRecord):
     """Plausible alternatives a good doctor considers."""
     rubric: list[RubricItem] = Field(min_length=1)
     """Criteria the consultation is judged on."""
+    options: list[str] = Field(default_factory=list)
+    """Answer options for the diagnosis, when the source offers them (imported MedQA and MediQ
+    questions); the diagnosis is among them. Shown to the doctor only under ``--choices``."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Case:
@@ -270,6 +291,8 @@ class Case(FileRecord):
                     raise ValueError(f"rubric item {item.id!r} names unknown facts {missing}")
         if not any(r.points > 0 for r in self.rubric):
             raise ValueError("rubric needs at least one item with positive points")
+        if self.options and self.diagnosis.name not in self.options:
+            raise ValueError(f"options do not include the diagnosis {self.diagnosis.name!r}")
         return self
 
     def fact(self, fact_id: str) -> Fact:
@@ -577,6 +600,8 @@ class Transcript(StoredRecord):
     """Patient model name (role: patient)."""
     persona: str = DEFAULT_PERSONA
     """Persona id the patient spoke with."""
+    format: ConsultFormat = DEFAULT_FORMAT
+    """How the case reached the doctor (see :data:`ConsultFormat`)."""
     turns: list[Turn] = Field(default_factory=list)
     """Every utterance, in order."""
     final: FinalAnswer | None = None
@@ -644,8 +669,13 @@ class Score(StoredRecord):
     """Share of ``priority:must`` history items met; None when the case has none."""
     diagnosis: DiagnosisMatch
     """How the final diagnosis matched the case's."""
+    grade: DiagnosisGrade | None = None
+    """The final diagnosis on the five-point scale (None for scores stored before grades were kept)."""
     unscored: int = 0
     """Items no judge could decide."""
+    left_out: int = 0
+    """Rubric items that cannot apply to the consultation's format (history questions and orders
+    in a vignette or a summary), left out of its score."""
 
 
 class Mistake(StoredRecord):
@@ -780,6 +810,11 @@ class RunConfig(BaseModel):
     """Persona id, or ``mix`` for a seeded draw per case."""
     trials: int = Field(default=1, ge=1)
     """Trials per case."""
+    formats: list[ConsultFormat] = Field(default_factory=lambda: [DEFAULT_FORMAT], min_length=1)
+    """Formats each case is played in, by the same doctor with the same seed (``summary`` needs
+    ``dialogue``: it summarizes that dialogue)."""
+    choices: bool = False
+    """Show the doctor a case's answer options (cases without options are played without)."""
     max_turns: int = Field(default=20, ge=1)
     """Doctor turns before the consultation is cut off."""
     concurrency: int = Field(default=64, ge=1)
@@ -803,6 +838,12 @@ class RunConfig(BaseModel):
             self.doctor = self.doctors[0]
         if len(set(self.doctors)) != len(self.doctors):
             raise ValueError("each --doctor may be given once")
+        if len(set(self.formats)) != len(self.formats):
+            raise ValueError("each --format may be given once")
+        if "summary" in self.formats and "dialogue" not in self.formats:
+            raise ValueError("--format summary needs dialogue too: a summary is made from the dialogue")
+        # Dialogue first, so the dialogues a summary needs are scheduled before it.
+        self.formats = [f for f in CONSULT_FORMATS if f in self.formats]
         return self
 
 
@@ -982,6 +1023,75 @@ class ConsultationBrief(BaseModel):
     """Overall score."""
 
 
+class FormatFigures(BaseModel):
+    """One doctor's figures in one format (see :data:`ConsultFormat`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accuracy: Estimate
+    """Share of consultations whose diagnosis matched exactly or partially."""
+    score: Estimate
+    """Mean overall score, over the rubric items that apply to the format."""
+    left_out: float = 0.0
+    """Rubric items per consultation left out because they cannot apply to the format."""
+
+
+class FormatGap(BaseModel):
+    """A paired difference between two formats of the same cases, for one doctor and one measure."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doctor: str
+    """The doctor."""
+    measure: Literal["accuracy", "score"]
+    """What is compared: diagnosis accuracy or overall score."""
+    minuend: ConsultFormat
+    """The format whose value comes first (``vignette`` in vignette minus dialogue)."""
+    subtrahend: ConsultFormat
+    """The format subtracted."""
+    difference: float
+    """Mean over paired consultations of minuend minus subtrahend."""
+    low: float
+    """Lower end of the paired bootstrap 95% interval."""
+    high: float
+    """Upper end of the paired bootstrap 95% interval."""
+    pairs: int
+    """Consultations paired: the same case, trial and doctor scored in both formats."""
+
+
+class GradeFigures(BaseModel):
+    """The five-point diagnosis grade over a set of consultations (see :data:`DiagnosisGrade`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shares: dict[DiagnosisGrade, float] = Field(default_factory=dict)
+    """Share of consultations at each grade."""
+    mean: Estimate
+    """Mean grade on the 1-5 scale (see :data:`GRADE_POINTS`), with its 95% interval."""
+    exact: float
+    """Share graded ``exact``: the exact-match figure, kept beside the grade."""
+
+
+class NoiseFloor(BaseModel):
+    """How much one doctor's verdicts and score move between identical trials of a run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trials: int
+    """Trials per case the figures come from."""
+    cases: int
+    """Cases played in at least two trials."""
+    flip_rate: float
+    """Share of pairs of trials whose committee verdicts on the same item of the same case differ."""
+    items_flipped: float
+    """Share of (case, item) pairs whose verdict is not the same in every trial."""
+    trial_sd: float
+    """Standard deviation of a case's score between trials (pooled over cases)."""
+    floor: float
+    """The smallest difference in mean score between two runs of this size (cases and trials) that
+    exceeds trial-to-trial noise at 95%."""
+
+
 class CostFigures(BaseModel):
     """What care cost per consultation in a judged run, overall and by doctor."""
 
@@ -1026,6 +1136,14 @@ class RunAnalysis(BaseModel):
     """Share of consultations per diagnosis match: exact, partial, wrong, missing."""
     cost: CostFigures | None = None
     """What care cost per consultation (None when the run has no scored consultation)."""
+    grades: dict[str, GradeFigures] = Field(default_factory=dict)
+    """The five-point diagnosis grade for each doctor."""
+    formats: dict[str, dict[ConsultFormat, FormatFigures]] = Field(default_factory=dict)
+    """Figures per doctor (outer key) and format (inner key), when the run played several formats."""
+    gaps: list[FormatGap] = Field(default_factory=list)
+    """Paired differences between formats, per doctor and measure."""
+    noise: dict[str, NoiseFloor] = Field(default_factory=dict)
+    """Each doctor's noise floor, when the run played every case in at least two trials."""
     pass_k: dict[int, float] = Field(default_factory=dict)
     """pass^k over trials: chance that k trials of a case all pass."""
     pass_k_by_doctor: dict[str, dict[int, float]] = Field(default_factory=dict)
