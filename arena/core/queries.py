@@ -349,9 +349,9 @@ class StoreQueries:
             )
 
     def consultation_meta(self, run_id: str) -> list[dict[str, Any]]:
-        """Return each finished consultation's id, case, trial, doctor, persona and final answer, without turns."""
+        """Return each finished consultation's id, case, trial, doctor, persona, format and final answer, without turns."""
         c = CONSULTATIONS.c
-        q = select(c.id, c.case_id, c.trial, c.doctor, c.persona, c.final, c.stop_reason)
+        q = select(c.id, c.case_id, c.trial, c.doctor, c.persona, c.format, c.final, c.stop_reason)
         with self.engine.connect() as conn:
             rows = conn.execute(q.where(c.run_id == run_id, c.status != "running").order_by(c.id)).mappings().all()
         return [dict(r) for r in rows]
