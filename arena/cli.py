@@ -14,7 +14,7 @@ from rich.table import Table
 from arena.cli_cases import cases_app
 from arena.cli_report import register as register_report_commands
 from arena.core.errors import error_line
-from arena.core.types import DEFAULT_THRESHOLD, RISK_LEVELS, ExportSplit, RunConfig
+from arena.core.types import CONSULT_FORMATS, DEFAULT_THRESHOLD, RISK_LEVELS, ExportSplit, RunConfig
 from arena.display import make_console
 
 if TYPE_CHECKING:
@@ -80,6 +80,25 @@ def _print_summary(store, run_id: str) -> None:  # type: ignore[no-untyped-def]
     out.print(t)
 
 
+_OPTION_OF = {
+    "formats": "format",
+    "doctors": "doctor",
+    "judges": "judge",
+    "timeout_s": "timeout",
+    "max_cost_usd": "max-cost",
+}
+"""The command-line option of each run setting whose name differs from the option's."""
+
+
+def _formats(given: str | None) -> list[str] | None:
+    """The ``--format`` list: ``all`` is every format; otherwise names separated by commas."""
+    if given is None:
+        return None
+    if given.strip() == "all":
+        return list(CONSULT_FORMATS)
+    return [f.strip() for f in given.split(",") if f.strip()]
+
+
 @app.command()
 def simulate(
     cases: Annotated[int | None, typer.Option("--cases", min=1, help=f"Cases to play {_default('cases')}.")] = None,
@@ -136,6 +155,19 @@ def simulate(
     trials: Annotated[
         int | None, typer.Option("--trials", min=1, help=f"Trials per case {_default('trials')}.")
     ] = None,
+    formats: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="How each case reaches the doctor: dialogue (the default), vignette (the whole case in one "
+            "message), summary (what the dialogue drew out, in one message; needs dialogue), a comma-separated "
+            "list, or all. Every format is played by the same doctors with the same seeds.",
+        ),
+    ] = None,
+    choices: Annotated[
+        bool,
+        typer.Option("--choices", help="Show doctors the answer options of cases that have them (MedQA, MediQ)."),
+    ] = False,
     max_turns: Annotated[
         int | None, typer.Option("--max-turns", min=1, help=f"Doctor turns before cut-off {_default('max_turns')}.")
     ] = None,
@@ -178,6 +210,8 @@ def simulate(
         "judges": judge or None,
         "persona": personas or persona,
         "trials": trials,
+        "formats": _formats(formats),
+        "choices": choices or None,
         "max_turns": max_turns,
         "concurrency": concurrency,
         "actors": actors,
@@ -404,7 +438,7 @@ def show(
 
         raise StoreError(f"no consultation {consultation!r} in run {r.id}")
     tr = found[0]
-    colours = {"doctor": "cyan", "patient": "green", "measurement": "magenta"}
+    colours = {"doctor": "cyan", "patient": "green", "measurement": "magenta", "case": "yellow"}
     for turn in tr.turns:
         out.print(
             f"[{colours.get(turn.role, 'white')}]{turn.index:>3} {turn.role:>11}[/]: {escape(turn.content)}",
@@ -510,7 +544,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ValidationError as e:
         err = e.errors()[0]
-        _error(f"{'.'.join(map(str, err['loc']))}: {err['msg']}")
+        # A run setting is named as its option (formats.0 -> --format); a check of the whole
+        # record names its options in its own message.
+        field = str(err["loc"][0]) if err["loc"] else ""
+        where = f"--{_OPTION_OF.get(field, field.replace('_', '-'))}: " if field else ""
+        _error(f"{where}{str(err['msg']).removeprefix('Value error, ')}")
         return 2
     except KeyboardInterrupt:
         print("arena: interrupted", file=sys.stderr)

@@ -61,6 +61,8 @@ def print_analysis(a: RunAnalysis) -> None:
         f"[bold]{a.name}[/bold] ({a.run_id}): {a.consultations} consultations; judges {', '.join(a.judges)}; "
         f"rule {a.rule}"
     )
+    if a.formats:
+        out.print(f"headline figures: the {a.headline_format} consultations (every format: see 'formats' below)")
     out.print(f"overall score {_est(a.overall)}")
     board = Table(title="leaderboard (by doctor)")
     for col in ("doctor", "score [95% CI]", "n"):
@@ -91,6 +93,7 @@ def print_analysis(a: RunAnalysis) -> None:
         for doctor, pk in a.pass_k_by_doctor.items():
             out.print(f"  {doctor}: " + ", ".join(f"k={k} {v:.3f}" for k, v in pk.items()))
     print_simulator_shares(a)
+    print_formats(a)
     ag = Table(title="judge agreement")
     for col in ("scope", "items", "agree %", "split", "Fleiss kappa", "Krippendorff alpha", "Cohen kappa (pairs)"):
         ag.add_column(col)
@@ -108,6 +111,45 @@ def print_analysis(a: RunAnalysis) -> None:
         for c in a.calibration:
             cal.add_row(c.judge, str(c.n), _num(c.accuracy), _num(c.precision), _num(c.recall))
         out.print(cal)
+
+
+def _pct_est(e: Estimate) -> str:
+    return f"{100 * e.mean:.1f}% [{100 * e.low:.1f}, {100 * e.high:.1f}]"
+
+
+def print_formats(a: RunAnalysis) -> None:
+    """Print each doctor's accuracy and score per format, then the paired gaps between formats."""
+    if not a.formats:
+        return
+    t = Table(title="by format (the same cases, doctors and seeds)")
+    for col in ("doctor", "format", "n", "accuracy [95% CI]", "score [95% CI]", "items left out"):
+        t.add_column(col)
+    for doctor, per in a.formats.items():
+        for fmt, f in per.items():
+            t.add_row(doctor, fmt, str(f.score.n), _pct_est(f.accuracy), _est(f.score), f"{f.left_out:.1f}")
+    out.print(t)
+    if a.gaps:
+        g = Table(title="format gaps (paired over cases, bootstrap 95% CI)")
+        for col in ("doctor", "difference", "pairs", "accuracy", "score"):
+            g.add_column(col)
+        rows: dict[tuple[str, str], dict[str, str]] = {}
+        pairs: dict[tuple[str, str], int] = {}
+        for gap in a.gaps:
+            key = (gap.doctor, f"{gap.minuend} - {gap.subtrahend}")
+            if gap.measure == "accuracy":
+                cell = f"{100 * gap.difference:+.1f} pts [{100 * gap.low:+.1f}, {100 * gap.high:+.1f}]"
+            else:
+                cell = f"{gap.difference:+.3f} [{gap.low:+.3f}, {gap.high:+.3f}]"
+            rows.setdefault(key, {})[gap.measure] = cell
+            pairs[key] = gap.pairs
+        for (doctor, diff), cells in rows.items():
+            g.add_row(doctor, diff, str(pairs[(doctor, diff)]), cells.get("accuracy", "-"), cells.get("score", "-"))
+        out.print(g)
+    if any(f.left_out for per in a.formats.values() for f in per.values()):
+        out.print(
+            "Scores of vignette and summary leave out the rubric items that cannot apply to a case handed over "
+            "in one message (history questions and test orders); 'items left out' is their number per consultation."
+        )
 
 
 def print_simulator_shares(a: RunAnalysis) -> None:

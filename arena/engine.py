@@ -1,5 +1,9 @@
 """One consultation, start to finish: ``run_consultation``.
 
+A consultation is a dialogue with the patient, or, in the single-message
+formats (``vignette``, ``summary``), the case written out in one message that
+the doctor answers once.
+
 Pure asyncio: no Ray and no database here, so the same function runs in a
 test, in a benchmark and inside the Ray actors. Each turn is handed to an
 ``on_turn`` callback as soon as it exists, which is how turns reach the store
@@ -9,20 +13,44 @@ while the dialogue is still going.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from arena.core.agents import Doctor, Measurement, Patient
-from arena.core.types import DEFAULT_PERSONA, Case, DoctorAction, PatientReply, Role, Transcript, Turn, Usage, utcnow
+from arena.core.types import (
+    DEFAULT_PERSONA,
+    Case,
+    ConsultFormat,
+    DoctorAction,
+    PatientReply,
+    Role,
+    Transcript,
+    Turn,
+    Usage,
+    utcnow,
+)
 from cases.prices import care_cost
 
 OnTurn = Callable[[Turn], None]
 
 
+@dataclass(frozen=True)
+class Brief:
+    """The case handed over in one message (the ``vignette`` and ``summary`` formats)."""
+
+    format: ConsultFormat
+    """The format: ``vignette`` or ``summary``."""
+    text: str
+    """The message (see :func:`cases.brief.brief_text`)."""
+    facts: Sequence[str] = field(default_factory=tuple)
+    """Ids of the facts it states, recorded as revealed on its turn."""
+
+
 async def run_consultation(
     case: Case,
     doctor: Doctor,
-    patient: Patient,
-    measurement: Measurement,
+    patient: Patient | None,
+    measurement: Measurement | None,
     *,
     consultation_id: str,
     run_id: str,
@@ -32,6 +60,7 @@ async def run_consultation(
     max_turns: int = 20,
     timeout_s: float | None = None,
     on_turn: OnTurn | None = None,
+    brief: Brief | None = None,
 ) -> Transcript:
     """Play one consultation.
 
@@ -40,6 +69,11 @@ async def run_consultation(
     measurement agent answers from the case), or gives a final answer, which
     ends the consultation. After ``max_turns`` doctor turns without a final
     answer it ends with ``stop_reason="max_turns"``.
+
+    With a ``brief``, the case is handed over in one message instead (a turn
+    of role ``case``) and the doctor has that one turn to answer: a question
+    or an order instead of a final answer ends it with ``max_turns``. The
+    patient and the measurement agent are not consulted.
 
     Any exception ends only this consultation: it is stored on the transcript
     with ``stop_reason="error"`` (or ``timeout``), never raised.
@@ -50,8 +84,8 @@ async def run_consultation(
     Args:
         case: The case played.
         doctor: The doctor policy.
-        patient: The patient policy.
-        measurement: Answers exam and test requests.
+        patient: The patient policy (None only with a ``brief``).
+        measurement: Answers exam and test requests (None only with a ``brief``).
         consultation_id: Id for the transcript and its turns.
         run_id: The run it belongs to.
         trial: Trial number.
@@ -60,6 +94,7 @@ async def run_consultation(
         max_turns: Doctor turns before the cut-off.
         timeout_s: Wall-clock limit for the whole consultation.
         on_turn: Called with each turn as soon as it is produced.
+        brief: The case in one message, for the single-message formats; None for a dialogue.
 
     Returns:
         The transcript.
@@ -71,8 +106,9 @@ async def run_consultation(
         trial=trial,
         seed=seed,
         doctor=doctor.name,
-        patient=patient.name,
+        patient=patient.name if patient else "-",
         persona=persona,
+        format=brief.format if brief else "dialogue",
         stop_reason="max_turns",
         usage={"doctor": Usage(), "patient": Usage()},
     )
@@ -83,6 +119,7 @@ async def run_consultation(
         reply: PatientReply | None = None,
         action: DoctorAction | None = None,
         usage: Usage | None = None,
+        revealed: Sequence[str] = (),
     ) -> None:
         turn = Turn(
             consultation_id=consultation_id,
@@ -90,7 +127,7 @@ async def run_consultation(
             role=role,
             content=content,
             action=action,
-            revealed=reply.revealed if reply else [],
+            revealed=reply.revealed if reply else list(revealed),
             guard=reply.guard if reply else [],
             synthesized=reply.synthesized if reply else [],
             usage=usage or (reply.usage if reply else Usage()),
@@ -100,6 +137,8 @@ async def run_consultation(
             on_turn(turn)
 
     async def dialogue() -> None:
+        if patient is None or measurement is None:
+            raise ValueError("a dialogue needs a patient and a measurement agent")
         opening = await patient.open()
         tr.usage["patient"].add(opening.usage)
         emit("patient", opening.text, opening)
@@ -126,11 +165,21 @@ async def run_consultation(
                 lines.append(("measurement", result.text))
         tr.stop_reason = "max_turns"
 
+    async def single_message(b: Brief) -> None:
+        emit("case", b.text, revealed=b.facts)
+        action, usage, _raw = await doctor.act([("case", b.text)], 1)
+        tr.usage["doctor"].add(usage)
+        emit("doctor", action.text, action=action, usage=usage)
+        if action.kind == "final":
+            tr.final = action.final
+            tr.stop_reason = "final_answer"
+
+    play = dialogue() if brief is None else single_message(brief)
     try:
         if timeout_s is not None:
-            await asyncio.wait_for(dialogue(), timeout_s)
+            await asyncio.wait_for(play, timeout_s)
         else:
-            await dialogue()
+            await play
     except TimeoutError:
         tr.stop_reason = "timeout"
         tr.error = f"consultation exceeded {timeout_s} s"
@@ -142,3 +191,9 @@ async def run_consultation(
     tr.care = care_cost(tr.turns, case)
     tr.finished_at = utcnow()
     return tr
+
+
+def disclosed(tr: Transcript) -> tuple[str, ...]:
+    """The fact ids a dialogue drew out: what the patient said and the results that came back, in order."""
+    ids = (fid for t in tr.turns if t.role in ("patient", "measurement") for fid in t.revealed)
+    return tuple(dict.fromkeys(ids))

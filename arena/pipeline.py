@@ -89,11 +89,11 @@ def consultation_seed(run_seed: int, case_id: str, trial: int) -> int:
 
 
 def plan_jobs(run_id: str, config: RunConfig, cases: Sequence[Case]) -> list[Job]:
-    """Every consultation of a run: each doctor plays each case ``trials`` times.
+    """Every consultation of a run: each doctor plays each case ``trials`` times, in each format.
 
     Doctors share the cases, the seeds and the personas, so their
     consultations differ only by the doctor. The key (run, case, doctor,
-    trial) is unique. With ``persona="mix"`` each case gets a persona drawn
+    trial, format) is unique. With ``persona="mix"`` each case gets a persona drawn
     from the run's seed and the case id (a proxy for cases that need one).
     """
     jobs = []
@@ -102,17 +102,21 @@ def plan_jobs(run_id: str, config: RunConfig, cases: Sequence[Case]) -> list[Job
         for c in cases:
             seed = consultation_seed(config.seed, c.id, t)
             for k, doctor in enumerate(config.doctors):
-                suffix = f"/d{k}" if k else ""
-                jobs.append(
-                    Job(
-                        consultation_id=f"{run_id}/{c.id}/t{t}{suffix}",
-                        case_id=c.id,
-                        trial=t,
-                        seed=seed,
-                        doctor=doctor,
-                        persona=personas[c.id],
+                dialogue_id = f"{run_id}/{c.id}/t{t}" + (f"/d{k}" if k else "")
+                for fmt in config.formats:
+                    jobs.append(
+                        Job(
+                            # A dialogue keeps the id it had before formats existed, so older runs resume.
+                            consultation_id=dialogue_id if fmt == "dialogue" else f"{dialogue_id}/{fmt}",
+                            case_id=c.id,
+                            trial=t,
+                            seed=seed,
+                            doctor=doctor,
+                            persona=personas[c.id],
+                            format=fmt,
+                            source=dialogue_id if fmt == "summary" else None,
+                        )
                     )
-                )
     return jobs
 
 
@@ -180,6 +184,7 @@ def simulate(
         guard_matcher=config.guard_matcher,
         guard_verifier=config.guard_verifier,
         gatekeeper=config.gatekeeper,
+        choices=config.choices,
     )
     budget_left = None if config.max_cost_usd is None else max(0.0, config.max_cost_usd - spent)
     display.start("consultations", len(jobs))

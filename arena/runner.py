@@ -10,7 +10,9 @@ database access and a viewer sees turns within a tick of their happening.
 
 A dead actor is replaced and the consultations it had in flight are played
 again from the start (once); a consultation that fails in any other way
-keeps its error and the run goes on. With a cost budget the driver stops
+keeps its error and the run goes on. A ``summary`` consultation waits for
+the dialogue it summarizes: the driver holds it until that dialogue is
+stored, then hands it the facts the dialogue drew out. With a cost budget the driver stops
 scheduling new consultations once the turns it has seen cost that much; the
 ones in flight finish.
 """
@@ -29,10 +31,12 @@ from typing import Any, Protocol
 from arena.core.errors import error_line
 from arena.core.store import Store
 from arena.core.types import (
+    DEFAULT_FORMAT,
     DEFAULT_GATEKEEPER,
     DEFAULT_MATCHER,
     DEFAULT_PERSONA,
     Case,
+    ConsultFormat,
     RunProgress,
     Transcript,
     Turn,
@@ -60,6 +64,12 @@ class Job:
     """Doctor model name."""
     persona: str = DEFAULT_PERSONA
     """Persona id the patient speaks with."""
+    format: ConsultFormat = DEFAULT_FORMAT
+    """How the case reaches the doctor."""
+    source: str | None = None
+    """For a ``summary``: the id of the dialogue it summarizes."""
+    disclosed: tuple[str, ...] = ()
+    """For a ``summary``: the fact ids that dialogue drew out (filled by the driver once it is stored)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,8 @@ class ActorSettings:
     """Chat model that reviews the guard's verdicts that are not firm; None trusts the matcher."""
     gatekeeper: str = DEFAULT_GATEKEEPER
     """Who answers the doctor's exam and test requests."""
+    choices: bool = False
+    """Whether doctors are shown a case's answer options."""
 
 
 class ConsultationWorker:
@@ -113,17 +125,27 @@ class ConsultationWorker:
         the pickling on both sides.
         """
         from arena.doctors import get_doctor
-        from arena.engine import run_consultation
+        from arena.engine import Brief, run_consultation
+        from cases.brief import brief_facts, brief_text
         from personas.catalog import get_persona
         from personas.factory import get_patient
 
         s = self.settings
         case = self.cases[job.case_id]
+        brief = None
+        if job.format != "dialogue":
+            facts = [f.id for f in brief_facts(case, job.format, job.disclosed)]
+            brief = Brief(job.format, brief_text(case, job.format, job.disclosed), facts)
+        options = case.options if s.choices else ()
+        # A single-message format consults neither the patient nor the gatekeeper.
+        patient = (
+            None if brief else get_patient(s.patient, case, get_persona(job.persona), s.guard_matcher, s.guard_verifier)
+        )
         tr = await run_consultation(
             case,
-            get_doctor(job.doctor, job.seed, s.max_turns, case=case),
-            get_patient(s.patient, case, get_persona(job.persona), s.guard_matcher, s.guard_verifier),
-            resolve(Role.GATEKEEPER, s.gatekeeper).build(case=case),
+            get_doctor(job.doctor, job.seed, 1 if brief else s.max_turns, case=case, options=options),
+            patient,
+            None if brief else resolve(Role.GATEKEEPER, s.gatekeeper).build(case=case),
             consultation_id=job.consultation_id,
             run_id=s.run_id,
             trial=job.trial,
@@ -132,6 +154,7 @@ class ConsultationWorker:
             max_turns=s.max_turns,
             timeout_s=s.timeout_s,
             on_turn=self._buffer,
+            brief=brief,
         )
         tr.worker = self.where
         tr.turns = []
@@ -202,6 +225,7 @@ class _Ledger:
                 "doctor": job.doctor,
                 "patient": self.settings.patient,
                 "persona": job.persona,
+                "format": job.format,
                 "started_at": utcnow(),
             }
             for job in jobs
@@ -254,6 +278,7 @@ def _failed(settings: ActorSettings, job: Job, exc: BaseException) -> Transcript
         doctor=job.doctor,
         patient=settings.patient,
         persona=job.persona,
+        format=job.format,
         stop_reason="error",
         error=f"{type(exc).__name__}: {error_line(exc, limit=500)}",
     )
@@ -521,10 +546,19 @@ def drive(
     ledger = _Ledger(store, settings, max_cost_usd, on_done)
     queue = deque(jobs)
     replayed: set[str] = set()
+    # Summaries wait here for the dialogue they summarize, keyed by its id; one
+    # whose dialogue was stored before (a resumed run) goes straight ahead.
+    pending = {j.consultation_id for j in jobs}
+    held: dict[str, list[Job]] = {}
     while pool.in_flight() or (queue and ledger.can_start()):
         started: list[Job] = []
         while queue and pool.has_room() and ledger.can_start():
             job = queue.popleft()
+            if job.source is not None:
+                if job.source in pending and job.source not in ledger.finished:
+                    held.setdefault(job.source, []).append(job)
+                    continue
+                job = dataclasses.replace(job, disclosed=_disclosed(store, settings.run_id, job.source))
             pool.submit(job)
             started.append(job)
         ledger.start(started)
@@ -543,5 +577,16 @@ def drive(
             else:
                 done.append(_failed(ledger.settings, f.job, f.error or RuntimeError("no transcript")))
         ledger.finish(done)
-    ledger.progress.unscheduled = len(queue)
+        for tr in done:
+            queue.extendleft(reversed(held.pop(tr.id, [])))
+    ledger.progress.unscheduled = len(queue) + sum(len(v) for v in held.values())
     return ledger.progress
+
+
+def _disclosed(store: Store, run_id: str, consultation_id: str) -> tuple[str, ...]:
+    """The fact ids a stored consultation drew out (none if it is not stored)."""
+    from arena.engine import disclosed
+
+    for tr in store.transcripts(run_id, consultation_id):
+        return disclosed(tr)
+    return ()

@@ -20,6 +20,8 @@ BUILTIN_GENERATOR = "builtin/templates"
 def disclosed_lines(tr: Transcript, with_findings: bool) -> tuple[list[str], list[str]]:
     """What the patient said when asked, and (optionally) the results that came back, each once."""
     said = list(dict.fromkeys(t.content for t in tr.turns[1:] if t.role == "patient" and t.revealed))
+    # A case handed over in one message (a vignette or a summary) is what the doctor was told.
+    said += [t.content for t in tr.turns if t.role == "case" and t.content not in said]
     found = [t.content for t in tr.turns if t.role == "measurement" and t.revealed] if with_findings else []
     return said, list(dict.fromkeys(found))
 
@@ -32,8 +34,17 @@ def disclosed_facts(tr: Transcript, case: Case, with_findings: bool) -> tuple[li
     """
     history: list[str] = []
     results: list[str] = []
-    for t in tr.turns[1:]:
-        if t.role == "patient" or (with_findings and t.role == "measurement"):
+    for t in tr.turns:
+        if t.role == "case":
+            # A vignette or a summary states its facts at once: each goes where its disclosure puts it.
+            for fid in t.revealed:
+                f = case.fact(fid)
+                if f.disclosure in ("exam", "test"):
+                    if with_findings:
+                        results.append(f.text)
+                elif f.disclosure != "volunteered":
+                    history.append(f.text)
+        elif t.index > 0 and (t.role == "patient" or (with_findings and t.role == "measurement")):
             for fid in t.revealed:
                 f = case.fact(fid)
                 if f.disclosure == "volunteered":

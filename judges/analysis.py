@@ -9,6 +9,8 @@ from pathlib import Path
 
 from arena.core.store import Store
 from arena.core.types import (
+    CONSULT_FORMATS,
+    DEFAULT_FORMAT,
     DEFAULT_RULE,
     CareCost,
     ConsultationBrief,
@@ -23,18 +25,11 @@ from cases.loader import CaseFileError, iter_jsonl
 from cases.prices import price_list
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
-from judges.scoring import bootstrap_ci
+from judges.format_gap import format_figures
+from judges.scoring import estimate
 from judges.simulator_review import simulator_shares
 
 DIMENSIONS = ("doctor", "organ_system", "complaint", "difficulty", "persona")
-
-
-def estimate(values: Sequence[float], seed: int = 0) -> Estimate:
-    """Mean and bootstrap 95% interval of ``values``."""
-    if not values:
-        return Estimate(mean=0.0, low=0.0, high=0.0, n=0)
-    lo, hi = bootstrap_ci(values, seed=seed)
-    return Estimate(mean=sum(values) / len(values), low=lo, high=hi, n=len(values))
 
 
 def passed(score: Score, committee: Sequence[Verdict]) -> bool:
@@ -128,6 +123,12 @@ def analyze_run(
     verdicts = store.verdicts(run.id)
     cases = store.cases(run.id)
     meta = {m["id"]: m for m in store.consultation_meta(run.id) if m["id"] in scores}
+    formats, gaps = format_figures(scores, meta)
+    # Scores of different formats do not average into one figure: the headline
+    # figures come from one format, the per-format ones from format_figures.
+    played = {m["format"] for m in meta.values()}
+    headline = next((f for f in CONSULT_FORMATS if f in played), DEFAULT_FORMAT)
+    meta = {c: m for c, m in meta.items() if m["format"] == headline}
     committee: dict[str, list[Verdict]] = defaultdict(list)
     for v in verdicts:
         if v.judge == COMMITTEE:
@@ -215,4 +216,7 @@ def analyze_run(
         agreement=agreements,
         calibration=calibration(verdicts, labels) if labels else [],
         worst=briefs,
+        headline_format=headline,
+        formats=formats,
+        gaps=gaps,
     )

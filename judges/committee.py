@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from arena.core.types import DEFAULT_RULE, Case, CommitteeRule, Score, Transcript, Verdict, Verdict3
 from arena.models import ModelError, parse_model_name
 from arena.models.registry import Provider, Role, chat_model, resolve
-from judges.base import Judge
+from judges.base import Judge, applies
 from judges.builtin_rubric import BuiltinRubricJudge, BuiltinSafetyJudge
 from judges.diagnosis import DiagnosisDecider, match_diagnosis
 from judges.llm_rubric import LLMRubricJudge
@@ -164,6 +164,11 @@ async def judge_run(
 
     async def one(tr: Transcript) -> None:
         case = cases[tr.case_id]
+        # Items a single-message format cannot apply to are never put to the judges.
+        kept = [item for item in case.rubric if applies(item, tr.format)]
+        left_out = len(case.rubric) - len(kept)
+        if left_out:
+            case = case.model_copy(update={"rubric": kept})
         match = await decider.decide(tr.final, case)
         per_judge = await asyncio.gather(*(j.judge(tr, case, match) for j in judges))
         by_item: dict[str, list[Verdict]] = defaultdict(list)
@@ -201,6 +206,8 @@ async def judge_run(
                     "raw": sum(s.raw for s in own) / len(own),
                 }
             )
+        if left_out:
+            score = score.model_copy(update={"left_out": left_out})
         scores.append(score)
         if progress:
             progress(1)

@@ -38,6 +38,7 @@ from matplotlib.figure import Figure
 from arena.core.templating import render
 from arena.core.types import CostFigures, Estimate, RunAnalysis, SimulatorCause, Transcript, Turn, Verdict, Verdict3
 from judges.committee import COMMITTEE
+from judges.format_plot import PLOT_SIZE, FormatPanels
 
 NA = "n/a"
 """What the page shows for a value that is missing or undefined."""
@@ -348,6 +349,17 @@ def cost_chart(rows: Sequence[CostRow], currency: str) -> str:
     return _plot("cost", (5.5, 3.6), _CostScatter(plotted, currency))
 
 
+def format_chart(analysis: RunAnalysis) -> str:
+    """Plot each doctor's accuracy and score per format (see :mod:`judges.format_plot`).
+
+    Returns:
+        An inline SVG element, or an empty string when the run played one format.
+    """
+    if not analysis.formats:
+        return ""
+    return _plot("formats", PLOT_SIZE, FormatPanels(analysis.formats))
+
+
 def _cost_context(analysis: RunAnalysis) -> dict[str, object]:
     """What the template's cost section needs."""
     rows = cost_rows(analysis.cost, analysis.breakdowns.get("doctor", {}))
@@ -486,6 +498,7 @@ def render_report(analysis: RunAnalysis, transcripts: dict[str, Transcript], ver
         dimensions=_dimensions(analysis.breakdowns),
         diagnosis=diagnosis,
         **_cost_context(analysis),
+        formats_svg=format_chart(analysis),
         pass_k=sorted(analysis.pass_k.items()),
         sections=_sections(analysis, transcripts, verdicts),
         num=fmt_num,

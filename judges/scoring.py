@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-from arena.core.types import Case, DiagnosisMatch, Score, Verdict
+from arena.core.types import Case, DiagnosisMatch, Estimate, Score, Verdict
 
 
 def _ratio(items: Sequence[Verdict]) -> float | None:
@@ -60,6 +60,14 @@ def score_consultation(consultation_id: str, verdicts: Sequence[Verdict], diagno
         diagnosis=diagnosis,
         unscored=sum(v.outcome == "unscored" for v in verdicts),
     )
+
+
+def estimate(values: Sequence[float], seed: int = 0) -> Estimate:
+    """Mean and bootstrap 95% interval of ``values``."""
+    if not values:
+        return Estimate(mean=0.0, low=0.0, high=0.0, n=0)
+    lo, hi = bootstrap_ci(values, seed=seed)
+    return Estimate(mean=sum(values) / len(values), low=lo, high=hi, n=len(values))
 
 
 def bootstrap_ci(values: Sequence[float], *, n: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -133,3 +141,40 @@ def bootstrap_diff(
 def rubric_points(case: Case) -> float:
     """Sum of a case's positive points."""
     return sum(i.points for i in case.rubric if i.points > 0)
+
+
+def paired_bootstrap(
+    differences: Mapping[str, Sequence[float]], *, n: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean paired difference with a percentile bootstrap interval that resamples clusters.
+
+    Each cluster (a case) holds the differences of its pairs (one per trial);
+    a resample draws whole clusters, so trials of one case never count as
+    independent evidence.
+
+    Args:
+        differences: Per cluster, the paired differences it holds.
+        n: Bootstrap resamples.
+        seed: Seed, so a report is reproducible.
+        level: Coverage of the interval.
+
+    Returns:
+        ``(mean difference over pairs, low, high)``; the interval collapses to
+        the mean with fewer than two clusters, and all three are 0 with none.
+    """
+    clusters = [list(v) for v in differences.values() if v]
+    if not clusters:
+        return 0.0, 0.0, 0.0
+    total = sum(sum(c) for c in clusters)
+    count = sum(len(c) for c in clusters)
+    mean = total / count
+    if len(clusters) < 2:
+        return mean, mean, mean
+    rng = random.Random(seed)
+    sums = [(sum(c), len(c)) for c in clusters]
+    means = []
+    for _ in range(n):
+        drawn = rng.choices(sums, k=len(sums))
+        means.append(sum(s for s, _ in drawn) / sum(k for _, k in drawn))
+    means.sort()
+    return mean, means[int((1 - level) / 2 * n)], means[min(n - 1, int((1 + level) / 2 * n))]

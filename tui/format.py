@@ -22,7 +22,7 @@ DIAGNOSIS_STYLE = {"exact": "green", "partial": "yellow", "wrong": "red", "missi
 RISK_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "dim"}
 """Style of each mistake risk level."""
 
-ROLE_STYLE = {"doctor": "bold cyan", "patient": "bold green", "measurement": "bold magenta"}
+ROLE_STYLE = {"doctor": "bold cyan", "patient": "bold green", "measurement": "bold magenta", "case": "bold yellow"}
 """Style of each speaker's label in a transcript."""
 
 OUTCOME_MARK = {"met": ("✓", "green"), "not_met": ("✗", "red"), "unscored": ("?", "yellow")}

@@ -1138,6 +1138,9 @@ class RunAnalysis(BaseModel):
     """What care cost per consultation (None when the run has no scored consultation)."""
     grades: dict[str, GradeFigures] = Field(default_factory=dict)
     """The five-point diagnosis grade for each doctor."""
+    headline_format: ConsultFormat = DEFAULT_FORMAT
+    """The format every other figure here is computed over when the run played several (the first
+    of dialogue, vignette, summary that it played); ``formats`` and ``gaps`` cover them all."""
     formats: dict[str, dict[ConsultFormat, FormatFigures]] = Field(default_factory=dict)
     """Figures per doctor (outer key) and format (inner key), when the run played several formats."""
     gaps: list[FormatGap] = Field(default_factory=list)

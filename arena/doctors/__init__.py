@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from functools import cache
 
 from arena.core.agents import Doctor
 from arena.core.templating import render
 from arena.core.types import Case, DoctorAction, FinalAnswer, Usage
-from arena.doctors.protocol import parse_doctor_reply
+from arena.doctors.protocol import lettered, parse_doctor_reply
 from arena.models import ChatModel, Message, ModelError, parse_model_name
 from arena.models.registry import Provider, Role, chat_model, resolve
 from cases.condition_summaries import Condition, conditions
+from cases.kb import find_condition, load_kb
 from cases.knowledge import topics
 from cases.text import negative_or_normal, normalise, phrase_in, salient_words, sentences
 
@@ -46,19 +48,23 @@ def _idf() -> dict[str, float]:
 class LLMDoctor:
     """A doctor played by a chat model through the JSON action protocol."""
 
-    def __init__(self, model: ChatModel, max_turns: int, style: str = DEFAULT_DOCTOR_STYLE) -> None:
+    def __init__(
+        self, model: ChatModel, max_turns: int, style: str = DEFAULT_DOCTOR_STYLE, options: Sequence[str] = ()
+    ) -> None:
         """Prepare the system prompt.
 
         Args:
             model: The chat model.
             max_turns: The turn cap, stated in the prompt.
             style: One of :data:`DOCTOR_STYLES`.
+            options: Answer options the diagnosis is to be chosen from (none: free text).
         """
         self.name = model.name
         self.model = model
-        self.messages: list[Message] = [
-            {"role": "system", "content": render("arena.doctors", "doctor_system.j2", max_turns=max_turns, style=style)}
-        ]
+        system = render(
+            "arena.doctors", "doctor_system.j2", max_turns=max_turns, style=style, options=lettered(options)
+        )
+        self.messages: list[Message] = [{"role": "system", "content": system}]
         self._seen = 0
 
     async def act(self, dialogue: list[tuple[str, str]], turns_left: int) -> tuple[DoctorAction, Usage, str]:
@@ -88,13 +94,14 @@ class ChecklistDoctor:
     do is known exactly (ground truth for testing judges).
     """
 
-    def __init__(self, name: str, seed: int, diligence: float = DEFAULT_DILIGENCE) -> None:
+    def __init__(self, name: str, seed: int, diligence: float = DEFAULT_DILIGENCE, options: Sequence[str] = ()) -> None:
         """Create a checklist doctor.
 
         Args:
             name: The model name recorded on the transcript.
             seed: Seed for the skips.
             diligence: Probability of performing each checklist step.
+            options: Answer options its diagnosis is chosen from (none: any condition it knows).
         """
         if not 0.0 <= diligence <= 1.0:
             raise ModelError(f"diligence must be between 0 and 1, got {diligence}")
@@ -106,6 +113,7 @@ class ChecklistDoctor:
         self.performed: list[tuple[str, str]] = []
         self.ordered: list[str] = []
         self.candidates: list[Condition] = []
+        self.options = list(options)
         self._planned = False
 
     def _make_plan(self, opening: str, budget: int) -> None:
@@ -136,7 +144,8 @@ class ChecklistDoctor:
         for role, text in dialogue:
             if role == "doctor":
                 continue
-            for sentence in sentences(text):
+            # A case handed over in one message lists a finding per line.
+            for sentence in (s for line in text.splitlines() for s in sentences(line)):
                 if not negative_or_normal(sentence):
                     heard |= salient_words(sentence)
         cand = {c.name for c in self.candidates}
@@ -152,10 +161,22 @@ class ChecklistDoctor:
         safety_net = self.rng.random() < self.diligence
         if not safety_net:
             self.skipped.append("safety_net")
-        top = ranked[0].name
+        top = self._choose(ranked, heard) if self.options else ranked[0].name
         plan = render("arena.doctors", "checklist_plan.j2", tests=self.ordered, diagnosis=top, safety_net=safety_net)
         final = FinalAnswer(diagnosis=top, differential=[c.name for c in ranked[1:4]], plan=plan)
         return DoctorAction(kind="final", text=top, final=final)
+
+    def _choose(self, ranked: list[Condition], heard: set[str]) -> str:
+        """The answer option naming the condition it ranks highest; by shared words when no option names one."""
+        place = {c.name: i for i, c in enumerate(ranked)}
+        kb = load_kb()
+
+        def rank(option: str) -> tuple[int, int]:
+            cond = find_condition(kb, option)
+            at = place.get(cond.name, len(place)) if cond is not None else len(place)
+            return at, -len(heard & salient_words(option))
+
+        return min(self.options, key=rank)
 
     def answer_single_shot(self, scenario: str, question: str, options: list[str]) -> str:
         """Answer a single-shot question the way this doctor works in a consultation.
@@ -257,18 +278,19 @@ def _human(name: str, **_: object) -> Doctor:
     return HumanDoctor()
 
 
-def _http(name: str, *, max_turns: int, case: Case | None = None, **_: object) -> Doctor:
+def _http(name: str, *, max_turns: int, case: Case | None = None, options: Sequence[str] = (), **_: object) -> Doctor:
     from arena.doctors.http import HTTPDoctor
 
-    return HTTPDoctor(name, max_turns, case)
+    return HTTPDoctor(name, max_turns, case, options)
 
 
-def _checklist(name: str, *, seed: int, **_: object) -> Doctor:
-    return ChecklistDoctor(name, seed, diligence_of(name))
+def _checklist(name: str, *, seed: int, options: Sequence[str] = (), **_: object) -> Doctor:
+    return ChecklistDoctor(name, seed, diligence_of(name), options)
 
 
-def _chat(name: str, *, max_turns: int, **_: object) -> Doctor:
-    return LLMDoctor(chat_model(name), max_turns, parse_model_name(name).params.get("style", DEFAULT_DOCTOR_STYLE))
+def _chat(name: str, *, max_turns: int, options: Sequence[str] = (), **_: object) -> Doctor:
+    style = parse_model_name(name).params.get("style", DEFAULT_DOCTOR_STYLE)
+    return LLMDoctor(chat_model(name), max_turns, style, options)
 
 
 CHECKLIST_DOCTOR = Provider(Role.DOCTOR, "checklist", _checklist, builtin=True, check=diligence_of)
@@ -290,7 +312,7 @@ def check_doctor(name: str) -> None:
     resolve(Role.DOCTOR, name)
 
 
-def get_doctor(name: str, seed: int, max_turns: int, case: Case | None = None) -> Doctor:
+def get_doctor(name: str, seed: int, max_turns: int, case: Case | None = None, options: Sequence[str] = ()) -> Doctor:
     """Return a doctor policy for one consultation.
 
     Args:
@@ -301,6 +323,7 @@ def get_doctor(name: str, seed: int, max_turns: int, case: Case | None = None) -
         max_turns: The consultation's turn cap.
         case: The case played (an HTTP doctor is told the patient's
             age, sex and setting; nothing hidden).
+        options: Answer options the final diagnosis is to be chosen from (``--choices``); none for free text.
     """
-    doctor: Doctor = resolve(Role.DOCTOR, name).build(seed=seed, max_turns=max_turns, case=case)
+    doctor: Doctor = resolve(Role.DOCTOR, name).build(seed=seed, max_turns=max_turns, case=case, options=options)
     return doctor

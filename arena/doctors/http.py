@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ import httpx
 
 from arena.core.templating import render
 from arena.core.types import Case, DoctorAction, Usage
-from arena.doctors.protocol import parse_doctor_reply
+from arena.doctors.protocol import lettered, parse_doctor_reply
 from arena.models import Message, ModelError
 from arena.models.call_policy import CallPolicy, gate_for
 
@@ -74,13 +75,14 @@ def _client() -> httpx.AsyncClient:
 class HTTPDoctor:
     """Plays the doctor by asking an HTTP endpoint for each turn."""
 
-    def __init__(self, url: str, max_turns: int, case: Case | None = None) -> None:
+    def __init__(self, url: str, max_turns: int, case: Case | None = None, options: Sequence[str] = ()) -> None:
         """Prepare the conversation.
 
         Args:
             url: The endpoint.
             max_turns: The turn cap, stated in the protocol prompt.
             case: The case played; only its demographics and speaker are sent.
+            options: Answer options the diagnosis is to be chosen from, stated in the protocol prompt.
         """
         self.name = url
         self.url = url
@@ -88,7 +90,13 @@ class HTTPDoctor:
         self.messages: list[Message] = [
             {
                 "role": "system",
-                "content": render("arena.doctors", "doctor_system.j2", max_turns=max_turns, style="standard"),
+                "content": render(
+                    "arena.doctors",
+                    "doctor_system.j2",
+                    max_turns=max_turns,
+                    style="standard",
+                    options=lettered(options),
+                ),
             }
         ]
         self.context: dict[str, Any] = {}

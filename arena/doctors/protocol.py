@@ -10,6 +10,7 @@ guess is noted in ``parse_error`` so malformed output is visible, not fatal.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from arena.core.json_reply import first_json_object
@@ -78,3 +79,8 @@ def parse_doctor_reply(text: str) -> DoctorAction:
         )
         return DoctorAction(kind="final", text=final.diagnosis, final=final, parse_error="no JSON; read diagnosis line")
     return DoctorAction(kind="ask", text=text.strip(), parse_error="no JSON; treated as a question")
+
+
+def lettered(options: Sequence[str]) -> list[str]:
+    """Answer options as a doctor is shown them: ``A) ...``, ``B) ...``, in the case's order."""
+    return [f"{chr(ord('A') + i)}) {o}" for i, o in enumerate(options)]

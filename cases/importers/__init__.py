@@ -92,6 +92,23 @@ def _diagnosis(text: str, cond: Condition | None) -> Diagnosis:
     return Diagnosis(name=text, icd10=cond.icd10, synonyms=synonyms)
 
 
+def _options(draft: Draft, diagnosis: Diagnosis) -> list[str]:
+    """The draft's answer options, each once, with the case's own wording of the diagnosis.
+
+    Options that do not include the diagnosis are dropped (none rather than a
+    question without its answer).
+    """
+    out: list[str] = []
+    found = False
+    for o in draft.options:
+        text = o.strip()
+        if draft.diagnosis is not None and normalise(text) == normalise(draft.diagnosis):
+            text, found = diagnosis.name, True
+        if text and text not in out:
+            out.append(text)
+    return out if found else []
+
+
 def minimal_rubric(diagnosis: str) -> list[RubricItem]:
     """The rubric of a case whose diagnosis is not in the knowledge base.
 
@@ -170,6 +187,7 @@ def _finish(draft: Draft, fmt: str, where: Where, kb: KnowledgeBase | None) -> t
             diagnosis=diagnosis,
             differentials=differentials,
             rubric=rubric,
+            options=_options(draft, diagnosis),
         )
     except ValidationError as exc:
         loc, msg = _first_error(exc)

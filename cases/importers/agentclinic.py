@@ -199,6 +199,7 @@ def _nejm(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
     answers = get_list(obj, "answers", where)
     correct: list[str] = []
     others: list[str] = []
+    options: list[str] = []
     for i, ans in enumerate(answers):
         if not isinstance(ans, dict):
             raise where.error(f"expected an object, got {json_type(ans)}", f"answers.{i}")
@@ -207,6 +208,7 @@ def _nejm(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
         if not isinstance(flag, bool):
             raise where.error("expected true or false", f"answers.{i}.correct")
         (correct if flag else others).append(text)
+        options.append(text)
     if len(correct) != 1:
         raise where.error(f"exactly one answer must be marked correct, found {len(correct)}", "answers")
     # The question is the source's own vignette ("A 3-year-old girl presented ... What is the most
@@ -240,6 +242,7 @@ def _nejm(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
         facts=b.facts,
         diagnosis=correct[0],
         differentials=others,
+        options=options,
         speaker=speaker,
         difficulty="hard",
     )

@@ -138,5 +138,7 @@ def convert(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
         facts=b.facts,
         diagnosis=answer,
         differentials=differentials,
+        # The answer stands in for its option when the two are worded differently.
+        options=[answer if k == idx or normalise(v) == normalise(answer) else v for k, v in options.items()],
         speaker=speaker,
     )

@@ -62,6 +62,8 @@ class Draft:
     """The diagnosis as the source states it; None when the source has none."""
     differentials: list[str] = field(default_factory=list)
     """Alternatives the source offers (other answer options)."""
+    options: list[str] = field(default_factory=list)
+    """The source's answer options in its order, the diagnosis among them; empty when it has none."""
     speaker: Speaker = "self"
     """Who answers for the patient."""
     difficulty: Literal["easy", "medium", "hard"] = "medium"

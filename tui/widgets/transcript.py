@@ -13,8 +13,9 @@ from arena.core.queries import TurnAt
 from arena.core.types import Fact, Turn
 from tui.format import ROLE_STYLE
 
-ROLE_LABEL = {"doctor": "DOCTOR", "patient": "PATIENT", "measurement": "RESULT"}
-"""How each speaker is labelled; the measurement agent gives exam and test results."""
+ROLE_LABEL = {"doctor": "DOCTOR", "patient": "PATIENT", "measurement": "RESULT", "case": "CASE"}
+"""How each speaker is labelled; the measurement agent gives exam and test results, and ``case`` is
+the case handed over in one message (a vignette or a summary)."""
 
 ACTION_BADGE = {
     "exam": ("EXAM", "bold black on magenta"),
