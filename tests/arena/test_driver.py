@@ -130,3 +130,56 @@ def test_a_spent_budget_leaves_every_consultation_unscheduled(db_url, bank):
     pool = ScriptedPool({j.consultation_id: ["done"] for j in jobs})
     progress = drive(pool, store, SETTINGS, jobs, max_cost_usd=0.0)
     assert (progress.done, progress.unscheduled) == (0, 3) and pool.submitted == []
+
+
+def test_a_summary_waits_for_its_dialogue_and_is_told_what_it_drew_out(db_url, bank):
+    store, _, [job] = _setup(db_url, bank, 1)
+    summary = Job(
+        consultation_id=f"{job.consultation_id}/summary",
+        case_id=job.case_id,
+        trial=0,
+        seed=job.seed,
+        doctor=job.doctor,
+        format="summary",
+        source=job.consultation_id,
+    )
+    seen: list[tuple[str, int, tuple[str, ...]]] = []
+
+    class Watching(ScriptedPool):
+        def submit(self, j: Job) -> None:
+            seen.append((j.consultation_id, len(self.running), j.disclosed))
+            super().submit(j)
+
+    class Telling(Watching):
+        def wait(self, timeout_s: float) -> list[Finished]:
+            finished = super().wait(timeout_s)
+            for f in finished:
+                if f.transcript is not None and f.job.format == "dialogue":
+                    told = Turn(consultation_id=f.job.consultation_id, index=0, role="patient", content="x")
+                    f.transcript.turns = [told.model_copy(update={"revealed": ["hpi.a", "hpi.b", "hpi.a"]})]
+            return finished
+
+    pool = Telling({job.consultation_id: ["done"], summary.consultation_id: ["done"]}, room=2)
+    progress = drive(pool, store, SETTINGS, [job, summary])
+    assert progress.done == 2 and progress.unscheduled == 0
+    # Room for both, yet the summary went in only once the dialogue had left the pool, with its facts.
+    assert seen == [(job.consultation_id, 0, ()), (summary.consultation_id, 0, ("hpi.a", "hpi.b"))]
+
+
+def test_a_summary_whose_dialogue_was_stored_before_starts_at_once(db_url, bank):
+    store, _, [job] = _setup(db_url, bank, 1)
+    pool = ScriptedPool({job.consultation_id: ["done"]})
+    drive(pool, store, SETTINGS, [job])
+    summary = Job(
+        consultation_id=f"{job.consultation_id}/summary",
+        case_id=job.case_id,
+        trial=0,
+        seed=job.seed,
+        doctor=job.doctor,
+        format="summary",
+        source=job.consultation_id,
+    )
+    pool = ScriptedPool({summary.consultation_id: ["done"]})
+    assert drive(pool, store, SETTINGS, [summary]).done == 1
+    assert pool.submitted == [summary.consultation_id]
+    assert {t.id: t.format for t in store.transcripts("r1")}[summary.consultation_id] == "summary"

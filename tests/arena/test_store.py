@@ -190,3 +190,38 @@ def test_processes_opening_a_new_database_at_once_apply_each_migration_once(tmp_
         t.join()
     assert errors == []
     assert applied == [[name for name, _ in MIGRATIONS]] * 4
+
+
+def test_consultations_stored_before_formats_become_dialogues_and_a_case_may_then_be_stored_per_format(db_url):
+    from sqlalchemy import MetaData, create_engine, insert, text
+    from sqlalchemy.exc import IntegrityError
+
+    from arena.core.migrations import migrations_table
+
+    engine = create_engine(db_url)
+    md = MetaData()
+    table = migrations_table(md)
+    with engine.begin() as conn:
+        md.create_all(conn)
+        for name, migration in MIGRATIONS[:5]:
+            migration(conn)
+            conn.execute(insert(table).values(name=name, applied_at=utcnow()))
+        conn.execute(
+            text(
+                "INSERT INTO consultations (id, run_id, case_id, trial, seed, doctor, patient, persona, status, "
+                "n_turns, started_at, schema_version, worker) VALUES "
+                "('r1/c/t0', 'r1', 'c', 0, 4294967295, 'd', 'p', 'plain', 'done', 3, '2026-01-01', 1, 'n:1')"
+            )
+        )
+    engine.dispose()
+    store = Store(db_url)
+    assert store.applied_migrations() == [n for n, _ in MIGRATIONS]
+    with store.engine.begin() as conn:
+        row = conn.execute(text("SELECT format, seed, worker, n_turns FROM consultations")).one()
+    assert tuple(row) == ("dialogue", 4294967295, "n:1", 3)
+    base = {"run_id": "r1", "case_id": "c", "trial": 0, "seed": 1, "doctor": "d", "patient": "p", "persona": "plain"}
+    store.start_consultations([{**base, "id": "r1/c/t0/vignette", "format": "vignette", "started_at": utcnow()}])
+    with pytest.raises(IntegrityError):
+        store.start_consultations([{**base, "id": "r1/c/t0/again", "format": "vignette", "started_at": utcnow()}])
+    indexes = {ix["name"] for ix in inspect(store.engine).get_indexes("consultations")}
+    assert {"ix_consultations_run_id", "ix_consultations_run_started"} <= indexes

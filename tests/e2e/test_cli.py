@@ -59,6 +59,9 @@ def test_simulate_then_export_reads_back_with_datasets(tmp_path, db_url):
         (["simulate", "--cases", "-3"], "--cases"),
         (["simulate", "--case-file", "missing.jsonl"], "missing.jsonl: no such file"),
         (["simulate", "--gatekeeper", "builtin/oracle"], "--gatekeeper: unknown built-in gatekeeper"),
+        (["simulate", "--format", "lecture"], "--format: Input should be 'dialogue', 'vignette' or 'summary'"),
+        (["simulate", "--format", "summary"], "--format summary needs dialogue too"),
+        (["simulate", "--format", "vignette,vignette"], "each --format may be given once"),
         (["show", "run-doesnotexist"], "no medarena database at"),
     ],
 )
@@ -182,3 +185,38 @@ def test_show_marks_what_the_simulator_made_up(tmp_path, db_url):
     lines = [ln.strip() for ln in shown.stdout.splitlines() if "~ synthesized" in ln]
     assert len(lines) == len(made)
     assert lines[0].startswith(f"~ synthesized {made[0].topic}: {made[0].rule.value}")
+
+
+def test_every_format_through_the_command_line_and_the_report_shows_the_gaps(tmp_path, db_url):
+    from arena.core.store import Store
+
+    doctors = ["builtin/checklist?diligence=0.5", "builtin/checklist"]
+    r = arena(
+        tmp_path,
+        "simulate",
+        "--cases",
+        "8",
+        "--format",
+        "all",
+        *(a for d in doctors for a in ("--doctor", d)),
+        "--no-distill",
+        db=db_url,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    store = Store(db_url)
+    (run, n, errors), *_ = store.list_runs()
+    assert (n, errors) == (8 * 2 * 3, 0)
+    scores = {s.consultation_id: s for s in store.scores(run.id)}
+    meta = store.consultation_meta(run.id)
+    assert sorted({m["format"] for m in meta}) == ["dialogue", "summary", "vignette"]
+    r = arena(tmp_path, "report", run.id, "--html", "r.html", db=db_url)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "format gaps" in r.stdout and "headline figures: the dialogue consultations" in r.stdout
+    for doctor in doctors:
+        by = {(m["case_id"], m["format"]): scores[m["id"]] for m in meta if m["doctor"] == doctor}
+        diffs = [by[(c, "vignette")].overall - by[(c, "dialogue")].overall for c, f in by if f == "dialogue"]
+        expected = f"{sum(diffs) / len(diffs):+.3f}"
+        line = next(ln for ln in r.stdout.splitlines() if doctor + " " in ln and "vignette - dialogue" in ln)
+        assert expected in line, (expected, line)
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="formats"' in html and 'id="gaps"' in html and html.count("<svg") >= 3
