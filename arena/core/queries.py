@@ -349,7 +349,10 @@ class StoreQueries:
             )
 
     def consultation_meta(self, run_id: str) -> list[dict[str, Any]]:
-        """Return each finished consultation's id, case, trial, doctor, persona, format and final answer, without turns."""
+        """Return each finished consultation's id, case, trial, doctor, persona, format and final answer.
+
+        Turns are left out.
+        """
         c = CONSULTATIONS.c
         q = select(c.id, c.case_id, c.trial, c.doctor, c.persona, c.format, c.final, c.stop_reason)
         with self.engine.connect() as conn:
