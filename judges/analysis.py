@@ -23,6 +23,7 @@ from cases.loader import CaseFileError, iter_jsonl
 from cases.prices import price_list
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
+from judges.noise import noise_floors
 from judges.scoring import bootstrap_ci
 from judges.simulator_review import simulator_shares
 
@@ -212,6 +213,7 @@ def analyze_run(
             for d in sorted({t.split("|", 1)[0] for t in tasks})
         },
         simulator=simulator_shares(committee, {c: str(meta[c]["doctor"]) for c in ids}),
+        noise=noise_floors(list(meta.values()), scores, committee),
         agreement=agreements,
         calibration=calibration(verdicts, labels) if labels else [],
         worst=briefs,
