@@ -10,6 +10,7 @@ from rich.table import Table
 
 from arena.core.types import DEFAULT_RULE, CommitteeRule, CostFigures, Estimate, RunAnalysis, SimulatorCause, Verdict
 from arena.display import make_console
+from judges.noise import HOW_TO_GET
 
 out = make_console()
 
@@ -168,6 +169,39 @@ def print_simulator_shares(a: RunAnalysis) -> None:
     out.print(t)
 
 
+def print_noise(a: RunAnalysis) -> None:
+    """Print each doctor's noise floor: verdict flips and score spread between identical trials.
+
+    A run with one trial per case has none, and the line says how to get it.
+    """
+    if not a.consultations:
+        return
+    if not a.noise:
+        out.print(f"noise floor: unknown (every case played in one trial); {HOW_TO_GET}")
+        return
+    t = Table(title="noise floor (between trials of the same case, one format per doctor)")
+    for col in ("doctor", "format", "trials", "cases", "flip rate", "items flipped", "trial SD", "floor"):
+        t.add_column(col)
+    for doctor, nf in a.noise.items():
+        t.add_row(
+            doctor,
+            nf.format,
+            str(nf.trials),
+            str(nf.cases),
+            f"{100 * nf.flip_rate:.1f}%",
+            f"{100 * nf.items_flipped:.1f}%",
+            f"{nf.trial_sd:.3f}",
+            f"{nf.floor:.3f}",
+        )
+    out.print(t)
+    out.print(
+        "floor: the smallest difference in mean score from a run of this size on the same cases that exceeds "
+        "trial-to-trial noise at 95%"
+    )
+    for doctor in sorted(set(a.breakdowns.get("doctor", {})) - set(a.noise)):
+        out.print(f"noise floor of {doctor}: unknown (no case played in two trials); {HOW_TO_GET}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the judge, report and compare commands to ``app``."""
 
@@ -201,7 +235,9 @@ def register(app: typer.Typer) -> None:
         store = Store(db, create=False)
         n = pipeline.judge(store, run, make_display(), judge, checked, diagnosis_judge)
         out.print(f"judged {n} consultations")
-        print_analysis(analyze_run(store, run, labels))
+        analysis = analyze_run(store, run, labels)
+        print_analysis(analysis)
+        print_noise(analysis)
 
     @app.command("report")
     def report_cmd(
@@ -219,6 +255,7 @@ def register(app: typer.Typer) -> None:
         store = Store(db, create=False)
         analysis = analyze_run(store, run, read_labels(reference) if reference else None)
         print_analysis(analysis)
+        print_noise(analysis)
         if html:
             from judges.report_html import write_report
 
@@ -243,7 +280,7 @@ def register(app: typer.Typer) -> None:
 
         rows = compare_runs(Store(db, create=False), run_a, run_b)
         t = Table(title=f"{run_b} minus {run_a}")
-        for col in ("dimension", "group", "A", "B", "B - A [95% CI]"):
+        for col in ("dimension", "group", "A", "B", "B - A [95% CI]", "noise floor", "beyond noise"):
             t.add_column(col)
         for r in rows:
             t.add_row(
@@ -252,5 +289,30 @@ def register(app: typer.Typer) -> None:
                 f"{r.a:.3f} (n={r.n_a})",
                 f"{r.b:.3f} (n={r.n_b})",
                 f"{r.diff:+.3f} [{r.low:+.3f}, {r.high:+.3f}]",
+                _floor_cell(r.floor, r.floor_basis),
+                "unknown" if r.exceeds is None else "yes" if r.exceeds else "no",
             )
         out.print(t)
+        print_floor_notes([r.floor_basis for r in rows])
+
+
+def _floor_cell(floor: float | None, basis: str) -> str:
+    if floor is None:
+        return "unknown"
+    return f"{floor:.3f}" + {"a": " (A's trials)", "b": " (B's trials)"}.get(basis, "")
+
+
+def print_floor_notes(bases: list[str]) -> None:
+    """Say what a comparison's noise floors rest on, and how to get one that is unknown.
+
+    Args:
+        bases: Each row's ``floor_basis`` (``both``, ``a``, ``b`` or ``unknown``).
+    """
+    out.print(
+        "noise floor: the smallest |B - A| that trial-to-trial noise alone would not give (95%), for runs on "
+        "the same cases"
+    )
+    if "a" in bases or "b" in bases:
+        out.print("a floor from one run's trials assumes the other run is as noisy")
+    if "unknown" in bases:
+        out.print(f"noise floor unknown where neither run played a case in two trials: {HOW_TO_GET}")

@@ -26,6 +26,7 @@ from cases.prices import price_list
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
 from judges.format_gap import format_figures
+from judges.noise import noise_floors
 from judges.scoring import estimate
 from judges.simulator_review import simulator_shares
 
@@ -213,6 +214,7 @@ def analyze_run(
             for d in sorted({t.split("|", 1)[0] for t in tasks})
         },
         simulator=simulator_shares(committee, {c: str(meta[c]["doctor"]) for c in ids}),
+        noise=noise_floors(list(meta.values()), scores, committee),
         agreement=agreements,
         calibration=calibration(verdicts, labels) if labels else [],
         worst=briefs,

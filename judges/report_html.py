@@ -9,7 +9,7 @@ Number formats, so readers (and tests) know what to look for:
 * scores, estimates, kappas, alphas and pass^k: three decimals (``0.734``);
 * an estimate with its interval: ``0.734 [0.701, 0.768]``;
 * shares (diagnosis match, percent agreement, accuracy, precision, recall,
-  simulator-caused failures and their interval): percentages with one decimal
+  simulator-caused failures and their interval, verdict flip rates): percentages with one decimal
   (``45.0%``, ``[1.2%, 8.0%]``);
 * costs of care: two decimals, in the currency the section names
   (``412.50``, ``[380.00, 450.00]``);
@@ -39,6 +39,7 @@ from arena.core.templating import render
 from arena.core.types import CostFigures, Estimate, RunAnalysis, SimulatorCause, Transcript, Turn, Verdict, Verdict3
 from judges.committee import COMMITTEE
 from judges.format_plot import PLOT_SIZE, FormatPanels
+from judges.noise import HOW_TO_GET
 
 NA = "n/a"
 """What the page shows for a value that is missing or undefined."""
@@ -509,6 +510,7 @@ def render_report(analysis: RunAnalysis, transcripts: dict[str, Transcript], ver
         turn_note=_turn_note,
         committee=COMMITTEE,
         simulator_causes=get_args(SimulatorCause),
+        noise_hint=HOW_TO_GET,
     )
 
 

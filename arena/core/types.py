@@ -1073,23 +1073,32 @@ class GradeFigures(BaseModel):
 
 
 class NoiseFloor(BaseModel):
-    """How much one doctor's verdicts and score move between identical trials of a run."""
+    """How much one doctor's verdicts and score move between identical trials of a run.
+
+    The figures come from one format only (dialogue when the doctor played it), so formats never
+    mix; ``judges/noise.py`` defines each one.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
+    format: ConsultFormat = DEFAULT_FORMAT
+    """The format the figures come from: dialogue when the doctor played it, else the first it played."""
     trials: int
-    """Trials per case the figures come from."""
+    """Trials per case the figures come from (the most any case was played in)."""
     cases: int
     """Cases played in at least two trials."""
+    consultations: int
+    """Scored consultations of the doctor in this format: the size of run the floor is for."""
     flip_rate: float
-    """Share of pairs of trials whose committee verdicts on the same item of the same case differ."""
+    """Share of pairs of trials whose committee verdicts on the same item of the same case differ
+    (unscored verdicts left out)."""
     items_flipped: float
-    """Share of (case, item) pairs whose verdict is not the same in every trial."""
+    """Share of (case, item) pairs scored in at least two trials whose verdict is not the same in every trial."""
     trial_sd: float
     """Standard deviation of a case's score between trials (pooled over cases)."""
     floor: float
-    """The smallest difference in mean score between two runs of this size (cases and trials) that
-    exceeds trial-to-trial noise at 95%."""
+    """The smallest difference in mean score between two runs of this size on the same cases that
+    exceeds trial-to-trial noise at 95%: ``1.96 * sqrt(2 * trial_sd^2 / consultations)``."""
 
 
 class CostFigures(BaseModel):

@@ -119,9 +119,7 @@ def test_the_report_gives_each_format_and_the_paired_gaps_computed_by_hand(playe
                     continue
                 other = scores[got[(cid, d, t, second)].id]
                 mine = scores[tr.id]
-                diffs_acc.append(
-                    (mine.diagnosis in ("exact", "partial")) - (other.diagnosis in ("exact", "partial"))
-                )
+                diffs_acc.append((mine.diagnosis in ("exact", "partial")) - (other.diagnosis in ("exact", "partial")))
                 diffs_score.append(mine.overall - other.overall)
             for measure, diffs in (("accuracy", diffs_acc), ("score", diffs_score)):
                 g = gaps[(doctor, measure, first, second)]
