@@ -129,6 +129,7 @@ def analyze_run(
     # figures come from one format, the per-format ones from format_figures.
     played = {m["format"] for m in meta.values()}
     headline = next((f for f in CONSULT_FORMATS if f in played), DEFAULT_FORMAT)
+    every_format = list(meta.values())
     meta = {c: m for c, m in meta.items() if m["format"] == headline}
     committee: dict[str, list[Verdict]] = defaultdict(list)
     for v in verdicts:
@@ -214,7 +215,7 @@ def analyze_run(
             for d in sorted({t.split("|", 1)[0] for t in tasks})
         },
         simulator=simulator_shares(committee, {c: str(meta[c]["doctor"]) for c in ids}),
-        noise=noise_floors(list(meta.values()), scores, committee),
+        noise=noise_floors(every_format, scores, committee),
         agreement=agreements,
         calibration=calibration(verdicts, labels) if labels else [],
         worst=briefs,
