@@ -246,6 +246,10 @@ def register(app: typer.Typer) -> None:
         reference: Annotated[
             Path | None, typer.Option("--reference", help="JSONL of consultation_id, item_id, label.")
         ] = None,
+        gap_plot: Annotated[
+            Path | None,
+            typer.Option("--gap-plot", help="Also write the plot of accuracy and score per format as a PNG here."),
+        ] = None,
         db: DbOpt = None,
     ) -> None:
         """Print a judged run's leaderboard and figures; optionally write an HTML report."""
@@ -254,8 +258,15 @@ def register(app: typer.Typer) -> None:
 
         store = Store(db, create=False)
         analysis = analyze_run(store, run, read_labels(reference) if reference else None)
+        if gap_plot and not analysis.formats:
+            raise typer.BadParameter("the run played one format; --gap-plot needs a run with --format all")
         print_analysis(analysis)
         print_noise(analysis)
+        if gap_plot:
+            from judges.format_plot import save_png
+
+            save_png(analysis.formats, gap_plot)
+            out.print(f"wrote {gap_plot}")
         if html:
             from judges.report_html import write_report
 

@@ -8,6 +8,8 @@ as SVG and :func:`save_png` writes it as an image.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,4 +82,14 @@ def save_png(formats: Mapping[str, Mapping[ConsultFormat, FormatFigures]], path:
     fig = Figure(figsize=PLOT_SIZE)
     FigureCanvasAgg(fig)
     FormatPanels(formats)(fig)
-    fig.savefig(path, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    path = Path(path)
+    # Written beside the target and moved over it, so no reader sees half an image.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the image from other readers
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
