@@ -61,7 +61,8 @@ class FormatPanels:
                     linewidth=1,
                     label=fmt,
                 )
-            ax.set_xticks(range(len(doctors)), doctors, rotation=15 if len(doctors) > 1 else 0, ha="right")
+            # A model name's parameters go on a line of their own, so long names stay readable side by side.
+            ax.set_xticks(range(len(doctors)), [d.replace("?", "\n?") for d in doctors])
             ax.set_xlim(-0.6, len(doctors) - 0.4)
             ax.set_ylim(0, 1.05)
             ax.set_title(f"{label} (95% CI)")
