@@ -90,7 +90,7 @@ def icd_relation(said: str, truth: str) -> DiagnosisMatch:
 
 # --------------------------------------------------------------------------- answer options
 
-_PREFIX = r"(?:(?:the\s+)?(?:correct\s+)?(?:option|answer|choice)(?:\s+is)?\s*:?\s*)"
+_PREFIX = r"(?i:(?:the\s+)?(?:correct\s+)?(?:option|answer|choice)(?:\s+is)?\s*:?\s*)"
 # "B", "B)", "(B)", "B.", "Option B", "answer: b": nothing but the letter.
 _BARE = re.compile(_PREFIX + r"?\(?([a-z])\)?[.:)]?", re.IGNORECASE)
 # "B) Acute pancreatitis", "(B) ...", "Option B: ...": a capital letter, a mark, then text. The text

@@ -220,6 +220,7 @@ def options_case() -> tuple[Case, list[str]]:
         ("Answer: D", 3),
         ("The answer is A", 0),
         ("C) " + "{C}", 2),
+        ("option C: " + "{C}", 2),
         ("ST-elevation MYOCARDIAL infarction", 1),
     ],
 )
