@@ -8,7 +8,16 @@ from typing import Annotated, get_args
 import typer
 from rich.table import Table
 
-from arena.core.types import DEFAULT_RULE, CommitteeRule, CostFigures, Estimate, RunAnalysis, SimulatorCause, Verdict
+from arena.core.types import (
+    DEFAULT_RULE,
+    DIAGNOSIS_GRADES,
+    CommitteeRule,
+    CostFigures,
+    Estimate,
+    RunAnalysis,
+    SimulatorCause,
+    Verdict,
+)
 from arena.display import make_console
 from judges.noise import HOW_TO_GET
 
@@ -88,6 +97,7 @@ def print_analysis(a: RunAnalysis) -> None:
                 t.add_row(g, _est(e))
             out.print(t)
     out.print("diagnosis: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in a.diagnosis.items()))
+    print_grades(a)
     if a.pass_k:
         out.print("pass^k: " + ", ".join(f"k={k} {v:.3f}" for k, v in a.pass_k.items()))
     if len(a.pass_k_by_doctor) > 1:
@@ -153,6 +163,36 @@ def print_formats(a: RunAnalysis) -> None:
         )
 
 
+def print_grades(a: RunAnalysis) -> None:
+    """Print each doctor's five-point diagnosis grade: mean grade with its 95% CI, and the share at each grade.
+
+    The ``exact`` column is the exact-match share. Consultations scored before grades were kept are
+    left out, and a line says how many.
+    """
+    if a.grades:
+        t = Table(title="diagnosis grade (5 exact, 4 close, 3 related, 2 unrelated, 1 missing)")
+        # The exact column is the exact-match share, kept beside the grade under its own name.
+        shown = ["exact (exact-match share)", *DIAGNOSIS_GRADES[1:]]
+        for col in ("doctor", "mean grade [95% CI]", "n", *shown):
+            t.add_column(col)
+        for doctor, g in sorted(a.grades.items(), key=lambda kv: (-kv[1].mean.mean, kv[0])):
+            m = g.mean
+            t.add_row(
+                doctor,
+                f"{m.mean:.2f} [{m.low:.2f}, {m.high:.2f}]",
+                str(m.n),
+                f"{100 * g.exact:.1f}%",
+                *(f"{100 * g.shares.get(k, 0.0):.1f}%" for k in DIAGNOSIS_GRADES[1:]),
+            )
+        out.print(t)
+    ungraded = a.consultations - sum(g.mean.n for g in a.grades.values())
+    if ungraded > 0:
+        out.print(
+            f"{ungraded} consultation(s) scored before diagnosis grades were kept are left out of the grade figures "
+            f"(arena judge {a.run_id} grades them)"
+        )
+
+
 def print_simulator_shares(a: RunAnalysis) -> None:
     """Print, per doctor, how many failed rubric items the simulated patient or gatekeeper caused."""
     if not a.simulator:
@@ -213,7 +253,7 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--rule", help=f"{', '.join(CommitteeRule)} (default: {DEFAULT_RULE}).")
         ] = None,
         diagnosis_judge: Annotated[
-            str | None, typer.Option("--diagnosis-judge", help="Chat model for diagnoses the rules cannot match.")
+            str | None, typer.Option("--diagnosis-judge", help="Chat model grading what the rules call unrelated.")
         ] = None,
         reference: Annotated[
             Path | None, typer.Option("--reference", help="JSONL of consultation_id, item_id, label.")

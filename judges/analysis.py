@@ -26,6 +26,7 @@ from cases.prices import price_list
 from judges.agreement import agreement, calibration
 from judges.committee import COMMITTEE
 from judges.format_gap import format_figures
+from judges.grades import grade_figures
 from judges.noise import noise_floors
 from judges.scoring import estimate
 from judges.simulator_review import simulator_shares
@@ -209,6 +210,7 @@ def analyze_run(
         heatmap=heatmap,
         diagnosis=diagnosis,
         cost=cost_figures(store.care_costs(run.id), {c: group(c, "doctor") for c in ids}),
+        grades=grade_figures(scores.values(), {c: group(c, "doctor") for c in ids}),
         pass_k=pass_hat_k(tasks),
         pass_k_by_doctor={
             d: pass_hat_k({t: v for t, v in tasks.items() if t.split("|", 1)[0] == d})

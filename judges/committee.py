@@ -169,7 +169,7 @@ async def judge_run(
         left_out = len(case.rubric) - len(kept)
         if left_out:
             case = case.model_copy(update={"rubric": kept})
-        match = await decider.decide(tr.final, case)
+        match, grade = await decider.decide(tr.final, case)
         per_judge = await asyncio.gather(*(j.judge(tr, case, match) for j in judges))
         by_item: dict[str, list[Verdict]] = defaultdict(list)
         for vs in per_judge:
@@ -197,9 +197,9 @@ async def judge_run(
         reviewed = review(case, tr, [*(v for vs in per_judge for v in vs), *committee])
         verdicts.extend(reviewed)
         committee = reviewed[len(reviewed) - len(committee) :]
-        score = score_consultation(tr.id, committee, match)
+        score = score_consultation(tr.id, committee, match, grade)
         if rule == CommitteeRule.MEAN:
-            own = [score_consultation(tr.id, vs, match) for vs in per_judge]
+            own = [score_consultation(tr.id, vs, match, grade) for vs in per_judge]
             score = score.model_copy(
                 update={
                     "overall": sum(s.overall for s in own) / len(own),

@@ -10,6 +10,9 @@ Number formats, so readers (and tests) know what to look for:
 * an estimate with its interval: ``0.734 [0.701, 0.768]``;
 * shares (diagnosis match, percent agreement, accuracy, precision, recall,
   simulator-caused failures and their interval, verdict flip rates): percentages with one decimal
+* mean diagnosis grades (1-5) and their intervals: two decimals (``3.75 [3.40, 4.10]``);
+* shares (diagnosis match and grade, percent agreement, accuracy, precision, recall,
+  simulator-caused failures and their interval): percentages with one decimal
   (``45.0%``, ``[1.2%, 8.0%]``);
 * costs of care: two decimals, in the currency the section names
   (``412.50``, ``[380.00, 450.00]``);
@@ -36,7 +39,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from arena.core.templating import render
-from arena.core.types import CostFigures, Estimate, RunAnalysis, SimulatorCause, Transcript, Turn, Verdict, Verdict3
+from arena.core.types import (
+    DIAGNOSIS_GRADES,
+    CostFigures,
+    Estimate,
+    RunAnalysis,
+    SimulatorCause,
+    Transcript,
+    Turn,
+    Verdict,
+    Verdict3,
+)
 from judges.committee import COMMITTEE
 from judges.format_plot import PLOT_SIZE, FormatPanels
 from judges.noise import HOW_TO_GET
@@ -500,6 +513,9 @@ def render_report(analysis: RunAnalysis, transcripts: dict[str, Transcript], ver
         diagnosis=diagnosis,
         **_cost_context(analysis),
         formats_svg=format_chart(analysis),
+        grades=sorted(analysis.grades.items(), key=lambda kv: (-kv[1].mean.mean, kv[0])),
+        grade_names=DIAGNOSIS_GRADES,
+        ungraded=analysis.consultations - sum(g.mean.n for g in analysis.grades.values()),
         pass_k=sorted(analysis.pass_k.items()),
         sections=_sections(analysis, transcripts, verdicts),
         num=fmt_num,

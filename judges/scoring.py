@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 
-from arena.core.types import Case, DiagnosisMatch, Estimate, Score, Verdict
+from arena.core.types import Case, DiagnosisGrade, DiagnosisMatch, Estimate, Score, Verdict
 
 
 def _ratio(items: Sequence[Verdict]) -> float | None:
@@ -22,7 +22,12 @@ def failed(verdict: Verdict) -> bool:
     return (verdict.points > 0 and verdict.outcome == "not_met") or (verdict.points < 0 and verdict.outcome == "met")
 
 
-def score_consultation(consultation_id: str, verdicts: Sequence[Verdict], diagnosis: DiagnosisMatch) -> Score:
+def score_consultation(
+    consultation_id: str,
+    verdicts: Sequence[Verdict],
+    diagnosis: DiagnosisMatch,
+    grade: DiagnosisGrade | None = None,
+) -> Score:
     """Score one consultation from its (committee) verdicts.
 
     Points of met items (negative items subtract) over the sum of positive
@@ -33,6 +38,7 @@ def score_consultation(consultation_id: str, verdicts: Sequence[Verdict], diagno
         consultation_id: The consultation.
         verdicts: One verdict per rubric item.
         diagnosis: How its final diagnosis matched.
+        grade: Its final diagnosis on the five-point scale (None: not graded).
 
     Returns:
         The score.
@@ -58,6 +64,7 @@ def score_consultation(consultation_id: str, verdicts: Sequence[Verdict], diagno
         by_axis=by_axis,
         must_ask_coverage=coverage,
         diagnosis=diagnosis,
+        grade=grade,
         unscored=sum(v.outcome == "unscored" for v in verdicts),
     )
 

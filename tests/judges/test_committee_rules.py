@@ -92,18 +92,21 @@ def test_diagnosis_by_knowledge_base_code(stemi: Case):
     assert match_diagnosis(FinalAnswer(diagnosis="Aortic dissection"), stemi) == "wrong"
 
 
-def test_llm_fallback_decides_only_what_the_rules_call_wrong(stemi: Case):
+def test_llm_grader_grades_only_what_the_rules_call_unrelated(stemi: Case):
     seen = []
 
     def script(messages, params):
         seen.append(messages[-1]["content"])
-        return '{"match": "exact", "explanation": "same thing"}'
+        return '{"grade": "exact", "explanation": "same thing"}'
 
     register_script("test-dx", script)
     d = DiagnosisDecider("mock/test-dx")
-    assert asyncio.run(d.decide(FinalAnswer(diagnosis="blocked coronary artery with ST rise"), stemi)) == "exact"
-    assert asyncio.run(d.decide(FinalAnswer(diagnosis=stemi.diagnosis.name), stemi)) == "exact"
-    assert asyncio.run(d.decide(None, stemi)) == "missing"
+    said = FinalAnswer(diagnosis="blocked coronary artery with ST rise")
+    assert asyncio.run(d.decide(said, stemi)) == ("exact", "exact")
+    assert asyncio.run(d.decide(FinalAnswer(diagnosis=stemi.diagnosis.name), stemi)) == ("exact", "exact")
+    # Pericarditis is among the case's differentials: the rules grade it related, no model needed.
+    assert asyncio.run(d.decide(FinalAnswer(diagnosis="Acute pericarditis"), stemi)) == ("wrong", "related")
+    assert asyncio.run(d.decide(None, stemi)) == ("missing", "missing")
     assert len(seen) == 1
 
 

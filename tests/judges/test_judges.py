@@ -84,7 +84,7 @@ def test_the_diagnosis_fallback_gives_up_after_bounded_attempts_and_the_rules_st
     register_script("test-unsure-dx", unsure)
     said = FinalAnswer(diagnosis="blocked coronary artery with ST rise")
     assert match_diagnosis(said, stemi) == "wrong"
-    assert asyncio.run(DiagnosisDecider("mock/test-unsure-dx").decide(said, stemi)) == "wrong"
+    assert asyncio.run(DiagnosisDecider("mock/test-unsure-dx").decide(said, stemi)) == ("wrong", "unrelated")
     assert len(calls) == DEFAULT_ATTEMPTS
 
 
@@ -96,7 +96,7 @@ def test_the_diagnosis_fallback_reads_a_synonym_in_any_case_after_a_reply_withou
 
     register_script("test-second-dx", second_time)
     said = FinalAnswer(diagnosis="blocked coronary artery with ST rise")
-    assert asyncio.run(DiagnosisDecider("mock/test-second-dx").decide(said, stemi)) == "exact"
+    assert asyncio.run(DiagnosisDecider("mock/test-second-dx").decide(said, stemi)) == ("exact", "exact")
     assert replies == []
 
 
