@@ -22,6 +22,21 @@ from cases.text import normalise, record_sentences
 _NUMBERING = re.compile(r"^\s*\d{1,3}\s*[.)]\s*")
 
 
+def _with_answer(options: dict[str, str], answer: str, idx: str) -> list[str]:
+    """The options in letter order, the answer among them.
+
+    An option worded as the answer is kept as it is; otherwise the answer
+    stands in for the option ``answer_idx`` marks (the same choice, worded
+    differently), or, with no such option, is added at the end.
+    """
+    texts = [options[k] for k in sorted(options)]
+    if any(normalise(t) == normalise(answer) for t in texts):
+        return texts
+    if idx in options:
+        return [answer if k == idx else options[k] for k in sorted(options)]
+    return [*texts, answer]
+
+
 def _options(obj: dict[str, Any], where: Where) -> dict[str, str]:
     raw = obj.get("options")
     if raw is None:
@@ -138,7 +153,6 @@ def convert(obj: dict[str, Any], where: Where, notes: list[str]) -> Draft:
         facts=b.facts,
         diagnosis=answer,
         differentials=differentials,
-        # The answer stands in for its option when the two are worded differently.
-        options=[answer if k == idx or normalise(v) == normalise(answer) else v for k, v in options.items()],
+        options=_with_answer(options, answer, idx),
         speaker=speaker,
     )

@@ -150,3 +150,24 @@ def test_an_unforeseen_failure_in_one_record_is_a_skip_not_a_traceback(monkeypat
     ]
     with pytest.raises(CaseFileError, match=r":3: cannot make a case from this record \(ValueError"):
         import_cases("agentclinic", path, strict=True)
+
+
+@pytest.mark.parametrize(("name", "fmt", "records"), FILES, ids=[f[0] for f in FILES])
+def test_answer_options_are_the_sources_in_its_order(name, fmt, records):
+    raw = _records(name)
+    for case in import_cases(fmt, PUBLIC / name).cases:
+        record = raw[_line_of(case, raw) - 1]
+        if fmt == "mediq":
+            opts = [record["options"][k] for k in sorted(record["options"])]
+            if record["answer"] in opts:
+                source = opts
+            else:  # the answer stands in for the option it marks, worded differently
+                marked = sorted(record["options"]).index(record["answer_idx"])
+                source = [record["answer"] if i == marked else o for i, o in enumerate(opts)]
+        elif "answers" in record:
+            source = [a["text"] for a in record["answers"]]
+        else:
+            assert case.options == []  # the OSCE records offer no options
+            continue
+        assert [o.strip() for o in source] == case.options
+        assert case.diagnosis.name in case.options
