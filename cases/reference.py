@@ -362,6 +362,16 @@ def _band(ranges: list[Range], age: int, sex: str) -> Range:
     return next(r for r in ranges if r.matches(age, sex))
 
 
+_VITAL_STATES: tuple[tuple[str, Condition | None, Condition | None], ...] = (
+    ("hr", "bradycardic", "tachycardic"),
+    ("rr", None, "tachypnoeic"),
+    ("spo2", "hypoxic", None),
+    ("sbp", "hypotensive", None),
+    ("temp", None, None),  # fever has its own threshold (FEVER_C); outside the range is still abnormal
+)
+"""Each vital sign, with the state named when it is below its range and when above (None: unnamed)."""
+
+
 def vital_conditions(vitals: Vitals, age: int, sex: str) -> frozenset[Condition]:
     """Return the states of a patient's vital signs that result variants depend on.
 
@@ -379,31 +389,18 @@ def vital_conditions(vitals: Vitals, age: int, sex: str) -> frozenset[Condition]
     """
     ranges = reference_table().exam["vitals"].analytes
     out: set[Condition] = set()
-
-    def outside(value: float | None, sign: str) -> tuple[bool, bool]:
+    abnormal = False
+    for sign, below, above in _VITAL_STATES:
+        value = getattr(vitals, sign)
         if value is None:
-            return False, False
+            continue
         r = _band(ranges[sign].ranges, age, sex)
-        return (r.low is not None and value < r.low), (r.high is not None and value > r.high)
-
-    slow, fast = outside(vitals.hr, "hr")
-    if fast:
-        out.add("tachycardic")
-    if slow:
-        out.add("bradycardic")
-    rr_low, rr_high = outside(vitals.rr, "rr")
-    if rr_high:
-        out.add("tachypnoeic")
-    hypoxic, _ = outside(vitals.spo2, "spo2")
-    if hypoxic:
-        out.add("hypoxic")
-    bp_low, bp_high = outside(vitals.sbp, "sbp")
-    if bp_low:
-        out.add("hypotensive")
-    cold, hot = outside(vitals.temp, "temp")
+        low, high = (r.low is not None and value < r.low), (r.high is not None and value > r.high)
+        abnormal = abnormal or low or high
+        out.update(name for name, holds in ((below, low), (above, high)) if name and holds)
     if vitals.temp is not None and vitals.temp >= FEVER_C:
         out.add("febrile")
-    if out or rr_low or bp_high or cold or hot:
+    if out or abnormal:
         out.add("abnormal_vitals")
     if vitals.on_oxygen:
         out.update(("on_oxygen", "abnormal_vitals"))  # a patient who needs oxygen is not well at rest
