@@ -269,7 +269,9 @@ class Case(FileRecord):
     """Plausible alternatives a good doctor considers."""
     rubric: list[RubricItem] = Field(min_length=1)
     """Criteria the consultation is judged on."""
-    options: list[str] = Field(default_factory=list)
+    # Left out of dumps when empty: a case without options hashes, and reads in a file, as it did
+    # before options existed (synthesized case ids are content hashes).
+    options: list[str] = Field(default_factory=list, exclude_if=lambda v: not v)
     """Answer options for the diagnosis, when the source offers them (imported MedQA and MediQ
     questions); the diagnosis is among them. Shown to the doctor only under ``--choices``."""
 
