@@ -13,6 +13,7 @@ from arena.core.errors import error_line
 from arena.core.store import Store
 from arena.core.templating import render
 from arena.core.types import DEFAULT_RULE, RISK_ORDER, ExportSplit, RiskLevel
+from judges.committee import COMMITTEE, committee_rule
 
 
 class ExportError(RuntimeError):
@@ -216,6 +217,16 @@ def _rows(
     }
 
 
+def _committee(verdicts: list[dict[str, Any]], configured: list[str]) -> dict[str, Any]:
+    """The judges and the rule the stored verdicts came from; the run's configuration when it has none.
+
+    A run re-judged with ``arena judge --judge ... --rule ...`` differs from its configuration.
+    """
+    judges = sorted({v["judge"] for v in verdicts} - {COMMITTEE})
+    rule = next((committee_rule(v["explanation"]) for v in verdicts if v["judge"] == COMMITTEE), DEFAULT_RULE)
+    return {"judges": judges or configured, "rule": rule}
+
+
 def _size_category(n: int) -> str:
     if n < 1000:
         return "n<1K"
@@ -330,8 +341,7 @@ def export_hf(
             run=run,
             consultations=len(rows["transcripts"]),
             doctors=sorted({t["doctor"] for t in rows["transcripts"]}) or [run.config.doctor],
-            judges=run.config.judges,
-            rule=DEFAULT_RULE,
+            **_committee(rows["verdicts"], run.config.judges),
             filters={"min_risk": min_risk, "replicated_only": replicated_only, "split_by": split_by},
         )
         (tmp / "README.md").write_text(card + "\n", encoding="utf-8")

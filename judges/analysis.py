@@ -24,7 +24,7 @@ from arena.core.types import (
 from cases.loader import CaseFileError, iter_jsonl
 from cases.prices import price_list
 from judges.agreement import agreement, calibration
-from judges.committee import COMMITTEE
+from judges.committee import COMMITTEE, committee_rule
 from judges.format_gap import format_figures
 from judges.grades import grade_figures
 from judges.noise import noise_floors
@@ -196,7 +196,7 @@ def analyze_run(
     rule = ""
     for v in verdicts:
         if v.judge == COMMITTEE:
-            rule = v.explanation.split(" of ", 1)[0]
+            rule = committee_rule(v.explanation)
             break
     return RunAnalysis(
         run_id=run.id,

@@ -132,6 +132,16 @@ def aggregate(
     return "met" if met * 2 > total else "not_met"
 
 
+def committee_explanation(rule: str, judges: int, split: bool) -> str:
+    """What a committee verdict says of itself: the rule, how many judges voted, whether they split."""
+    return f"{rule} of {judges} judge(s){'; judges split' if split else ''}"
+
+
+def committee_rule(explanation: str) -> str:
+    """The rule a committee verdict was reached by, read back from its explanation."""
+    return explanation.split(" of ", 1)[0]
+
+
 async def judge_run(
     transcripts: Sequence[Transcript],
     cases: dict[str, Case],
@@ -188,7 +198,7 @@ async def judge_run(
                     outcome=outcome,
                     points=item.points,
                     tags=item.tags,
-                    explanation=f"{rule} of {len(vs)} judge(s){'; judges split' if split else ''}",
+                    explanation=committee_explanation(rule, len(vs), split),
                     evidence_turns=sorted({i for v in vs for i in v.evidence_turns}),
                 )
             )
@@ -227,6 +237,8 @@ __all__ = [
     "aggregate",
     "check_judge",
     "check_rule",
+    "committee_explanation",
+    "committee_rule",
     "get_judge",
     "judge_run",
     "judge_weight",

@@ -76,3 +76,21 @@ def test_push_without_a_token_fails_in_one_line_and_writes_nothing(distilled, tm
     assert not target.exists()
     assert main(["export", "hf", run, "--out", str(target), "--push", "--db", url]) == 2
     assert "--repo" in capsys.readouterr().err
+
+
+def test_the_card_names_the_committee_and_rule_the_verdicts_came_from(distilled, tmp_path):
+    store, run, url = distilled
+    assert (
+        main(
+            ["judge", run, "--judge", "builtin/rubric", "--judge", "builtin/safety", "--rule", "unanimous"]
+            + ["--db", url]
+        )
+        == 0
+    )
+    assert main(["export", "hf", run, "--out", str(tmp_path / "ds"), "--db", url]) == 0
+    card = (tmp_path / "ds" / "README.md").read_text()
+    assert "the committee verdict is the unanimous of the judges" in card
+    assert "builtin/safety" in card
+    assert store.get_run(run).config.judges == ["builtin/rubric"]  # what the run was configured with
+    transcripts = datasets.load_dataset(str(tmp_path / "ds"), "transcripts", split="train")
+    assert set(transcripts["format"]) == {"dialogue"}
