@@ -1,5 +1,6 @@
 """The one driver loop, over a scripted pool (no Ray) and over the in-process pool."""
 
+import dataclasses
 from collections import deque
 
 from arena.core.store import Store
@@ -132,17 +133,16 @@ def test_a_spent_budget_leaves_every_consultation_unscheduled(db_url, bank):
     assert (progress.done, progress.unscheduled) == (0, 3) and pool.submitted == []
 
 
+def _summary_of(job: Job) -> Job:
+    """The summary consultation of a dialogue job."""
+    return dataclasses.replace(
+        job, consultation_id=f"{job.consultation_id}/summary", format="summary", source=job.consultation_id
+    )
+
+
 def test_a_summary_waits_for_its_dialogue_and_is_told_what_it_drew_out(db_url, bank):
     store, _, [job] = _setup(db_url, bank, 1)
-    summary = Job(
-        consultation_id=f"{job.consultation_id}/summary",
-        case_id=job.case_id,
-        trial=0,
-        seed=job.seed,
-        doctor=job.doctor,
-        format="summary",
-        source=job.consultation_id,
-    )
+    summary = _summary_of(job)
     seen: list[tuple[str, int, tuple[str, ...]]] = []
 
     class Watching(ScriptedPool):
@@ -170,15 +170,7 @@ def test_a_summary_whose_dialogue_was_stored_before_starts_at_once(db_url, bank)
     store, _, [job] = _setup(db_url, bank, 1)
     pool = ScriptedPool({job.consultation_id: ["done"]})
     drive(pool, store, SETTINGS, [job])
-    summary = Job(
-        consultation_id=f"{job.consultation_id}/summary",
-        case_id=job.case_id,
-        trial=0,
-        seed=job.seed,
-        doctor=job.doctor,
-        format="summary",
-        source=job.consultation_id,
-    )
+    summary = _summary_of(job)
     pool = ScriptedPool({summary.consultation_id: ["done"]})
     assert drive(pool, store, SETTINGS, [summary]).done == 1
     assert pool.submitted == [summary.consultation_id]
