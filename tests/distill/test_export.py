@@ -80,13 +80,8 @@ def test_push_without_a_token_fails_in_one_line_and_writes_nothing(distilled, tm
 
 def test_the_card_names_the_committee_and_rule_the_verdicts_came_from(distilled, tmp_path):
     store, run, url = distilled
-    assert (
-        main(
-            ["judge", run, "--judge", "builtin/rubric", "--judge", "builtin/safety", "--rule", "unanimous"]
-            + ["--db", url]
-        )
-        == 0
-    )
+    rejudge = ["judge", run, "--judge", "builtin/rubric", "--judge", "builtin/safety", "--rule", "unanimous"]
+    assert main([*rejudge, "--db", url]) == 0
     assert main(["export", "hf", run, "--out", str(tmp_path / "ds"), "--db", url]) == 0
     card = (tmp_path / "ds" / "README.md").read_text()
     assert "the committee verdict is the unanimous of the judges" in card
