@@ -54,6 +54,7 @@ from arena.engine import run_consultation
 from arena.models.mock_scripts import register_script
 from cases.knowledge import match_topics, topics
 from cases.synthesizer import generate
+from cases.text import UNSURE
 from judges.builtin_rubric import BuiltinRubricJudge
 from judges.simulator_review import review
 from personas.catalog import assign_persona, get_persona
@@ -65,9 +66,6 @@ from personas.measurement import CaseMeasurement
 from personas.plausible import with_answers
 
 MAX_TURNS = 20
-UNSURE = re.compile(
-    r"\b(?:not sure|unsure|don'?t know|do not know|no idea|can'?t say|cannot say|not that i know)\b", re.IGNORECASE
-)
 UNAVAILABLE = re.compile(r"\bnot (?:available|performed)\b", re.IGNORECASE)
 _FACT_LINE = re.compile(r"^- \[([^\]]+)\] (.+?)(?: \(sensitive\))?$", re.MULTILINE)
 _INVENTED = (

@@ -7,18 +7,12 @@ import re
 from arena.core.templating import render
 from arena.core.types import Case, GuardEvent, PatientReply, Persona, SynthesisRule, Synthesized, Usage
 from arena.models import ChatModel, Message
-from cases.text import claims, sentences
+from cases.text import UNSURE, claims, sentences
 from personas.builtin_patient import BuiltinPatient
 from personas.guard import ClaimCheck, Guard, denies
 from personas.leak_check import LeakCheck
 from personas.matching import Candidate
 from personas.plausible import PlausibleAnswers, is_synthesized, plain_answers, with_answers
-
-_UNSURE = re.compile(
-    r"\b(?:not sure|unsure|don'?t know|do not know|no idea|can'?t say|cannot say|can'?t remember|not that i know)\b",
-    re.IGNORECASE,
-)
-"""How a reply says it does not know: such a reply tells the doctor nothing, whatever it was asked."""
 
 _AFFIRMS = re.compile(
     r"\s*(?:yes|yeah|yep|i do|i have|i am|i did|it does|it is|it did|that's right|correct"
@@ -193,7 +187,7 @@ class LLMPatient:
         # The persona's hedges ("I don't know the proper words") are voice; its own "not sure" is not.
         said = self.guard.voice_free(text)
         own = self.persona.unknown_reply.strip().rstrip(".").lower()
-        found = _UNSURE.search(said) or (_UNSURE.search(text) if own and own in text.lower() else None)
+        found = UNSURE.search(said) or (UNSURE.search(text) if own and own in text.lower() else None)
         if found is None:
             return None
         if bounded.revealed:
@@ -202,7 +196,7 @@ class LLMPatient:
             reason = "not sure where a patient would answer"
         else:
             return None
-        claim = next((s for s in sentences(said) if _UNSURE.search(s)), found.group(0))
+        claim = next((s for s in sentences(said) if UNSURE.search(s)), found.group(0))
         return ClaimCheck(claim=claim, supported=False, reason=reason)
 
     def _what_it_says(
@@ -219,7 +213,7 @@ class LLMPatient:
         if backed:
             revealed = [i for i in backed if not is_synthesized(i)]
             synthesized = [self._made[i].model_copy(update={"text": text}) for i in backed if i in self._made]
-        elif not checks and _AFFIRMS.match(text) and not _UNSURE.search(text):
+        elif not checks and _AFFIRMS.match(text) and not UNSURE.search(text):
             revealed = bounded.revealed
             synthesized = [s.model_copy(update={"text": text}) for s in bounded.synthesized]
         else:

@@ -10,6 +10,7 @@ so they agree on what a word is. Each module holds one concern:
 from cases.text.negation import (
     ABSENCE_WORDS,
     DENIAL_WORDS,
+    UNSURE,
     is_negative,
     mentions_negation,
     negated,
@@ -29,6 +30,7 @@ __all__ = [
     "RECORD_STOP_WORDS",
     "SALIENT_STOP_WORDS",
     "SPEECH_STOP_WORDS",
+    "UNSURE",
     "StemStrength",
     "claims",
     "finding_keywords",

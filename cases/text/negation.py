@@ -77,6 +77,13 @@ _NEGATIVE_ENDING = re.compile(
 )
 
 
+UNSURE = re.compile(
+    r"\b(?:not sure|unsure|don'?t know|do not know|no idea|can'?t say|cannot say|can'?t remember|not that i know)\b",
+    re.IGNORECASE,
+)
+"""How a reply says it does not know, which tells the asker nothing whatever was asked."""
+
+
 def negated(text: str) -> bool:
     """Whether spoken ``text`` contains a word of denial (one of :data:`DENIAL_WORDS`, or any "-n't")."""
     return any(t in DENIAL_WORDS or t.endswith("n't") for t in words(text, split_compounds=True))
