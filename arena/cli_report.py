@@ -73,6 +73,11 @@ def print_analysis(a: RunAnalysis) -> None:
     )
     if a.formats:
         out.print(f"headline figures: the {a.headline_format} consultations (every format: see 'formats' below)")
+    elif a.headline_format != "dialogue":
+        out.print(
+            f"every consultation is a {a.headline_format}: rubric items that cannot apply to a case handed over in "
+            "one message (history questions and test orders) are left out of its score"
+        )
     out.print(f"overall score {_est(a.overall)}")
     board = Table(title="leaderboard (by doctor)")
     for col in ("doctor", "score [95% CI]", "n"):
