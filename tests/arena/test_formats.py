@@ -154,3 +154,22 @@ def test_disclosed_lists_what_the_patient_and_the_results_revealed_once_in_order
     tr = next(t for t in store.transcripts("rf") if t.format == "dialogue")
     ids = [fid for t in tr.turns if t.role in ("patient", "measurement") for fid in t.revealed]
     assert list(disclosed(tr)) == list(dict.fromkeys(ids)) and ids
+
+
+def test_a_run_of_vignettes_only_is_reported_as_such(tmp_path, capsys):
+    from arena.cli import main
+
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    store = Store(url)
+    cases = generate(3, seed=7)
+    config = RunConfig(cases=3, formats=["vignette"])
+    store.create_run(Run(id="rv", name="vignettes", config=config), cases)
+    settings = ActorSettings(run_id="rv", patient=config.patient, max_turns=config.max_turns)
+    run_jobs(store, settings, {c.id: c for c in cases}, plan_jobs("rv", config, cases), concurrency=3, in_process=True)
+    judge(store, "rv", SilentDisplay())
+    capsys.readouterr()
+    assert main(["report", "rv", "--db", url]) == 0
+    shown = capsys.readouterr().out
+    assert "every consultation is a vignette" in shown and "format gaps" not in shown
+    assert main(["report", "rv", "--db", url, "--gap-plot", str(tmp_path / "g.png")]) == 2
+    assert not (tmp_path / "g.png").exists()
