@@ -45,6 +45,7 @@ from personas.matching import (
     topic_candidates,
 )
 from personas.matching.finding_reader import finding_reader
+from personas.matching.idioms import plainly
 from personas.matching.terms import unigrams
 from personas.matching.topic_reader import topic_reader
 
@@ -200,6 +201,18 @@ def denies(text: str) -> bool:
     return all(_clause_denies(p) for p in weighed)
 
 
+_SPANS_AND_AMOUNTS = re.compile(
+    r"\b(?:weeks?|weekends?|days?|hours?|minutes?|months?|years?|few|half|lots?|bit|times?)\b", re.IGNORECASE
+)
+"""Spans of time and vague amounts: nearly every history says them, so they back nothing. "I'm about 35 weeks
+along" is not "13 units a week", and "I've gone croaky for a few weeks" is not "a few drinks at the weekend"."""
+
+
+def _weighed_words(claim: str) -> str:
+    """The words of ``claim`` that a fact must share to back it: lay idioms put plainly, spans and amounts left out."""
+    return _SPANS_AND_AMOUNTS.sub(" ", plainly(claim))
+
+
 TOPIC_DEPTH = 2
 """How many of the topics a claim reads as being about count as its topics."""
 
@@ -281,6 +294,9 @@ class Guard:
                 key = f"{f.id}\x1fk"
                 self._wordings[key] = _Wording(f.id, frozenset({True, False}))
                 singles.append(Candidate(key, tuple(f.keywords)))
+        # The readers read wordings as said; the matcher weighs their words with lay idioms put plainly.
+        self._said = {c.key: c.texts for c in singles}
+        singles = [Candidate(c.key, tuple(plainly(t) for t in c.texts)) for c in singles]
         base = {c.key: c for c in fact_candidates(self.facts)}
         # Each fact's wordings without its topic's words: what the fact itself says.
         bare: dict[str, list[Candidate]] = {}
@@ -302,7 +318,7 @@ class Guard:
     def _pair_candidates(self) -> tuple[Candidate, ...]:
         # Two facts together may back one claim ("I smoke and my dad had a heart attack").
         if self._pairs is None:
-            whole = {f.id: " ".join(t for t in (f.lay, f.text) if t) for f in self.facts}
+            whole = {f.id: plainly(" ".join(t for t in (f.lay, f.text) if t)) for f in self.facts}
             pairs = []
             for a, b in combinations(self.facts, 2):
                 key = f"{a.id}\x1e{b.id}"
@@ -311,6 +327,10 @@ class Guard:
                 pairs.append(Candidate(key, (f"{whole[a.id]} {whole[b.id]}",)))
             self._pairs = tuple(pairs)
         return self._pairs
+
+    def _supports(self, claim: str, candidates: Sequence[Candidate]) -> list[Scored]:
+        """The matcher's support for ``claim`` from each candidate, on the words that can back it."""
+        return self.matcher.supports(_weighed_words(claim), candidates)
 
     def voice_free(self, reply: str) -> str:
         """``reply`` without the persona's stock phrases and beliefs, its word swaps undone."""
@@ -410,7 +430,7 @@ class Guard:
                 (self._wordings[c.key].fact_id, t)
                 for c in self._singles
                 if not c.key.endswith("\x1fk")
-                for t in c.texts
+                for t in self._said[c.key]
             )
             self._plain = list(dict.fromkeys(pairs))
         return self._plain
@@ -442,8 +462,10 @@ class Guard:
         """Whether a wording of the backing fact, its topic's words aside, backs ``claim`` beyond the reader's veto."""
         if got.score < self.thresholds.reader_veto_max or got.fact_id is None:
             return False
-        bare = self.matcher.support(claim, self._bare.get(got.fact_id, ()))
-        return bare is not None and bare.score >= self.thresholds.reader_veto_max
+        # A fact's keywords point at it in a question; they are no wording of it ("drinking" is not "a few pints").
+        said = [c for c in self._bare.get(got.fact_id, ()) if not c.key.endswith("\x1fk")]
+        bare = self._supports(claim, said)
+        return bool(bare) and bare[0].score >= self.thresholds.reader_veto_max
 
     def _topic_odds(self, claim: str) -> dict[str, float]:
         """The topic reader's probability of each history topic for ``claim`` (empty without a reader)."""
@@ -508,7 +530,7 @@ class Guard:
         opposed: Scored | None = None
         singles: list[Scored] = []
         for cands in (self._singles, None):
-            ranked = self.matcher.supports(claim, cands if cands is not None else self._pair_candidates())
+            ranked = self._supports(claim, cands if cands is not None else self._pair_candidates())
             if cands is not None:
                 singles = ranked
             if ranked:
@@ -585,7 +607,7 @@ class Guard:
             return None
         topics = {t.key for t in ranked[:TOPIC_DEPTH] if t.score >= self.thresholds.topic_min}
         on_topic = [c for c in self._singles if self._by_id[self._wordings[c.key].fact_id].topic in topics]
-        for s in self.matcher.supports(claim, on_topic):
+        for s in self._supports(claim, on_topic):
             if s.score < self.thresholds.topic_support_min:
                 break
             fid = self._wordings[s.key].fact_id
@@ -600,7 +622,7 @@ class Guard:
         ):
             # Read plainly as about a covered topic: a paraphrase may share only a few words with any
             # one wording, so all of a fact's wordings together are asked.
-            for best in self.matcher.supports(claim, self._whole):
+            for best in self._supports(claim, self._whole):
                 if best.score < self.thresholds.rescue_support_min:
                     break
                 fid = self._wordings[best.key].fact_id
@@ -623,7 +645,7 @@ class Guard:
         """
         for claim in claims(line) or [line]:
             claim_denies = denies(claim)
-            ranked = self.matcher.supports(claim, self._singles)
+            ranked = self._supports(claim, self._singles)
             opposed: Scored | None = None
             for s in ranked:
                 if s.score < self.thresholds.support_min:
