@@ -416,9 +416,26 @@ class Guard:
         hardly eating"), yet be like the same findings of the knowledge base.
         """
         likeness, fact_id = self._finding_likeness(claim)
-        if likeness < self.thresholds.finding_backs or claim_denies not in self._polarity.get(fact_id, frozenset()):
+        if not fact_id or claim_denies not in self._polarity.get(fact_id, frozenset()):
             return None
-        return ClaimCheck(claim, True, "like " + fact_id, fact_id=fact_id, score=likeness, firm=False)
+        if likeness >= self.thresholds.finding_backs or self._readers_agree(claim, likeness, fact_id):
+            return ClaimCheck(claim, True, "like " + fact_id, fact_id=fact_id, score=likeness, firm=False)
+        return None
+
+    def _readers_agree(self, claim: str, likeness: float, fact_id: str) -> bool:
+        """Whether both readers put ``claim`` on the topic of ``fact_id``, one of the topics the case's facts cover.
+
+        Each reader alone errs on a paraphrase worded unlike any phrasing it knows, but seldom the same
+        way: "She's refusing food and only taking sips" is somewhat like a feeding fact's wording, and
+        the topic reader's likeliest covered topic is feeding. Together they back it loosely.
+        """
+        if likeness < self.thresholds.finding_agrees:
+            return False
+        odds = self._topic_odds(claim)
+        covered = [t for t in odds if t in self.covered]
+        if not covered or self._on_record(odds) < self.thresholds.reader_agrees:
+            return False
+        return max(covered, key=odds.__getitem__) == self._by_id[fact_id].topic
 
     def _plain_wordings(self) -> list[tuple[str, str]]:
         """Every wording of every fact, and each clause of one, with its fact id.
@@ -447,16 +464,27 @@ class Guard:
 
         Likeness runs from 0 to 1; it is (0, "") when the backend does without the finding reader.
         """
-        if self.thresholds.finding_like_min <= 0 and self.thresholds.finding_backs > 1:
+        likes = self._likeness_by_fact(claim)
+        if not likes:
             return 0.0, ""
+        best = max(likes, key=likes.__getitem__)
+        return likes[best], best
+
+    def _likeness_by_fact(self, claim: str) -> dict[str, float]:
+        """How like the same findings ``claim`` and each fact's closest plain wording are, by fact id.
+
+        Empty when the backend does without the finding reader.
+        """
+        if self.thresholds.finding_like_min <= 0 and self.thresholds.finding_backs > 1:
+            return {}
         reader = finding_reader(self._held_out)
         if self._fact_profiles is None:
             self._fact_profiles = reader.profiles([t for _, t in self._plain_wordings()])
         likes = (self._fact_profiles @ reader.profiles([claim]).T).toarray().ravel()
-        if not len(likes):
-            return 0.0, ""
-        best = int(likes.argmax())
-        return float(likes[best]), self._plain_wordings()[best][0]
+        out: dict[str, float] = {}
+        for (fid, _), like in zip(self._plain_wordings(), likes, strict=True):
+            out[fid] = max(out.get(fid, 0.0), float(like))
+        return out
 
     def _says_wording(self, claim: str, got: ClaimCheck) -> bool:
         """Whether a wording of the backing fact, its topic's words aside, backs ``claim`` beyond the reader's veto."""
@@ -519,11 +547,20 @@ class Guard:
         return self._rest_on_topic(claim, claim_denies, topic, odds[topic])
 
     def _rest_on_topic(self, claim: str, claim_denies: bool, topic: str, odds: float) -> ClaimCheck | None:
-        """Back ``claim``, read as being about ``topic``, by the first fact there of its polarity, or None."""
-        for f in self.facts:
-            if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset()):
-                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=odds, firm=False)
-        return None
+        """Back ``claim``, read as being about ``topic``, by the fact there of its polarity it is most like, or None.
+
+        The topic alone is not enough: a claim unlike every wording of the facts there is a new finding
+        that happens to read like the topic ("I was in a car crash this morning" beside an onset fact,
+        "I sound hoarse" beside a cough fact), so it must be at least somewhat like one of them.
+        """
+        facts = [f.id for f in self.facts if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset())]
+        if not facts:
+            return None
+        likes = self._likeness_by_fact(claim)
+        best = max(facts, key=lambda fid: likes.get(fid, 0.0))
+        if likes and likes.get(best, 0.0) < self.thresholds.reader_like_min:
+            return None
+        return ClaimCheck(claim, True, "reads as " + topic, fact_id=best, score=odds, firm=False)
 
     def _match_reading(self, claim: str, claim_denies: bool) -> ClaimCheck:
         best_score = 0.0

@@ -51,3 +51,32 @@ def test_the_topic_reader_learns_everyday_words_for_each_topic():
     read = topic_reader("lexical")
     odds = read.read(["I keep bringing everything back up."])[0]
     assert max(odds, key=odds.__getitem__) == "nausea"
+
+
+def test_a_claim_read_as_a_covered_topic_must_be_somewhat_like_a_fact_there(bank: tuple[Case, ...]):
+    dka = next(c for c in bank if c.id == "dka")
+    g = Guard(dka)
+    # The sore-throat fact is "a sore throat and a cold about four days ago": a cold is what it says ...
+    assert all(c.supported for c in g.check("I've just got over a cold."))
+    # ... a hoarse voice reads as the same topic, yet is like nothing the facts there say.
+    assert [c.supported for c in g.check("I sound hoarse.")] == [False]
+
+
+def test_a_claim_both_readers_put_on_one_fact_s_topic_rests_on_that_fact(stemi: Case, monkeypatch):
+    g = Guard(stemi)
+    claim = "Quux blorp."  # no word any fact uses: only the readers can back it
+    sweating = next(f.id for f in stemi.facts if f.topic == "sweating")
+
+    def readers(odds: dict[str, float], likeness: float) -> None:
+        monkeypatch.setattr(g, "_topic_odds", lambda _: odds)
+        monkeypatch.setattr(g, "_likeness_by_fact", lambda _: {sweating: likeness})
+
+    readers({"sweating": 0.4, "ear": 0.6}, 0.45)
+    got = g.check_claim(claim)
+    assert got.supported and got.fact_id == sweating and not got.firm
+    readers({"nausea": 0.3, "sweating": 0.2, "ear": 0.5}, 0.45)  # the reader's likeliest covered topic is another
+    assert not g.check_claim(claim).supported
+    readers({"sweating": 0.4, "ear": 0.6}, 0.3)  # too unlike the fact's wordings
+    assert not g.check_claim(claim).supported
+    readers({"sweating": 0.2, "ear": 0.8}, 0.45)  # too likely about a topic the facts never touch
+    assert not g.check_claim(claim).supported
