@@ -495,6 +495,17 @@ class Guard:
         bare = self._supports(claim, said)
         return bool(bare) and bare[0].score >= self.thresholds.reader_veto_max
 
+    def _says_own_words(self, claim: str, fact_id: str) -> bool:
+        """Whether ``claim`` shares enough with what the fact says (its wordings and keywords), not only with its topic.
+
+        A fact's wordings are weighed with its topic's vocabulary beside them, so that "it spreads" rests on a
+        radiation fact. A claim all of whose words are the topic's ("I'm heavier than I should be" beside a
+        pain fact, since "heavy" is how a pain may feel) is backed by the topic, not by the fact, so the
+        readers must agree with it.
+        """
+        own = self._supports(claim, self._bare.get(fact_id, ()))
+        return bool(own) and own[0].score >= self.thresholds.own_words_min
+
     def _topic_odds(self, claim: str) -> dict[str, float]:
         """The topic reader's probability of each history topic for ``claim`` (empty without a reader)."""
         if self.thresholds.reader_off_record is None:
@@ -579,7 +590,8 @@ class Guard:
                 # A same-polarity wording far behind an opposed one is a chance overlap of words.
                 pol = w.polarities if "\x1e" in s.key else self._polarity.get(w.fact_id, w.polarities)
                 if claim_denies in pol and (opposed is None or s.score >= opposed.score - OPPOSED_MARGIN):
-                    return ClaimCheck(claim, True, fact_id=w.fact_id, score=s.score)
+                    firm = "\x1e" in s.key or self._says_own_words(claim, w.fact_id)
+                    return ClaimCheck(claim, True, fact_id=w.fact_id, score=s.score, firm=firm)
                 if opposed is None and "\x1e" not in s.key:
                     opposed = s
             if opposed is not None:

@@ -80,6 +80,9 @@ class GuardThresholds:
     reader_backs: float = NEVER
     """Probability of being about the covered topics at which a claim no wording backs rests on a fact on
     the likeliest of them."""
+    own_words_min: float = 0.0
+    """Support from a fact's own wordings and keywords (its topic's vocabulary aside) below which a claim the
+    fact backs with its topic's words is backed loosely (not firm): the readers must agree with it."""
     reader_like_min: float = 0.0
     """Likeness to the same findings (by :mod:`personas.matching.finding_reader`) that a claim backed by a
     covered topic the reader puts it on must have with one wording of the facts on that topic."""

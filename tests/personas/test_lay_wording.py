@@ -80,3 +80,14 @@ def test_a_claim_both_readers_put_on_one_fact_s_topic_rests_on_that_fact(stemi: 
     assert not g.check_claim(claim).supported
     readers({"sweating": 0.2, "ear": 0.8}, 0.45)  # too likely about a topic the facts never touch
     assert not g.check_claim(claim).supported
+
+
+def test_a_claim_sharing_only_its_topic_s_words_with_a_fact_is_backed_loosely(stemi: Case):
+    g = Guard(stemi)
+    # "colicky" is a word of the character topic's vocabulary, not of the crushing pain the fact describes:
+    # the backing is left for the readers (and a verifier, if any) to weigh.
+    loose = g.check("It's colicky.")
+    assert loose[0].fact_id == "hpi.chest_pain" and not loose[0].firm
+    # A claim that says what the fact says is backed firmly.
+    firm = g.check("It's a crushing pain.")
+    assert firm[0].supported and firm[0].firm
