@@ -499,10 +499,12 @@ class Guard:
         """Whether ``claim`` shares enough with what the fact says (its wordings and keywords), not only with its topic.
 
         A fact's wordings are weighed with its topic's vocabulary beside them, so that "it spreads" rests on a
-        radiation fact. A claim all of whose words are the topic's ("I'm heavier than I should be" beside a
-        pain fact, since "heavy" is how a pain may feel) is backed by the topic, not by the fact, so the
-        readers must agree with it.
+        radiation fact. A claim whose words are nearly all the topic's ("It's colicky" beside a crushing chest
+        pain, since "colicky" is a word for how a pain feels) is backed by the topic, not by the fact, so the
+        readers must agree with it. Always true for a backend whose thresholds leave the check off.
         """
+        if self.thresholds.own_words_min <= 0:
+            return True
         own = self._supports(claim, self._bare.get(fact_id, ()))
         return bool(own) and own[0].score >= self.thresholds.own_words_min
 

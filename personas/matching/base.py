@@ -82,7 +82,8 @@ class GuardThresholds:
     the likeliest of them."""
     own_words_min: float = 0.0
     """Support from a fact's own wordings and keywords (its topic's vocabulary aside) below which a claim the
-    fact backs with its topic's words is backed loosely (not firm): the readers must agree with it."""
+    fact backs with its topic's words is backed loosely (not firm): the readers must agree with it; 0 leaves
+    the check off."""
     reader_like_min: float = 0.0
     """Likeness to the same findings (by :mod:`personas.matching.finding_reader`) that a claim backed by a
     covered topic the reader puts it on must have with one wording of the facts on that topic."""
