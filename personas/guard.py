@@ -45,6 +45,7 @@ from personas.matching import (
     topic_candidates,
 )
 from personas.matching.finding_reader import finding_reader
+from personas.matching.idioms import plainly
 from personas.matching.terms import unigrams
 from personas.matching.topic_reader import topic_reader
 
@@ -200,6 +201,18 @@ def denies(text: str) -> bool:
     return all(_clause_denies(p) for p in weighed)
 
 
+_SPANS_AND_AMOUNTS = re.compile(
+    r"\b(?:weeks?|weekends?|days?|hours?|minutes?|months?|years?|few|half|lots?|bit|times?)\b", re.IGNORECASE
+)
+"""Spans of time and vague amounts: nearly every history says them, so they back nothing. "I'm about 35 weeks
+along" is not "13 units a week", and "I've gone croaky for a few weeks" is not "a few drinks at the weekend"."""
+
+
+def _weighed_words(claim: str) -> str:
+    """The words of ``claim`` that a fact must share to back it: lay idioms put plainly, spans and amounts left out."""
+    return _SPANS_AND_AMOUNTS.sub(" ", plainly(claim))
+
+
 TOPIC_DEPTH = 2
 """How many of the topics a claim reads as being about count as its topics."""
 
@@ -281,6 +294,9 @@ class Guard:
                 key = f"{f.id}\x1fk"
                 self._wordings[key] = _Wording(f.id, frozenset({True, False}))
                 singles.append(Candidate(key, tuple(f.keywords)))
+        # The readers read wordings as said; the matcher weighs their words with lay idioms put plainly.
+        self._said = {c.key: c.texts for c in singles}
+        singles = [Candidate(c.key, tuple(plainly(t) for t in c.texts)) for c in singles]
         base = {c.key: c for c in fact_candidates(self.facts)}
         # Each fact's wordings without its topic's words: what the fact itself says.
         bare: dict[str, list[Candidate]] = {}
@@ -302,7 +318,7 @@ class Guard:
     def _pair_candidates(self) -> tuple[Candidate, ...]:
         # Two facts together may back one claim ("I smoke and my dad had a heart attack").
         if self._pairs is None:
-            whole = {f.id: " ".join(t for t in (f.lay, f.text) if t) for f in self.facts}
+            whole = {f.id: plainly(" ".join(t for t in (f.lay, f.text) if t)) for f in self.facts}
             pairs = []
             for a, b in combinations(self.facts, 2):
                 key = f"{a.id}\x1e{b.id}"
@@ -311,6 +327,10 @@ class Guard:
                 pairs.append(Candidate(key, (f"{whole[a.id]} {whole[b.id]}",)))
             self._pairs = tuple(pairs)
         return self._pairs
+
+    def _supports(self, claim: str, candidates: Sequence[Candidate]) -> list[Scored]:
+        """The matcher's support for ``claim`` from each candidate, on the words that can back it."""
+        return self.matcher.supports(_weighed_words(claim), candidates)
 
     def voice_free(self, reply: str) -> str:
         """``reply`` without the persona's stock phrases and beliefs, its word swaps undone."""
@@ -396,9 +416,26 @@ class Guard:
         hardly eating"), yet be like the same findings of the knowledge base.
         """
         likeness, fact_id = self._finding_likeness(claim)
-        if likeness < self.thresholds.finding_backs or claim_denies not in self._polarity.get(fact_id, frozenset()):
+        if not fact_id or claim_denies not in self._polarity.get(fact_id, frozenset()):
             return None
-        return ClaimCheck(claim, True, "like " + fact_id, fact_id=fact_id, score=likeness, firm=False)
+        if likeness >= self.thresholds.finding_backs or self._readers_agree(claim, likeness, fact_id):
+            return ClaimCheck(claim, True, "like " + fact_id, fact_id=fact_id, score=likeness, firm=False)
+        return None
+
+    def _readers_agree(self, claim: str, likeness: float, fact_id: str) -> bool:
+        """Whether both readers put ``claim`` on the topic of ``fact_id``, one of the topics the case's facts cover.
+
+        Each reader alone errs on a paraphrase worded unlike any phrasing it knows, but seldom the same
+        way: "She's refusing food and only taking sips" is somewhat like a feeding fact's wording, and
+        the topic reader's likeliest covered topic is feeding. Together they back it loosely.
+        """
+        if likeness < self.thresholds.finding_agrees:
+            return False
+        odds = self._topic_odds(claim)
+        covered = [t for t in odds if t in self.covered]
+        if not covered or self._on_record(odds) < self.thresholds.reader_agrees:
+            return False
+        return max(covered, key=odds.__getitem__) == self._by_id[fact_id].topic
 
     def _plain_wordings(self) -> list[tuple[str, str]]:
         """Every wording of every fact, and each clause of one, with its fact id.
@@ -410,7 +447,7 @@ class Guard:
                 (self._wordings[c.key].fact_id, t)
                 for c in self._singles
                 if not c.key.endswith("\x1fk")
-                for t in c.texts
+                for t in self._said[c.key]
             )
             self._plain = list(dict.fromkeys(pairs))
         return self._plain
@@ -427,23 +464,49 @@ class Guard:
 
         Likeness runs from 0 to 1; it is (0, "") when the backend does without the finding reader.
         """
-        if self.thresholds.finding_like_min <= 0 and self.thresholds.finding_backs > 1:
+        likes = self._likeness_by_fact(claim)
+        if not likes:
             return 0.0, ""
+        best = max(likes, key=likes.__getitem__)
+        return likes[best], best
+
+    def _likeness_by_fact(self, claim: str) -> dict[str, float]:
+        """How like the same findings ``claim`` and each fact's closest plain wording are, by fact id.
+
+        Empty when the backend does without the finding reader.
+        """
+        if self.thresholds.finding_like_min <= 0 and self.thresholds.finding_backs > 1:
+            return {}
         reader = finding_reader(self._held_out)
         if self._fact_profiles is None:
             self._fact_profiles = reader.profiles([t for _, t in self._plain_wordings()])
         likes = (self._fact_profiles @ reader.profiles([claim]).T).toarray().ravel()
-        if not len(likes):
-            return 0.0, ""
-        best = int(likes.argmax())
-        return float(likes[best]), self._plain_wordings()[best][0]
+        out: dict[str, float] = {}
+        for (fid, _), like in zip(self._plain_wordings(), likes, strict=True):
+            out[fid] = max(out.get(fid, 0.0), float(like))
+        return out
 
     def _says_wording(self, claim: str, got: ClaimCheck) -> bool:
         """Whether a wording of the backing fact, its topic's words aside, backs ``claim`` beyond the reader's veto."""
         if got.score < self.thresholds.reader_veto_max or got.fact_id is None:
             return False
-        bare = self.matcher.support(claim, self._bare.get(got.fact_id, ()))
-        return bare is not None and bare.score >= self.thresholds.reader_veto_max
+        # A fact's keywords point at it in a question; they are no wording of it ("drinking" is not "a few pints").
+        said = [c for c in self._bare.get(got.fact_id, ()) if not c.key.endswith("\x1fk")]
+        bare = self._supports(claim, said)
+        return bool(bare) and bare[0].score >= self.thresholds.reader_veto_max
+
+    def _says_own_words(self, claim: str, fact_id: str) -> bool:
+        """Whether ``claim`` shares enough with what the fact says (its wordings and keywords), not only with its topic.
+
+        A fact's wordings are weighed with its topic's vocabulary beside them, so that "it spreads" rests on a
+        radiation fact. A claim whose words are nearly all the topic's ("It's colicky" beside a crushing chest
+        pain, since "colicky" is a word for how a pain feels) is backed by the topic, not by the fact, so the
+        readers must agree with it. Always true for a backend whose thresholds leave the check off.
+        """
+        if self.thresholds.own_words_min <= 0:
+            return True
+        own = self._supports(claim, self._bare.get(fact_id, ()))
+        return bool(own) and own[0].score >= self.thresholds.own_words_min
 
     def _topic_odds(self, claim: str) -> dict[str, float]:
         """The topic reader's probability of each history topic for ``claim`` (empty without a reader)."""
@@ -497,18 +560,27 @@ class Guard:
         return self._rest_on_topic(claim, claim_denies, topic, odds[topic])
 
     def _rest_on_topic(self, claim: str, claim_denies: bool, topic: str, odds: float) -> ClaimCheck | None:
-        """Back ``claim``, read as being about ``topic``, by the first fact there of its polarity, or None."""
-        for f in self.facts:
-            if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset()):
-                return ClaimCheck(claim, True, "reads as " + topic, fact_id=f.id, score=odds, firm=False)
-        return None
+        """Back ``claim``, read as being about ``topic``, by the fact there of its polarity it is most like, or None.
+
+        The topic alone is not enough: a claim unlike every wording of the facts there is a new finding
+        that happens to read like the topic ("I was in a car crash this morning" beside an onset fact,
+        "I sound hoarse" beside a cough fact), so it must be at least somewhat like one of them.
+        """
+        facts = [f.id for f in self.facts if f.topic == topic and claim_denies in self._polarity.get(f.id, frozenset())]
+        if not facts:
+            return None
+        likes = self._likeness_by_fact(claim)
+        best = max(facts, key=lambda fid: likes.get(fid, 0.0))
+        if likes and likes.get(best, 0.0) < self.thresholds.reader_like_min:
+            return None
+        return ClaimCheck(claim, True, "reads as " + topic, fact_id=best, score=odds, firm=False)
 
     def _match_reading(self, claim: str, claim_denies: bool) -> ClaimCheck:
         best_score = 0.0
         opposed: Scored | None = None
         singles: list[Scored] = []
         for cands in (self._singles, None):
-            ranked = self.matcher.supports(claim, cands if cands is not None else self._pair_candidates())
+            ranked = self._supports(claim, cands if cands is not None else self._pair_candidates())
             if cands is not None:
                 singles = ranked
             if ranked:
@@ -520,7 +592,8 @@ class Guard:
                 # A same-polarity wording far behind an opposed one is a chance overlap of words.
                 pol = w.polarities if "\x1e" in s.key else self._polarity.get(w.fact_id, w.polarities)
                 if claim_denies in pol and (opposed is None or s.score >= opposed.score - OPPOSED_MARGIN):
-                    return ClaimCheck(claim, True, fact_id=w.fact_id, score=s.score)
+                    firm = "\x1e" in s.key or self._says_own_words(claim, w.fact_id)
+                    return ClaimCheck(claim, True, fact_id=w.fact_id, score=s.score, firm=firm)
                 if opposed is None and "\x1e" not in s.key:
                     opposed = s
             if opposed is not None:
@@ -585,7 +658,7 @@ class Guard:
             return None
         topics = {t.key for t in ranked[:TOPIC_DEPTH] if t.score >= self.thresholds.topic_min}
         on_topic = [c for c in self._singles if self._by_id[self._wordings[c.key].fact_id].topic in topics]
-        for s in self.matcher.supports(claim, on_topic):
+        for s in self._supports(claim, on_topic):
             if s.score < self.thresholds.topic_support_min:
                 break
             fid = self._wordings[s.key].fact_id
@@ -600,7 +673,7 @@ class Guard:
         ):
             # Read plainly as about a covered topic: a paraphrase may share only a few words with any
             # one wording, so all of a fact's wordings together are asked.
-            for best in self.matcher.supports(claim, self._whole):
+            for best in self._supports(claim, self._whole):
                 if best.score < self.thresholds.rescue_support_min:
                     break
                 fid = self._wordings[best.key].fact_id
@@ -623,7 +696,7 @@ class Guard:
         """
         for claim in claims(line) or [line]:
             claim_denies = denies(claim)
-            ranked = self.matcher.supports(claim, self._singles)
+            ranked = self._supports(claim, self._singles)
             opposed: Scored | None = None
             for s in ranked:
                 if s.score < self.thresholds.support_min:

@@ -80,6 +80,13 @@ class GuardThresholds:
     reader_backs: float = NEVER
     """Probability of being about the covered topics at which a claim no wording backs rests on a fact on
     the likeliest of them."""
+    own_words_min: float = 0.0
+    """Support from a fact's own wordings and keywords (its topic's vocabulary aside) below which a claim the
+    fact backs with its topic's words is backed loosely (not firm): the readers must agree with it; 0 leaves
+    the check off."""
+    reader_like_min: float = 0.0
+    """Likeness to the same findings (by :mod:`personas.matching.finding_reader`) that a claim backed by a
+    covered topic the reader puts it on must have with one wording of the facts on that topic."""
     reader_elsewhere: float = NEVER
     """Probability of one covered topic at which a claim whose words match a fact of the opposite polarity
     on another topic is read as being about that topic instead, and rests on a fact there of its own
@@ -101,6 +108,12 @@ class GuardThresholds:
     :mod:`personas.matching.finding_reader`) such a claim and one wording of the case's facts must be."""
     finding_backs: float = NEVER
     """Likeness to the same findings at which a claim no wording backs rests on the fact of that wording."""
+    finding_agrees: float = NEVER
+    """Likeness to the same findings at which a claim no wording backs rests on the fact of that wording when
+    the topic reader agrees: it gives the covered topics at least ``reader_agrees``, and its likeliest covered
+    topic is that fact's."""
+    reader_agrees: float = NEVER
+    """Probability of being about the covered topics that the topic reader must give such a claim."""
 
     @classmethod
     def untuned(cls, support_min: float, intent_min: float) -> GuardThresholds:

@@ -38,6 +38,12 @@ def _synonyms() -> dict[str, tuple[str, ...]]:
 
 
 @cache
+def _lay_topic_words() -> dict[str, tuple[str, ...]]:
+    raw = json.loads(resources.files("personas").joinpath("data", "lay_topic_words.json").read_text("utf-8"))
+    return {k: tuple(v) for k, v in raw.items() if not k.startswith("_")}
+
+
+@cache
 def topic_candidates(kinds: tuple[TopicKind, ...] = ("history",)) -> tuple[Candidate, ...]:
     """One candidate per topic of the given kinds.
 
@@ -110,9 +116,11 @@ def phrasebook(held_out: frozenset[str] = frozenset()) -> tuple[Candidate, ...]:
         else:
             said.extend(pairs)
     synonyms = _synonyms()
+    lay = _lay_topic_words()
     for t in topics().values():
         if t.kind == "history":
             said.extend((t.topic, x) for x in (t.topic.replace("_", " "), *t.keywords, *synonyms.get(t.topic, ())))
+            said.extend((t.topic, x) for x in lay.get(t.topic, ()))
     unique = dict.fromkeys((topic, x) for topic, x in said if topic in wanted and x not in hidden and "{" not in x)
     return tuple(Candidate(f"{topic}\x1f{i}", (x,)) for i, (topic, x) in enumerate(unique))
 

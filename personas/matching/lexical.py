@@ -69,12 +69,16 @@ class LexicalMatcher:
         reader_veto_max=0.9,
         reader_weak_min=0.2,
         reader_backs=0.8,
+        own_words_min=0.3,
+        reader_like_min=0.05,
         reader_elsewhere=0.5,
         near_support_min=0.5,
         reader_stray_min=0.2,
-        reader_agree_min=0.4,
-        finding_like_min=0.15,
+        reader_agree_min=0.5,
+        finding_like_min=0.2,
         finding_backs=0.7,
+        finding_agrees=0.4,
+        reader_agrees=0.3,
     )
     context_weight = 0.3
     """How much a candidate's background wording counts beside its main texts."""
