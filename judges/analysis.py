@@ -9,8 +9,6 @@ from pathlib import Path
 
 from arena.core.store import Store
 from arena.core.types import (
-    CONSULT_FORMATS,
-    DEFAULT_FORMAT,
     DEFAULT_RULE,
     CareCost,
     ConsultationBrief,
@@ -20,6 +18,7 @@ from arena.core.types import (
     Score,
     Verdict,
     base_case_id,
+    first_format,
 )
 from cases.loader import CaseFileError, iter_jsonl
 from cases.prices import price_list
@@ -128,8 +127,7 @@ def analyze_run(
     formats, gaps = format_figures(scores, meta)
     # Scores of different formats do not average into one figure: the headline
     # figures come from one format, the per-format ones from format_figures.
-    played = {m["format"] for m in meta.values()}
-    headline = next((f for f in CONSULT_FORMATS if f in played), DEFAULT_FORMAT)
+    headline = first_format(m["format"] for m in meta.values())
     every_format = list(meta.values())
     meta = {c: m for c, m in meta.items() if m["format"] == headline}
     committee: dict[str, list[Verdict]] = defaultdict(list)

@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from arena.core.store import Store
-from arena.core.types import CONSULT_FORMATS, DEFAULT_FORMAT
+from arena.core.types import DEFAULT_FORMAT, first_format
 from judges.noise import difference_floor, pooled_variance
 from judges.scoring import bootstrap_diff
 
@@ -69,8 +69,7 @@ def _groups(store: Store, run_ref: str) -> tuple[dict[Key, list[float]], dict[Ke
     scores = {s.consultation_id: s for s in store.scores(run.id)}
     meta = {m["id"]: m for m in store.consultation_meta(run.id)}
     # Like the report's headline figures, a comparison reads one format: the first the run played.
-    played = {m["format"] for m in meta.values()}
-    headline = next((f for f in CONSULT_FORMATS if f in played), DEFAULT_FORMAT)
+    headline = first_format(m["format"] for m in meta.values())
     scores = {c: s for c, s in scores.items() if c in meta and meta[c]["format"] == headline}
     out: dict[Key, list[float]] = defaultdict(list)
     cells: dict[Key, Cells] = defaultdict(lambda: defaultdict(list))

@@ -38,7 +38,7 @@ from typing import NamedTuple
 from pydantic import BaseModel, field_validator, model_validator
 
 from arena.core.templating import render
-from arena.core.types import DIAGNOSIS_GRADES, Case, DiagnosisGrade, DiagnosisMatch, FinalAnswer
+from arena.core.types import DIAGNOSIS_GRADES, GRADE_POINTS, Case, DiagnosisGrade, DiagnosisMatch, FinalAnswer
 from arena.models import ChatModel, ModelError
 from arena.models.ask_json import Answer, ask_json
 from arena.models.registry import Role, resolve
@@ -281,7 +281,7 @@ _GRADE_WORDS: dict[str, DiagnosisGrade] = {
     "none": "missing",
 }
 """Words a reply may grade with: the grade names, and the words of the older match scale."""
-_BY_POINTS: dict[int, DiagnosisGrade] = {5 - i: g for i, g in enumerate(DIAGNOSIS_GRADES)}
+_BY_POINTS: dict[int, DiagnosisGrade] = {points: g for g, points in GRADE_POINTS.items()}
 _POINTS = re.compile(r"([1-5])(?:\s*/\s*5)?")
 _WORD = re.compile(r"[a-z]+")
 

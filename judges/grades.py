@@ -5,15 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from arena.core.types import DIAGNOSIS_GRADES, GRADE_POINTS, DiagnosisGrade, Estimate, GradeFigures, Score
-from judges.scoring import bootstrap_ci
-
-
-def _mean(points: Sequence[float]) -> Estimate:
-    # The percentile bootstrap of judges.analysis.estimate, with its seed; analysis imports this
-    # module, so it cannot be imported from there.
-    low, high = bootstrap_ci(points, seed=0)
-    return Estimate(mean=sum(points) / len(points), low=low, high=high, n=len(points))
+from arena.core.types import DIAGNOSIS_GRADES, GRADE_POINTS, DiagnosisGrade, GradeFigures, Score
+from judges.scoring import estimate
 
 
 def figures(grades: Sequence[DiagnosisGrade]) -> GradeFigures:
@@ -34,7 +27,7 @@ def figures(grades: Sequence[DiagnosisGrade]) -> GradeFigures:
         raise ValueError("no graded consultation")
     n = len(grades)
     shares: dict[DiagnosisGrade, float] = {g: sum(x == g for x in grades) / n for g in DIAGNOSIS_GRADES}
-    return GradeFigures(shares=shares, mean=_mean([GRADE_POINTS[g] for g in grades]), exact=shares["exact"])
+    return GradeFigures(shares=shares, mean=estimate([GRADE_POINTS[g] for g in grades]), exact=shares["exact"])
 
 
 def grade_figures(scores: Iterable[Score], doctor_of: Mapping[str, str]) -> dict[str, GradeFigures]:

@@ -41,7 +41,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from itertools import combinations
 from typing import Any, TypeVar
 
-from arena.core.types import CONSULT_FORMATS, DEFAULT_FORMAT, ConsultFormat, NoiseFloor, Score, Verdict
+from arena.core.types import DEFAULT_FORMAT, NoiseFloor, Score, Verdict, first_format
 
 Z95 = 1.96
 """Standard normal quantile of a two-sided 95% test."""
@@ -118,14 +118,6 @@ def flips(outcomes: Mapping[K, Sequence[bool]]) -> tuple[int, int, int, int]:
     return differ, pairs, flipped, items
 
 
-def noise_format(formats: set[str]) -> ConsultFormat:
-    """The one format a doctor's noise floor is measured in: dialogue when it played it, else the first played."""
-    for f in CONSULT_FORMATS:
-        if f in formats:
-            return f
-    return DEFAULT_FORMAT
-
-
 def noise_floors(
     meta: Sequence[Mapping[str, Any]], scores: Mapping[str, Score], committee: Mapping[str, Sequence[Verdict]]
 ) -> dict[str, NoiseFloor]:
@@ -146,7 +138,7 @@ def noise_floors(
             by_doctor[str(m["doctor"])].append(m)
     out: dict[str, NoiseFloor] = {}
     for doctor, rows in sorted(by_doctor.items()):
-        fmt = noise_format({str(m["format"] or DEFAULT_FORMAT) for m in rows})
+        fmt = first_format(str(m["format"] or DEFAULT_FORMAT) for m in rows)
         rows = [m for m in rows if (m["format"] or DEFAULT_FORMAT) == fmt]
         cells: dict[str, list[float]] = defaultdict(list)
         outcomes: dict[tuple[str, str], list[bool]] = defaultdict(list)

@@ -9,6 +9,7 @@ file is an error, not a silently ignored field. Stored records carry a
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, get_args
@@ -44,6 +45,17 @@ CONSULT_FORMATS: tuple[ConsultFormat, ...] = get_args(ConsultFormat)
 """Every format, dialogue first."""
 DEFAULT_FORMAT: ConsultFormat = "dialogue"
 """The format of a run that names none, and of consultations stored before formats existed."""
+
+
+def first_format(played: Iterable[str]) -> ConsultFormat:
+    """The first of dialogue, vignette, summary among ``played``; dialogue when none is.
+
+    A run's headline figures, its comparisons and each doctor's noise floor are read in this format.
+    """
+    seen = set(played)
+    return next((f for f in CONSULT_FORMATS if f in seen), DEFAULT_FORMAT)
+
+
 RiskLevel = Literal["low", "medium", "high", "critical"]
 RISK_LEVELS: tuple[RiskLevel, ...] = get_args(RiskLevel)
 """The risk levels, least to most severe."""
