@@ -126,7 +126,7 @@ class ConsultationWorker:
         """
         from arena.doctors import get_doctor
         from arena.engine import Brief, run_consultation
-        from cases.brief import brief_facts, brief_text
+        from cases.brief import write_brief
         from personas.catalog import get_persona
         from personas.factory import get_patient
 
@@ -134,8 +134,8 @@ class ConsultationWorker:
         case = self.cases[job.case_id]
         brief = None
         if job.format != "dialogue":
-            facts = [f.id for f in brief_facts(case, job.format, job.disclosed)]
-            brief = Brief(job.format, brief_text(case, job.format, job.disclosed), facts)
+            text, facts = write_brief(case, job.format, job.disclosed)
+            brief = Brief(job.format, text, [f.id for f in facts])
         options = case.options if s.choices else ()
         # A single-message format consults neither the patient nor the gatekeeper.
         patient = (

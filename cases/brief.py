@@ -47,8 +47,8 @@ def brief_facts(case: Case, fmt: ConsultFormat, disclosed: Iterable[str] = ()) -
     raise ValueError(f"the {fmt} format is played as a dialogue, not written out")
 
 
-def brief_text(case: Case, fmt: ConsultFormat, disclosed: Iterable[str] = ()) -> str:
-    """The message that hands a case to the doctor in a single-message format.
+def write_brief(case: Case, fmt: ConsultFormat, disclosed: Iterable[str] = ()) -> tuple[str, list[Fact]]:
+    """The message that hands a case to the doctor in a single-message format, and the facts it states.
 
     Args:
         case: The case.
@@ -56,15 +56,22 @@ def brief_text(case: Case, fmt: ConsultFormat, disclosed: Iterable[str] = ()) ->
         disclosed: Fact ids a dialogue of the case drew out (for ``summary``).
 
     Returns:
-        The vignette or summary, ending with the request for a final answer.
+        The vignette or summary, ending with the request for a final answer,
+        and the facts it states (:func:`brief_facts`).
     """
-    sections = _sections(brief_facts(case, fmt, disclosed))
-    return render(
+    facts = brief_facts(case, fmt, disclosed)
+    text = render(
         "cases",
         "case_brief.j2",
         kind=fmt,
         age=case.demographics.age,
         sex=case.demographics.sex,
         complaint=case.chief_complaint,
-        **sections,
+        **_sections(facts),
     )
+    return text, facts
+
+
+def brief_text(case: Case, fmt: ConsultFormat, disclosed: Iterable[str] = ()) -> str:
+    """The message alone of :func:`write_brief`."""
+    return write_brief(case, fmt, disclosed)[0]
