@@ -11,6 +11,7 @@ from arena.core.store import Store, StoreError
 from arena.core.types import DEFAULT_RULE, DEFAULT_THRESHOLD, Case, Run, RunConfig
 from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
+from arena.models import closing
 from arena.ray_local import init_ray
 from arena.runner import ActorSettings, Job, run_jobs
 from cases.loader import builtin_cases, load_case_file, select_cases
@@ -246,7 +247,11 @@ def judge(
     display.start("judging", len(transcripts))
     try:
         verdicts, scores = asyncio.run(
-            judge_run(transcripts, cases, names, rule=rule, diagnosis_judge=diagnosis_judge, progress=display.advance)
+            closing(
+                judge_run(
+                    transcripts, cases, names, rule=rule, diagnosis_judge=diagnosis_judge, progress=display.advance
+                )
+            )
         )
     finally:
         display.stop()

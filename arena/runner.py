@@ -479,7 +479,10 @@ class InProcessPool:
         return [self._runner.run(self._worker.drain())]
 
     def close(self) -> None:
-        """Cancel what still runs and close the loop."""
+        """Cancel what still runs, close the model clients and the loop."""
+        from arena.models.openai_compat import close_clients
+
+        self._runner.run(close_clients())
         self._runner.close()
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from arena.core.store import Store
 from arena.core.types import DEFAULT_THRESHOLD, Case, Mistake, QAItem, Transcript, Verdict
+from arena.models import closing
 from arena.models.registry import Provider, Role, chat_model, resolve
 from distill.dedup import cluster_mistakes
 from distill.llm_qa import llm_qa
@@ -132,9 +133,9 @@ def distill_run(
     mistakes, clusters = cluster_mistakes(mistakes, cases, threshold)
     by_id = {m.id: m for m in mistakes}
     reps = [by_id[c.representative] for c in clusters]
-    items = asyncio.run(_generate(reps, transcripts, cases, write))
+    items = asyncio.run(closing(_generate(reps, transcripts, cases, write)))
     if replicate_items:
-        items = asyncio.run(replicate(items, {m.id: m.doctor for m in reps}))
+        items = asyncio.run(closing(replicate(items, {m.id: m.doctor for m in reps})))
     store.replace_distillation(run_id, mistakes, items, clusters)
     tried = [q for q in items if q.replicated is not None]
     return DistillSummary(

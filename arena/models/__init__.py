@@ -6,9 +6,14 @@ e.g. ``openai/gpt-4o-mini?temperature=0`` or ``mock/doctor?latency=0.5``.
 * ``builtin/...`` names are in-process policies (doctor, patient, judge) that
   never touch litellm; :func:`get_model` returns a :class:`BuiltinRef` and the
   role's factory builds the policy.
-* every other name is a chat model called through ``litellm.acompletion``.
-  ``mock/...`` is a litellm custom provider registered by this module, so tests
-  and benchmarks exercise the same litellm path as real providers.
+* ``openai/...``, ``hosted_vllm/...``, ``ollama/...``, ``ollama_chat/...`` and
+  the ``mock/...`` scripts are chat models called with the official ``openai``
+  client (:mod:`arena.models.openai_compat`); the mock scripts are served
+  in-process, so tests and benchmarks run the same client path as a real
+  OpenAI-compatible endpoint.
+* every other name is a chat model called through ``litellm.acompletion``;
+  ``?client=litellm`` sends any name that way (``mock/...`` then goes through
+  a litellm custom provider registered by this module).
 
 Imports only ``arena.core``. ``registry`` resolves every role's provider by
 name; ``ask_json`` gets a validated reply from a model.
@@ -19,8 +24,9 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, ConfigDict
@@ -32,6 +38,7 @@ from arena.models.call_policy import CALL_PARAMS, CallPolicy, CallPolicyError, g
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 Message = dict[str, str]
+T = TypeVar("T")
 
 
 class ModelError(ValueError):
@@ -92,6 +99,8 @@ class ChatModel(ABC):
     """Anything that turns a list of chat messages into a reply."""
 
     name: str
+    uses_litellm: bool = True
+    """Whether its calls go through litellm (which then must be imported)."""
 
     @abstractmethod
     async def complete(self, messages: list[Message]) -> Completion:
@@ -128,7 +137,7 @@ class LiteLLMModel(ChatModel):
             _price_as_free(self.litellm_model, f"mock/{spec.name}")
             return
         for k, v in spec.params.items():
-            if k in ROLE_PARAMS or k in CALL_PARAMS:
+            if k in ROLE_PARAMS or k in CALL_PARAMS or k == "client":
                 continue
             try:
                 if k in _FLOAT_PARAMS:
@@ -172,6 +181,66 @@ class LiteLLMModel(ChatModel):
             ),
             latency_s=latency,
         )
+
+
+class OpenAIModel(ChatModel):
+    """A chat model called with the official ``openai`` client (see :mod:`arena.models.openai_compat`)."""
+
+    def __init__(self, spec: ModelName, raw_name: str) -> None:
+        """Create a model for a parsed name.
+
+        Raises:
+            ModelError: for a parameter with a bad value.
+        """
+        from arena.models.openai_compat import check_params
+
+        self.name = raw_name
+        try:
+            self.call = check_params(spec.provider, spec.name, spec.params, raw_name)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
+        self.policy = self.call.policy
+        # Pricing a real provider's model reads litellm's price map; self-hosted and mock models are free.
+        self.uses_litellm = self.call.priced_as is not None
+
+    async def complete(self, messages: list[Message]) -> Completion:
+        """Call the endpoint within the model's limits and retries, and record tokens and cost."""
+        text, usage, latency = await self.call.call(messages, int(self.call.body.get("max_tokens", 256)))
+        return Completion(text=text, usage=usage, latency_s=latency)
+
+
+def client_of(spec: ModelName) -> str:
+    """Which client calls a parsed name: ``openai`` or ``litellm``.
+
+    Raises:
+        ModelError: for a ``client=`` value that is neither.
+    """
+    from arena.models.openai_compat import ENDPOINTS
+
+    asked = spec.params.get("client")
+    if asked is not None:
+        if asked not in ("openai", "litellm"):
+            raise ModelError(f"model {spec.base}: client must be openai or litellm, not {asked!r}")
+        if asked == "openai" and spec.provider not in ENDPOINTS and spec.provider != "mock":
+            raise ModelError(
+                f"model {spec.base}: the openai client serves {', '.join([*ENDPOINTS, 'mock'])} names only"
+            )
+        return asked
+    return "openai" if spec.provider in ENDPOINTS or spec.provider == "mock" else "litellm"
+
+
+async def closing(work: Awaitable[T]) -> T:
+    """Await ``work``, then close the model clients it opened in this event loop.
+
+    For a loop that ends with the work (``asyncio.run(closing(...))``): an
+    HTTP client left open when its loop closes is reported as a leak.
+    """
+    from arena.models.openai_compat import close_clients
+
+    try:
+        return await work
+    finally:
+        await close_clients()
 
 
 _free: set[str] = set()
@@ -219,8 +288,9 @@ def get_model(spec: str) -> ChatModel | BuiltinRef:
         spec: ``provider/name[?k=v...]``.
 
     Returns:
-        A :class:`BuiltinRef` for ``builtin/...`` names, else a chat model that
-        calls litellm.
+        A :class:`BuiltinRef` for ``builtin/...`` names, else a chat model:
+        an :class:`OpenAIModel` for the names the official client serves
+        (see :func:`client_of`), a :class:`LiteLLMModel` for the others.
 
     Raises:
         ModelError: if the name is malformed, names an unknown mock script or
@@ -239,6 +309,8 @@ def get_model(spec: str) -> ChatModel | BuiltinRef:
         from arena.models import local_provider
 
         local_provider.check_model(parsed.name)
+    if client_of(parsed) == "openai":
+        return OpenAIModel(parsed, spec)
     return LiteLLMModel(parsed, spec)
 
 

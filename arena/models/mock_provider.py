@@ -23,37 +23,11 @@ import os
 import random
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import litellm
 from litellm import CustomLLM
 
-from arena.models.mock_scripts import run_script
-
-
-def _split(model: str) -> tuple[str, dict[str, str]]:
-    # litellm hands over the part after "mock/", parameters included.
-    name = model.split("/", 1)[1] if model.startswith("mock/") else model
-    base, _, query = name.partition("?")
-    return base, dict(parse_qsl(query, keep_blank_values=True))
-
-
-FAULTS = ("429", "500", "timeout", "reset", "empty", "garbage")
-"""Fault kinds ``fail=`` draws from."""
-
-_fault_rngs: dict[str, random.Random] = {}
-
-
-def _draw_fault(model: str, params: dict[str, str]) -> str | None:
-    rate = float(params.get("fail", "0") or 0)
-    if rate <= 0:
-        return None
-    kinds = [k for k in params.get("faults", ",".join(FAULTS)).split(",") if k]
-    unknown = sorted(set(kinds) - set(FAULTS))
-    if unknown:
-        raise ValueError(f"unknown fault {unknown[0]!r} in {model!r} (known: {', '.join(FAULTS)})")
-    rng = _fault_rngs.setdefault(model, random.Random(params.get("fault_seed")))
-    return rng.choice(kinds) if rng.random() < rate else None
+from arena.models.mock_scripts import draw_fault, run_script, split_model
 
 
 def _raise_fault(kind: str, model: str) -> None:
@@ -72,7 +46,7 @@ class MockLLM(CustomLLM):
 
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> litellm.ModelResponse:
         """Return the script's reply, after the configured latency (or an injected fault)."""
-        name, params = _split(model)
+        name, params = split_model(model)
         latency = float(params.get("latency", "0") or 0)
         if latency > 0:
             await asyncio.sleep(latency)
@@ -80,7 +54,7 @@ class MockLLM(CustomLLM):
         if marker and not Path(marker).exists():
             Path(marker).touch()
             os._exit(1)
-        fault = _draw_fault(model, params)
+        fault = draw_fault(model, params)
         if fault is not None:
             _raise_fault(fault, f"mock/{name}")
         if fault == "empty":

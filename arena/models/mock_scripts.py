@@ -12,6 +12,7 @@ import json
 import random
 import re
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 Script = Callable[[list[dict[str, str]], dict[str, str]], str]
 
@@ -55,10 +56,48 @@ def check_script(name: str) -> None:
         raise ModelError(f"unknown mock model 'mock/{name}' (known: {', '.join(sorted(_SCRIPTS))})")
 
 
+def known_scripts() -> list[str]:
+    """Names of the registered scripts, sorted."""
+    return sorted(_SCRIPTS)
+
+
 def run_script(name: str, messages: list[dict[str, str]], params: dict[str, str]) -> str:
     """Return the reply of script ``name`` to ``messages``."""
     check_script(name)
     return _SCRIPTS[name](messages, params)
+
+
+def split_model(model: str) -> tuple[str, dict[str, str]]:
+    """Script name and parameters of a ``mock/NAME?k=v`` model (the ``mock/`` prefix optional).
+
+    ``client``, which picks the client that calls the model, is not the script's.
+    """
+    name = model.split("/", 1)[1] if model.startswith("mock/") else model
+    base, _, query = name.partition("?")
+    return base, {k: v for k, v in parse_qsl(query, keep_blank_values=True) if k != "client"}
+
+
+FAULTS = ("429", "500", "timeout", "reset", "empty", "garbage")
+"""Fault kinds ``fail=`` draws from."""
+
+_fault_rngs: dict[str, random.Random] = {}
+
+
+def draw_fault(model: str, params: dict[str, str]) -> str | None:
+    """The fault this call suffers under ``fail=``/``faults=``/``fault_seed=``, or None.
+
+    Raises:
+        ValueError: for an unknown fault kind.
+    """
+    rate = float(params.get("fail", "0") or 0)
+    if rate <= 0:
+        return None
+    kinds = [k for k in params.get("faults", ",".join(FAULTS)).split(",") if k]
+    unknown = sorted(set(kinds) - set(FAULTS))
+    if unknown:
+        raise ValueError(f"unknown fault {unknown[0]!r} in {model!r} (known: {', '.join(FAULTS)})")
+    rng = _fault_rngs.setdefault(model, random.Random(params.get("fault_seed")))
+    return rng.choice(kinds) if rng.random() < rate else None
 
 
 def _own_turns(messages: list[dict[str, str]]) -> int:

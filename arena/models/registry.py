@@ -104,8 +104,17 @@ class Resolved:
 
     @property
     def uses_litellm(self) -> bool:
-        """Whether the policy calls models through litellm."""
-        return self.provider.uses_litellm
+        """Whether the policy calls models through litellm.
+
+        A chat model's name decides: ``openai/...`` and ``mock/...`` names
+        are called with the official client (see :func:`arena.models.client_of`).
+        """
+        if not self.provider.uses_litellm:
+            return False
+        if self.provider.fallback:
+            model = get_model(self.name)
+            return not isinstance(model, ChatModel) or model.uses_litellm
+        return True
 
     def build(self, **context: Any) -> Any:
         """Build the policy (``context`` holds what the role needs: a seed, a case...)."""

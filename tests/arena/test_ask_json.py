@@ -30,7 +30,7 @@ class Scripted(ChatModel):
     """A litellm model whose every call answers with the next scripted reply (litellm's ``mock_response``)."""
 
     def __init__(self, *replies: str) -> None:
-        model = get_model("openai/gpt-4o-mini")
+        model = get_model("openai/gpt-4o-mini?client=litellm")
         assert isinstance(model, LiteLLMModel)
         self.inner = model
         self.name = model.name

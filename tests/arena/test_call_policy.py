@@ -3,6 +3,7 @@
 import asyncio
 
 import litellm
+import openai
 import pytest
 
 from arena.models import ModelError, get_model
@@ -10,8 +11,13 @@ from arena.models.call_policy import CallPolicy, CallPolicyError, Gate, is_trans
 
 
 def test_policy_is_read_from_model_parameters_and_never_sent_to_the_provider():
-    m = get_model("openai/gpt-4o-mini?rpm=500&tpm=90000&concurrency=8&retries=2&backoff=0.1&temperature=0")
-    assert m.policy == CallPolicy(rpm=500, tpm=90000, concurrency=8, retries=2, backoff_s=0.1)
+    params = "rpm=500&tpm=90000&concurrency=8&retries=2&backoff=0.1&temperature=0"
+    policy = CallPolicy(rpm=500, tpm=90000, concurrency=8, retries=2, backoff_s=0.1)
+    m = get_model(f"openai/gpt-4o-mini?{params}")
+    assert m.policy == policy
+    assert m.call.body == {"temperature": 0.0}
+    m = get_model(f"anthropic/claude-3-5-haiku?{params}")
+    assert m.policy == policy
     assert m.kwargs == {"temperature": 0.0}
 
 
@@ -137,11 +143,14 @@ def test_a_share_splits_the_limit_between_workers():
     assert gate.slots is not None and gate.slots._value == 2
 
 
-def test_model_calls_report_their_retries(monkeypatch):
-    m = get_model("mock/echo?fail=1&faults=429&retries=2&backoff=0")
-    with pytest.raises(litellm.RateLimitError):
+@pytest.mark.parametrize(
+    ("client", "rate_limited"), [("openai", openai.RateLimitError), ("litellm", litellm.RateLimitError)]
+)
+def test_model_calls_report_their_retries(client, rate_limited):
+    m = get_model(f"mock/echo?fail=1&faults=429&retries=2&backoff=0&client={client}")
+    with pytest.raises(rate_limited):
         asyncio.run(m.complete([{"role": "user", "content": "hi"}]))
-    m = get_model("mock/echo?fail=0.5&fault_seed=1&faults=500,timeout,reset&retries=10&backoff=0")
+    m = get_model(f"mock/echo?fail=0.5&fault_seed=1&faults=500,timeout,reset&retries=10&backoff=0&client={client}")
     usages = [asyncio.run(m.complete([{"role": "user", "content": "hi"}])).usage for _ in range(20)]
     assert all(u.calls == 1 for u in usages)
     assert sum(u.retries for u in usages) > 0

@@ -172,7 +172,8 @@ def test_each_doctor_style_has_its_own_prompt(style):
 def test_unknown_doctor_style_is_refused_and_style_is_not_sent_to_the_provider():
     with pytest.raises(ModelError, match="unknown doctor style 'chatty'"):
         check_doctor("openai/gpt-4o?style=chatty")
-    assert "style" not in get_model("openai/gpt-4o?style=thorough").kwargs
+    assert "style" not in get_model("anthropic/claude-3-5-haiku?style=thorough").kwargs
+    assert "style" not in get_model("openai/gpt-4o?style=thorough").call.body
 
 
 def test_checklist_diligence_defaults_once_and_must_be_a_number():

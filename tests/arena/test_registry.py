@@ -63,17 +63,25 @@ def case() -> Case:
         ("doctor", "builtin/checklist?diligence=0.5", "checklist", False),
         ("doctor", "human", "human", False),
         ("doctor", "http://127.0.0.1:9/doctor", "http", False),
-        ("doctor", "mock/doctor?style=thorough", "chat", True),
+        # Mock scripts and self-hosted endpoints go through the official client: no litellm.
+        ("doctor", "mock/doctor?style=thorough", "chat", False),
+        ("doctor", "mock/doctor?style=thorough&client=litellm", "chat", True),
+        ("doctor", "hosted_vllm/qwen?api_base=http://127.0.0.1:9/v1", "chat", False),
+        # OpenAI's own models are priced from litellm's price map.
+        ("doctor", "openai/gpt-4o", "chat", True),
+        ("doctor", "anthropic/claude-3-5-haiku", "chat", True),
         ("patient", "builtin/patient", "patient", False),
-        ("patient", "mock/patient", "chat", True),
+        ("patient", "mock/patient", "chat", False),
+        ("patient", "mock/patient?client=litellm", "chat", True),
         ("judge", "builtin/rubric", "rubric", False),
         ("judge", "builtin/safety?weight=2", "safety", False),
-        ("judge", "mock/judge?mode=batch", "chat", True),
+        ("judge", "mock/judge?mode=batch&client=litellm", "chat", True),
         ("verifier", "mock/verifier", "chat", False),
         ("generator", "builtin/templates", "templates", False),
-        ("generator", "mock/judge", "chat", True),
+        ("generator", "mock/judge?client=litellm", "chat", True),
         ("gatekeeper", "builtin/case", "case", False),
-        ("gatekeeper", "mock/judge", "chat", True),
+        ("gatekeeper", "mock/judge?client=litellm", "chat", True),
+        ("gatekeeper", "mock/judge", "chat", False),
     ],
 )
 def test_each_role_resolves_its_names_to_one_provider(role, name, key, litellm):
@@ -171,8 +179,9 @@ def test_the_provider_says_whether_a_run_needs_litellm(plugins):
         return Job(consultation_id="c", case_id="k", trial=0, seed=0, doctor=doctor)
 
     assert not uses_litellm([job("builtin/checklist"), job("human"), job("https://x.test/d")], "builtin/patient")
-    assert uses_litellm([job("builtin/checklist")], "mock/patient")
-    assert uses_litellm([job("builtin/checklist"), job("mock/doctor")], "builtin/patient")
+    assert not uses_litellm([job("builtin/checklist"), job("mock/doctor")], "mock/patient")
+    assert uses_litellm([job("builtin/checklist")], "mock/patient?client=litellm")
+    assert uses_litellm([job("builtin/checklist"), job("anthropic/claude-3-5-haiku")], "builtin/patient")
     # A built-in name, yet its provider calls litellm: the provider decides, not the prefix.
     assert uses_litellm([job("builtin/oracle")], "builtin/patient")
 
