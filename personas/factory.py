@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from arena.core.agents import Measurement, Patient
 from arena.core.types import Case, Persona
 from arena.models import ChatModel, ModelError
@@ -11,12 +13,38 @@ from personas.guard import Guard
 from personas.llm_patient import LLMPatient, plausible_answers
 from personas.matching import DEFAULT_MATCHER, MatcherError, get_matcher
 from personas.measurement import CaseMeasurement
-from personas.plausible import with_answers
+from personas.plausible import PlausibleAnswers, with_answers
 
 
 def _builtin_patient(name: str, *, case: Case, persona: Persona, **_: object) -> Patient:
     # The built-in patient says only its facts' own words: it has no guard to configure.
     return BuiltinPatient(case, persona, name=name)
+
+
+_PREPARED_KEEP = 256
+"""Cases whose patient preparation a worker keeps (a run's trials and doctors replay the same cases)."""
+_prepared: OrderedDict[tuple[str, str, str], tuple[Case, PlausibleAnswers, Guard]] = OrderedDict()
+
+
+def _prepared_patient(case: Case, persona: Persona, guard_matcher: str) -> tuple[PlausibleAnswers, Guard]:
+    """The made-up answers and the guard of one case and persona, made once per worker.
+
+    Building them reads every fact against the knowledge base, which cost more CPU than the
+    consultation's model calls; the trials and doctors of a run share them. Both only cache what
+    they compute, so consultations running at once can share them. (A guard with a verifier is
+    never shared: it counts the verifier's usage for one consultation.)
+    """
+    key = (case.id, persona.id, guard_matcher)
+    hit = _prepared.get(key)
+    if hit is not None and hit[0] is case:
+        _prepared.move_to_end(key)
+        return hit[1], hit[2]
+    plausible = plausible_answers(case, persona)
+    guard = Guard(with_answers(case, plausible.typical()), matcher=guard_matcher, persona=persona)
+    _prepared[key] = (case, plausible, guard)
+    if len(_prepared) > _PREPARED_KEEP:
+        _prepared.popitem(last=False)
+    return plausible, guard
 
 
 def _chat_patient(
@@ -28,9 +56,16 @@ def _chat_patient(
     guard_verifier: str | None = None,
     **_: object,
 ) -> Patient:
-    verifier = get_verifier(guard_verifier) if guard_verifier is not None else None
-    plausible = plausible_answers(case, persona)
-    guard = Guard(with_answers(case, plausible.typical()), matcher=guard_matcher, verifier=verifier, persona=persona)
+    if guard_verifier is None:
+        plausible, guard = _prepared_patient(case, persona, guard_matcher)
+    else:
+        plausible = plausible_answers(case, persona)
+        guard = Guard(
+            with_answers(case, plausible.typical()),
+            matcher=guard_matcher,
+            verifier=get_verifier(guard_verifier),
+            persona=persona,
+        )
     return LLMPatient(chat_model(name), case, persona, guard=guard, plausible=plausible)
 
 

@@ -127,8 +127,24 @@ class PlausibleAnswers:
         return out
 
     def typical(self) -> list[Answer]:
-        """The condition's typical findings on every topic the case leaves out."""
-        return [a for a in self.every() if a.record is not None and a.record.rule == SynthesisRule.CONDITION_TYPICAL]
+        """The condition's typical findings on every topic the case leaves out, in :meth:`every`'s order.
+
+        Only the topics the condition typically affects are answered here: every patient a model
+        plays needs these at once, and making the plain answers too cost more than the consultation's
+        own bookkeeping.
+        """
+        cond = self.condition
+        if cond is None:
+            return []
+        out = []
+        for topic in topics().values():
+            if topic.kind != "history" or topic.topic in self.covered or self._typical(cond, topic.topic) is None:
+                continue
+            made = self.answer(topic.topic)
+            if made is not None and made.record is not None and made.fact.lay:
+                if made.record.rule == SynthesisRule.CONDITION_TYPICAL:
+                    out.append(made)
+        return out
 
     def answer(self, topic: str) -> Answer | None:
         """The answer on ``topic``; None if the case covers the topic or nothing fits it.
