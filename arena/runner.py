@@ -95,13 +95,16 @@ class ActorSettings:
 class ConsultationWorker:
     """Runs consultations inside one Ray actor, or in the driver's own loop."""
 
-    def __init__(self, settings: ActorSettings, cases: dict[str, Case], uses_litellm: bool = True) -> None:
+    def __init__(
+        self, settings: ActorSettings, cases: dict[str, Case], uses_litellm: bool = True, uses_openai: bool = False
+    ) -> None:
         """Keep the run's settings and cases.
 
         Args:
             settings: Shared settings.
             cases: Every case of the run, by id (sent once, not per job).
             uses_litellm: Whether any policy of the run calls litellm.
+            uses_openai: Whether any policy of the run calls the official openai client.
         """
         from arena.models.call_policy import set_share
 
@@ -116,6 +119,11 @@ class ConsultationWorker:
             from arena.models import load_litellm
 
             load_litellm()
+        if uses_openai:
+            # Half a second of imports, paid before the first consultation rather than during it.
+            import openai.types.chat  # noqa: F401
+
+            import arena.models.openai_compat  # noqa: F401
 
     async def run(self, job: Job) -> Transcript:
         """Run one consultation; its turns are buffered for :meth:`drain`, not returned.
@@ -185,6 +193,17 @@ def default_actor_count() -> int:
     import ray
 
     return max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)))
+
+
+def uses_openai(jobs: Sequence[Job], patient: str, gatekeeper: str = DEFAULT_GATEKEEPER) -> bool:
+    """Whether any chat model in these jobs is called with the official openai client."""
+    from arena.models import OpenAIModel, get_model
+
+    named = [(Role.DOCTOR, d) for d in {j.doctor for j in jobs}] + [
+        (Role.PATIENT, patient),
+        (Role.GATEKEEPER, gatekeeper),
+    ]
+    return any(resolve(r, n).provider.fallback and isinstance(get_model(n), OpenAIModel) for r, n in named)
 
 
 def uses_litellm(jobs: Sequence[Job], patient: str, gatekeeper: str = DEFAULT_GATEKEEPER) -> bool:
@@ -330,7 +349,14 @@ class RayPool:
     """A few async Ray actors, each running many consultations, spread over the cluster's nodes."""
 
     def __init__(
-        self, settings: ActorSettings, cases: dict[str, Case], *, concurrency: int, actors: int, uses_litellm: bool
+        self,
+        settings: ActorSettings,
+        cases: dict[str, Case],
+        *,
+        concurrency: int,
+        actors: int,
+        uses_litellm: bool,
+        uses_openai: bool = False,
     ) -> None:
         """Start the actors.
 
@@ -340,6 +366,7 @@ class RayPool:
             concurrency: Most consultations in flight at once, over all actors.
             actors: Number of actors.
             uses_litellm: Whether any policy of the run calls litellm.
+            uses_openai: Whether any policy of the run calls the official openai client.
         """
         import ray
 
@@ -350,6 +377,7 @@ class RayPool:
         self._remote: Any = ray.remote(ConsultationWorker)
         self._cases_ref = ray.put(cases)
         self._llm = uses_litellm
+        self._openai = uses_openai
         self._actors = [self._new_actor(a) for a in range(actors)]
         self._inflight = [0] * actors
         self._pending: dict[Any, tuple[int, Job]] = {}
@@ -369,7 +397,7 @@ class RayPool:
             num_cpus=0,
             scheduling_strategy=strategy,
             max_restarts=0,
-        ).remote(self._settings, self._cases_ref, self._llm)
+        ).remote(self._settings, self._cases_ref, self._llm, self._openai)
 
     def has_room(self) -> bool:
         """Room under the run's concurrency and on the least busy actor."""
@@ -521,7 +549,14 @@ def run_jobs(
         pool = InProcessPool(settings, cases, concurrency=concurrency, uses_litellm=llm)
     else:
         n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
-        pool = RayPool(settings, cases, concurrency=concurrency, actors=n_actors, uses_litellm=llm)
+        pool = RayPool(
+            settings,
+            cases,
+            concurrency=concurrency,
+            actors=n_actors,
+            uses_litellm=llm,
+            uses_openai=uses_openai(jobs, settings.patient, settings.gatekeeper),
+        )
     try:
         return drive(pool, store, settings, jobs, max_cost_usd=max_cost_usd, on_done=on_done)
     finally:

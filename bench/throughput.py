@@ -1,31 +1,48 @@
 """Consultation throughput: the engine alone, the Ray runner with the store, and a latency-bound model.
 
 Every consultation is 10 doctor questions, 10 patient replies and one final
-answer from the doctor: 21 model calls, all through litellm's ``mock/...``
-custom provider. Run ``python bench/throughput.py [--quick]``.
+answer from the doctor: 21 model calls. Two kinds of model answer them:
+
+* the ``mock/...`` scripts, in-process (no socket), through the official
+  openai client as every OpenAI-compatible endpoint is called;
+* the same scripts served over real HTTP by an OpenAI-compatible server on
+  127.0.0.1 that the bench starts (:mod:`arena.models.mock_server`), called
+  as ``openai/doctor?...&api_base=...``: the figures then include the HTTP
+  client, as real use does.
+
+Against the server the bench also runs the same dialogue shape as a plain
+asyncio loop over ``litellm.acompletion``, the yardstick, and splits the
+engine's CPU per call into the client library, the engine, the patient
+(guard, leak check, matcher) and the rest, from a profile of one run.
+
+Run ``python bench/throughput.py [--quick]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import io
 import os
 import pstats
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from arena.core.store import Store
 from arena.core.types import Case, Run, RunConfig, Transcript
 from arena.doctors import get_doctor
 from arena.engine import run_consultation
-from arena.models import load_litellm
+from arena.models import closing, load_litellm
 from arena.ray_local import init_ray, shutdown_ray
 from arena.runner import ActorSettings, Job, default_actor_count, run_jobs
 from cases.loader import builtin_cases, select_cases
@@ -44,12 +61,35 @@ PERSONA = "plain"
 HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def doctor_name(latency: float = 0.0) -> str:
+def doctor_name(latency: float = 0.0, api_base: str | None = None) -> str:
+    if api_base:
+        return f"openai/doctor?questions={QUESTIONS}&api_base={api_base}" + (f"&latency={latency:g}" if latency else "")
     return f"mock/doctor?questions={QUESTIONS}" + (f"&latency={latency:g}" if latency else "")
 
 
-def patient_name(latency: float = 0.0) -> str:
+def patient_name(latency: float = 0.0, api_base: str | None = None) -> str:
+    if api_base:
+        return f"openai/patient?api_base={api_base}" + (f"&latency={latency:g}" if latency else "")
     return "mock/patient" + (f"?latency={latency:g}" if latency else "")
+
+
+# ---------------------------------------------------------------- the local OpenAI-compatible server
+
+
+@contextlib.contextmanager
+def local_server() -> Iterator[str]:
+    """Run the mock server in its own process on 127.0.0.1; yield its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arena.models.mock_server", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"the mock server did not start: {line!r}")
+        yield line.split()[-1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 # ---------------------------------------------------------------- CPU accounting (Linux /proc; "-" elsewhere)
@@ -223,10 +263,10 @@ def measure(stage: str, concurrency: int, latency: float, fn: Callable[[], Seque
 # ---------------------------------------------------------------- 1. engine only
 
 
-async def _engine(cases: list[Case], concurrency: int) -> list[Transcript]:
+async def _engine(cases: list[Case], concurrency: int, api_base: str | None = None) -> list[Transcript]:
     sem = asyncio.Semaphore(concurrency)
     persona = get_persona(PERSONA)
-    doctor, patient = doctor_name(), patient_name()
+    doctor, patient = doctor_name(api_base=api_base), patient_name(api_base=api_base)
 
     async def one(i: int, case: Case) -> Transcript:
         async with sem:
@@ -242,24 +282,24 @@ async def _engine(cases: list[Case], concurrency: int) -> list[Transcript]:
                 max_turns=MAX_TURNS,
             )
 
-    return await asyncio.gather(*(one(i, c) for i, c in enumerate(cases)))
+    return list(await closing(asyncio.gather(*(one(i, c) for i, c in enumerate(cases)))))
 
 
-def bench_engine(n: int, concurrency: int, profile: bool) -> Result:
+def bench_engine(n: int, concurrency: int, profile: bool, api_base: str | None = None, stage: str = "") -> Result:
     cases = select_cases(builtin_cases(), n)
-    asyncio.run(_engine(cases[:20], concurrency))  # warm-up: litellm's lazy imports and caches
+    asyncio.run(_engine(cases[:20], concurrency, api_base))  # warm-up: lazy imports and caches
     prof = cProfile.Profile() if profile else None
 
     def go() -> list[Transcript]:
         if prof is not None:
             prof.enable()
         try:
-            return asyncio.run(_engine(cases, concurrency))
+            return asyncio.run(_engine(cases, concurrency, api_base))
         finally:
             if prof is not None:
                 prof.disable()
 
-    res = measure("engine (asyncio, instant)", concurrency, 0.0, go)
+    res = measure(stage or "engine (asyncio, instant)", concurrency, 0.0, go)
     if prof is not None:
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(40)
@@ -267,11 +307,139 @@ def bench_engine(n: int, concurrency: int, profile: bool) -> Result:
     return res
 
 
+# ---------------------------------------------------------------- CPU per call, and where it goes
+
+BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("client library", ("/openai/", "/httpx2/", "/httpx/", "/aiohttp/", "/litellm/", "/tenacity/", "/aiolimiter/")),
+    ("patient (guard, leak check, matcher)", ("/personas/", "/cases/")),
+    ("engine", ("/arena/", "/asyncio/", "/pydantic", "/json/")),
+)
+"""Where a profiled function's own time is counted, by the path of its file; the rest is "other"."""
+
+
+def _part_of(filename: str) -> str | None:
+    path = filename.replace("\\", "/")
+    return next((name for name, marks in BUCKETS if any(m in path for m in marks)), None)
+
+
+def split_by_part(stats: Any) -> dict[str, float]:
+    """Profiled own-time per part: builtins and the standard library count for the part that called them.
+
+    ``isinstance`` called by the client library is the client's time; the time a function spent
+    called from each caller is split accordingly, up the call chain until a part claims it.
+    """
+    memo: dict[Any, dict[str, float]] = {}
+
+    def shares(func: Any, depth: int) -> dict[str, float]:
+        # The fraction of ``func``'s own time that belongs to each part.
+        part = _part_of(func[0])
+        if part is not None:
+            return {part: 1.0}
+        if depth > 6 or func not in stats:
+            return {"other": 1.0}
+        if func in memo:
+            return memo[func]
+        callers = stats[func][4]
+        total = sum(v[2] for v in callers.values())
+        out: dict[str, float] = {}
+        if total <= 0:
+            out = {"other": 1.0}
+        else:
+            for caller, v in callers.items():
+                for p, f in shares(caller, depth + 1).items():
+                    out[p] = out.get(p, 0.0) + f * v[2] / total
+        memo[func] = out
+        return out
+
+    own: dict[str, float] = {}
+    for func, (_cc, _nc, tottime, _ct, _callers) in stats.items():
+        for part, f in shares(func, 0).items():
+            own[part] = own.get(part, 0.0) + tottime * f
+    return own
+
+
+def cpu_per_call(n: int, concurrency: int, api_base: str, runs: int) -> tuple[list[float], dict[str, float]]:
+    """CPU per model call of the engine and client in one process, ``runs`` times; and its split by part.
+
+    The split is the share of profiled own-time per part in one further profiled run, applied to the
+    median unprofiled figure (a profile slows small functions more than large ones: a guide, not a meter).
+    """
+    cases = select_cases(builtin_cases(), n)
+    asyncio.run(_engine(cases[:20], concurrency, api_base))
+    per_call: list[float] = []
+    for _ in range(runs):
+        t0 = time.process_time()
+        out = asyncio.run(_engine(cases, concurrency, api_base))
+        calls = sum(tr.usage["doctor"].calls + tr.usage["patient"].calls for tr in out)
+        per_call.append((time.process_time() - t0) / calls * 1000)
+    prof = cProfile.Profile()
+    prof.enable()
+    asyncio.run(_engine(cases, concurrency, api_base))
+    prof.disable()
+    stats: Any = pstats.Stats(prof).stats
+    own = split_by_part(stats)
+    total = sum(own.values()) or 1.0
+    median = statistics.median(per_call)
+    return per_call, {part: median * t / total for part, t in own.items()}
+
+
+# ---------------------------------------------------------------- the yardstick: a plain loop over litellm
+
+
+async def _plain_litellm(n: int, concurrency: int, api_base: str) -> int:
+    """The same dialogue shape with nothing but ``litellm.acompletion``; returns the calls made."""
+    litellm = load_litellm()
+    sem = asyncio.Semaphore(concurrency)
+    calls = 0
+
+    async def one() -> None:
+        nonlocal calls
+        messages: list[dict[str, str]] = [{"role": "user", "content": "I have chest pain."}]
+        async with sem:
+            for k in range(QUESTIONS + 1):
+                ask = await litellm.acompletion(
+                    model="openai/doctor", messages=messages, api_base=api_base, api_key="none", questions=QUESTIONS
+                )
+                calls += 1
+                messages.append({"role": "assistant", "content": ask.choices[0].message.content or ""})
+                if k == QUESTIONS:
+                    break
+                reply = await litellm.acompletion(
+                    model="openai/patient", messages=messages[-1:], api_base=api_base, api_key="none"
+                )
+                calls += 1
+                messages.append({"role": "user", "content": reply.choices[0].message.content or ""})
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return calls
+
+
+def bench_plain_litellm(n: int, concurrency: int, api_base: str) -> Result:
+    asyncio.run(_plain_litellm(min(n, 20), concurrency, api_base))  # warm-up
+    t0 = time.perf_counter()
+    calls = asyncio.run(_plain_litellm(n, concurrency, api_base))
+    wall = time.perf_counter() - t0
+    return Result(
+        stage="plain litellm loop (HTTP, instant)",
+        concurrency=concurrency,
+        n=n,
+        wall_s=wall,
+        startup_s=0.0,
+        active_s=wall,
+        calls=calls,
+        errors=0,
+        own_cores=None,
+        other_cores=None,
+    )
+
+
 # ---------------------------------------------------------------- 2./3. Ray runner + SQLite store
 
 
-def bench_ray(store: Store, stage: str, n: int, concurrency: int, latency: float, actors: int | None) -> Result:
-    doctor, patient = doctor_name(latency), patient_name(latency)
+def bench_ray(
+    store: Store, stage: str, n: int, concurrency: int, latency: float, actors: int | None, api_base: str | None = None
+) -> Result:
+    doctor, patient = doctor_name(latency, api_base), patient_name(latency, api_base)
     config = RunConfig(cases=n, doctor=doctor, patient=patient, max_turns=MAX_TURNS, concurrency=concurrency)
     run_id = f"bench-{concurrency}-{time.monotonic_ns()}"
     cases = select_cases(builtin_cases(), n)
@@ -382,31 +550,62 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.perf_counter()
     results: list[Result] = []
+    ratio_line = ""
+    split_lines: list[str] = []
     print(f"CPUs: {os.cpu_count()} (usable {len(os.sched_getaffinity(0))})", flush=True)
-    print(f"[1] engine only: N={engine_n}, C={args.concurrency}", flush=True)
-    results.append(bench_engine(engine_n, args.concurrency, args.profile))
-    print(f"    {results[-1].rate:.1f} consultations/s", flush=True)
+    with local_server() as api_base:
+        print(f"local OpenAI-compatible server: {api_base}", flush=True)
+        print(f"[1] engine only, in-process mock: N={engine_n}, C={args.concurrency}", flush=True)
+        results.append(bench_engine(engine_n, args.concurrency, args.profile))
+        print(f"    {results[-1].rate:.1f} consultations/s", flush=True)
+        print(f"[1b] engine only, HTTP server: N={engine_n}, C={args.concurrency}", flush=True)
+        results.append(bench_engine(engine_n, args.concurrency, False, api_base, "engine (HTTP, instant)"))
+        print(f"    {results[-1].rate:.1f} consultations/s", flush=True)
+        cpu_n = min(engine_n, 300)
+        print(f"[1c] CPU per call, engine + client, HTTP server: N={cpu_n}, 3 runs", flush=True)
+        runs, split = cpu_per_call(cpu_n, args.concurrency, api_base, 3)
+        split_lines.append(
+            f"CPU per model call, engine + client, HTTP server: median {statistics.median(runs):.3f} ms "
+            f"(runs: {', '.join(f'{r:.3f}' for r in runs)}; target <= 1.0)"
+        )
+        for part, ms in sorted(split.items(), key=lambda kv: -kv[1]):
+            split_lines.append(f"    {part:40s} {ms:.3f} ms")
+        print("\n".join(split_lines), flush=True)
+        print(f"[1d] plain litellm loop, HTTP server: N={engine_n}, C={args.concurrency}", flush=True)
+        plain = bench_plain_litellm(engine_n, args.concurrency, api_base)
+        results.append(plain)
+        print(f"    {plain.rate:.1f} consultations/s", flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="medarena-bench-") as tmp:
-        store = Store(f"sqlite:///{tmp}/bench.db")
-        t0 = time.perf_counter()
-        init_ray()
-        actors = args.actors or default_actor_count()
-        print(f"Ray started in {time.perf_counter() - t0:.1f}s; {actors} actors", flush=True)
-        try:
-            print(f"[2] Ray + SQLite, instant: N={ray_n}, C={args.concurrency}", flush=True)
-            results.append(bench_ray(store, "ray+sqlite (instant)", ray_n, args.concurrency, 0.0, args.actors))
-            print(f"    {results[-1].rate:.1f} consultations/s", flush=True)
-            if not args.skip_latency:
-                for c in args.latency_c:
-                    n = min(waves * c, max_latency_n)
-                    print(f"[3] Ray + SQLite, latency {LATENCY_S:g}s: N={n}, C={c}", flush=True)
-                    res = bench_ray(store, f"ray+sqlite (L={LATENCY_S:g}s)", n, c, LATENCY_S, args.actors)
-                    results.append(res)
-                    print(f"    {res.rate:.1f} consultations/s (ideal {res.ideal_exact:.1f})", flush=True)
-        finally:
-            store.engine.dispose()
-            shutdown_ray()
+        with tempfile.TemporaryDirectory(prefix="medarena-bench-") as tmp:
+            store = Store(f"sqlite:///{tmp}/bench.db")
+            t0 = time.perf_counter()
+            init_ray()
+            actors = args.actors or default_actor_count()
+            print(f"Ray started in {time.perf_counter() - t0:.1f}s; {actors} actors", flush=True)
+            try:
+                print(f"[2] Ray + SQLite, instant in-process mock: N={ray_n}, C={args.concurrency}", flush=True)
+                results.append(bench_ray(store, "ray+sqlite (instant)", ray_n, args.concurrency, 0.0, args.actors))
+                print(f"    {results[-1].rate:.1f} consultations/s", flush=True)
+                print(f"[2b] Ray + SQLite, instant HTTP server: N={ray_n}, C={args.concurrency}", flush=True)
+                http = bench_ray(
+                    store, "ray+sqlite (HTTP, instant)", ray_n, args.concurrency, 0.0, args.actors, api_base
+                )
+                results.append(http)
+                ratio_line = (
+                    f"Ray + SQLite over HTTP: {http.rate:.1f} consultations/s = {http.rate / plain.rate:.2f}x "
+                    f"the plain litellm loop's {plain.rate:.1f} (target >= 3x)"
+                )
+                print(f"    {http.rate:.1f} consultations/s", flush=True)
+                if not args.skip_latency:
+                    for c in args.latency_c:
+                        n = min(waves * c, max_latency_n)
+                        print(f"[3] Ray + SQLite, latency {LATENCY_S:g}s: N={n}, C={c}", flush=True)
+                        res = bench_ray(store, f"ray+sqlite (L={LATENCY_S:g}s)", n, c, LATENCY_S, args.actors)
+                        results.append(res)
+                        print(f"    {res.rate:.1f} consultations/s (ideal {res.ideal_exact:.1f})", flush=True)
+            finally:
+                store.engine.dispose()
+                shutdown_ray()
 
     print()
     print(f"CPUs: {os.cpu_count()}; Ray actors: {actors}; total {time.perf_counter() - t_start:.0f}s")
@@ -424,6 +623,10 @@ def main(argv: list[str] | None = None) -> int:
             f"(peak {hi.peak_rss_mb:.0f} MB at {hi.in_flight} vs {lo.peak_rss_mb:.0f} MB at {lo.in_flight}; "
             "driver, Ray processes and actors together)"
         )
+    print()
+    print("\n".join(split_lines))
+    if ratio_line:
+        print(ratio_line)
     bad = sum(r.errors for r in results)
     if bad:
         print(f"\n{bad} consultations did not end with a final answer", file=sys.stderr)

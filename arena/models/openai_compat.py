@@ -10,8 +10,10 @@ the user's own machine answers faster than litellm could ask.
 What stays the same as through litellm: the name's parameters (``api_base``,
 ``api_key``, ``temperature``, ``max_tokens``, ``timeout``...), the call
 policy (rate limits, concurrency, retries with backoff: the client's own
-retries are off), and cost from litellm's price map. Any provider can be sent
-through litellm instead with ``?client=litellm``.
+retries are off), and cost from litellm's price map for OpenAI's own models.
+A name with its own ``api_base`` is not priced (a self-hosted model costs
+nothing per token); ``?client=litellm`` sends any name through litellm,
+which prices what it knows.
 
 Three choices keep the client cheap, each measured:
 
@@ -210,7 +212,9 @@ class OpenAIClientModel:
         self.api_key = params.get("api_key") or (os.environ.get(ep.key_env, "") if ep.key_env else "")
         self.needs_key = ep.needs_key
         self.fixed_cost = 0.0
-        self.priced_as = f"{provider}/{name}" if ep.priced else None
+        # A model behind a base URL of the user's own (a local server, a gateway) is not OpenAI's to
+        # price; reading litellm's price map for it would also import litellm, seconds per worker.
+        self.priced_as = f"{provider}/{name}" if ep.priced and not params.get("api_base") else None
 
     def client(self) -> Any:
         """The shared client for this name's endpoint.

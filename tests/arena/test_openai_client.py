@@ -63,13 +63,19 @@ async def _close():
     await close_clients()
 
 
-def test_a_priced_model_costs_litellm_s_price_for_its_tokens():
+def test_a_priced_model_costs_litellm_s_price_for_its_tokens(monkeypatch):
     register_script("gpt-4o-mini", lambda messages, params: "one two three four")
 
     async def go():
         async with MockServer() as server:
-            model = get_model(f"openai/gpt-4o-mini?api_base={server.base_url}&api_key=k")
+            # Set by the environment, so the name is OpenAI's own (a name with api_base is self-hosted).
+            monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+            model = get_model("openai/gpt-4o-mini?api_key=k")
             assert isinstance(model, OpenAIModel) and model.uses_litellm
+            own = get_model(f"openai/gpt-4o-mini?api_base={server.base_url}")
+            assert not own.uses_litellm
+            free = await own.complete([{"role": "user", "content": "a b"}])
+            assert free.usage.cost_usd == 0.0
             return await closing(model.complete([{"role": "user", "content": "a b c d e f"}]))
 
     out = asyncio.run(go())

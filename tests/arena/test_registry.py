@@ -67,6 +67,7 @@ def case() -> Case:
         ("doctor", "mock/doctor?style=thorough", "chat", False),
         ("doctor", "mock/doctor?style=thorough&client=litellm", "chat", True),
         ("doctor", "hosted_vllm/qwen?api_base=http://127.0.0.1:9/v1", "chat", False),
+        ("doctor", "openai/qwen?api_base=http://127.0.0.1:9/v1", "chat", False),
         # OpenAI's own models are priced from litellm's price map.
         ("doctor", "openai/gpt-4o", "chat", True),
         ("doctor", "anthropic/claude-3-5-haiku", "chat", True),
