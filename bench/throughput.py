@@ -76,12 +76,17 @@ def patient_name(latency: float = 0.0, api_base: str | None = None) -> str:
 # ---------------------------------------------------------------- the local OpenAI-compatible server
 
 
+NOT_OURS: set[int] = set()
+"""Child processes that stand for the outside world (the HTTP server), left out of this tree's CPU and memory."""
+
+
 @contextlib.contextmanager
 def local_server() -> Iterator[str]:
     """Run the mock server in its own process on 127.0.0.1; yield its base URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "arena.models.mock_server", "--port", "0"], stdout=subprocess.PIPE, text=True
     )
+    NOT_OURS.add(proc.pid)
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         if not line.startswith("listening on "):
@@ -147,6 +152,8 @@ class TreeCpu:
         todo, tree = [os.getpid()], set()
         while todo:
             p = todo.pop()
+            if p in NOT_OURS:
+                continue
             tree.add(p)
             todo.extend(children.get(p, []))
         self.peak_rss = max(self.peak_rss, sum(table[pid][2] for pid in tree))

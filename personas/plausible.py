@@ -141,9 +141,9 @@ class PlausibleAnswers:
             if topic.kind != "history" or topic.topic in self.covered or self._typical(cond, topic.topic) is None:
                 continue
             made = self.answer(topic.topic)
-            if made is not None and made.record is not None and made.fact.lay:
-                if made.record.rule == SynthesisRule.CONDITION_TYPICAL:
-                    out.append(made)
+            rule = made.record.rule if made is not None and made.record is not None else None
+            if made is not None and made.fact.lay and rule == SynthesisRule.CONDITION_TYPICAL:
+                out.append(made)
         return out
 
     def answer(self, topic: str) -> Answer | None:

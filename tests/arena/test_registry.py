@@ -11,7 +11,7 @@ from arena.doctors import ChecklistDoctor, LLMDoctor
 from arena.doctors.human import HumanDoctor
 from arena.models import ChatModel, ModelError, registry
 from arena.models.registry import GROUP, Provider, Role, resolve
-from arena.runner import Job, uses_litellm
+from arena.runner import Job, uses_litellm, uses_openai
 from cases.loader import builtin_cases
 from judges.builtin_rubric import BuiltinRubricJudge, BuiltinSafetyJudge
 from judges.llm_rubric import LLMRubricJudge
@@ -185,6 +185,11 @@ def test_the_provider_says_whether_a_run_needs_litellm(plugins):
     assert uses_litellm([job("builtin/checklist"), job("anthropic/claude-3-5-haiku")], "builtin/patient")
     # A built-in name, yet its provider calls litellm: the provider decides, not the prefix.
     assert uses_litellm([job("builtin/oracle")], "builtin/patient")
+    # The official client's imports are paid up front only when a chat model needs them.
+    assert not uses_openai([job("builtin/checklist"), job("https://x.test/d")], "builtin/patient")
+    assert uses_openai([job("builtin/checklist")], "mock/patient")
+    assert uses_openai([job("hosted_vllm/q?api_base=http://127.0.0.1:9/v1")], "builtin/patient")
+    assert not uses_openai([job("anthropic/claude-3-5-haiku")], "mock/patient?client=litellm")
 
 
 @pytest.mark.parametrize(
