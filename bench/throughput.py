@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,17 @@ def _proc_table() -> dict[int, tuple[int, int, int]]:
     return out
 
 
+def _kind_of(pid: int) -> str:
+    if pid == os.getpid():
+        return "driver"
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "other"
+    # A Ray worker is renamed after the actor class it hosts once the actor is created.
+    return "actors" if "ConsultationWorker" in cmd or "default_worker" in cmd else "ray daemons"
+
+
 class TreeCpu:
     """CPU used by this process and all its descendants (Ray's raylet, GCS and workers), sampled in a thread.
 
@@ -139,6 +150,7 @@ class TreeCpu:
         self.ok = Path("/proc/self/stat").exists()
         self._base: dict[int, int] = {}
         self._last: dict[int, int] = {}
+        self._kind: dict[int, str] = {}
         self.peak_rss = 0
         """Most resident memory the tree held at one sample, in bytes."""
         self._stop = threading.Event()
@@ -158,6 +170,8 @@ class TreeCpu:
             todo.extend(children.get(p, []))
         self.peak_rss = max(self.peak_rss, sum(table[pid][2] for pid in tree))
         for pid in tree:
+            if pid not in self._kind:
+                self._kind[pid] = _kind_of(pid)
             ticks = table[pid][1]
             if first:
                 self._base[pid] = ticks
@@ -179,6 +193,14 @@ class TreeCpu:
             self._stop.set()
             self._thread.join()
             self._sample()
+
+    def by_process(self) -> dict[str, float]:
+        """CPU seconds per kind of process: this driver, Ray's actors, Ray's own daemons."""
+        out: dict[str, float] = {}
+        for pid in self._last:
+            kind = self._kind.get(pid, "other")
+            out[kind] = out.get(kind, 0.0) + max(0, self._last[pid] - self._base[pid]) / HZ
+        return out
 
     @property
     def seconds(self) -> float | None:
@@ -209,6 +231,8 @@ class Result:
     latency: float = 0.0
     peak_rss_mb: float = 0.0
     """Most memory this process tree (driver + Ray) held at once."""
+    cores_by_process: dict[str, float] = field(default_factory=dict)
+    """CPU per wall second of the driver, the actors and Ray's daemons."""
 
     @property
     def in_flight(self) -> int:
@@ -264,6 +288,7 @@ def measure(stage: str, concurrency: int, latency: float, fn: Callable[[], Seque
         other_cores=other_cores,
         latency=latency,
         peak_rss_mb=own.peak_rss / 2**20,
+        cores_by_process={k: v / wall for k, v in own.by_process().items()} if own.ok else {},
     )
 
 
@@ -319,7 +344,7 @@ def bench_engine(n: int, concurrency: int, profile: bool, api_base: str | None =
 BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("client library", ("/openai/", "/httpx2/", "/httpx/", "/aiohttp/", "/litellm/", "/tenacity/", "/aiolimiter/")),
     ("patient (guard, leak check, matcher)", ("/personas/", "/cases/")),
-    ("engine", ("/arena/", "/asyncio/", "/pydantic", "/json/")),
+    ("engine", ("/arena/", "/asyncio/")),
 )
 """Where a profiled function's own time is counted, by the path of its file; the rest is "other"."""
 
@@ -621,6 +646,11 @@ def main(argv: list[str] | None = None) -> int:
         "C(n): only n in flight, since N < C; the ideals use n."
     )
     print_table(results)
+    print("\ncores busy per process kind (CPU seconds per wall second):")
+    for r in results:
+        if r.cores_by_process:
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.cores_by_process.items()))
+            print(f"  {r.stage:36s} {parts}")
     latency_runs = sorted((r for r in results if r.latency > 0), key=lambda r: r.in_flight)
     if len(latency_runs) >= 2 and latency_runs[-1].in_flight > latency_runs[0].in_flight:
         lo, hi = latency_runs[0], latency_runs[-1]

@@ -240,6 +240,15 @@ class LeakCheck:
             names = [k for k in names if not phrase_in(k.replace("-", " "), self._history_norm)]
             if names:
                 self._named[t.topic] = names
+        # Each name with the words it needs, so a sentence lacking any of them skips the phrase search:
+        # this loop runs over every test the knowledge base knows, for every sentence of every reply.
+        self._named_words = {
+            topic: [(k, k.replace("-", " "), frozenset(normalise(k.replace("-", " ")).split())) for k in names]
+            for topic, names in self._named.items()
+        }
+        self._hidden_by_topic: dict[str, list[Fact]] = {}
+        for f in self._hidden:
+            self._hidden_by_topic.setdefault(f.topic, []).append(f)
 
     @staticmethod
     def _fact_numbers(f: Fact, history_numbers: set[str]) -> list[_Number]:
@@ -307,16 +316,17 @@ class LeakCheck:
                     if phrase_in(r, sn):
                         return Leak("result", f"reading: {r}")
         # A test or examination the patient names with an outcome: a hidden result or an invented one.
+        told = {f.topic for f in self._hidden if f.id in ok}
         for sn in snorms:
             outcome = bool(_NUMBER.search(sn)) or any(phrase_in(w, sn) for w in _RESULT_WORDS)
-            for topic, names in self._named.items():
-                mine = [f for f in self._hidden if f.topic == topic]
-                if any(f.id in ok for f in mine):
+            said = set(sn.split())
+            for topic, names in self._named_words.items():
+                if topic in told:
                     continue
-                said = set(sn.split())
+                mine = self._hidden_by_topic.get(topic, ())
                 if not outcome and not any(self._distinct[f.id] & said for f in mine):
                     continue
-                for k in names:
-                    if phrase_in(k.replace("-", " "), sn):
+                for k, spaced, needs in names:
+                    if needs <= said and phrase_in(spaced, sn):
                         return Leak("result", f"{topic}: {k}")
         return None

@@ -174,22 +174,34 @@ class Gate:
             rate limits.
         """
         policy = self.policy
-        retries = 0
-        waited = 0.0
+        waited = await self._admit(tokens)
+        # The first attempt runs bare: nearly every call succeeds at once, and setting up the
+        # retry loop cost more CPU than the rest of the policy together.
+        try:
+            return await self._attempt(fn), 0, waited
+        except Exception as exc:  # sorted just below: only transient errors are retried
+            if policy.retries == 0 or not is_transient(exc):
+                raise
+            first = exc
+        retries = 1
 
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            cap = min(policy.max_backoff_s, policy.backoff_s * 2 ** (state.attempt_number - 1))
+        def backoff(attempt: int, exc: BaseException | None) -> float:
+            cap = min(policy.max_backoff_s, policy.backoff_s * 2 ** (attempt - 1))
             jittered = random.uniform(0, cap)
             hinted = retry_after_s(exc)
             return max(jittered, min(hinted, policy.max_backoff_s)) if hinted is not None else jittered
+
+        def wait(state: RetryCallState) -> float:
+            # Attempt k of this loop is attempt k + 1 of the call: the first ran above.
+            return backoff(state.attempt_number + 1, state.outcome.exception() if state.outcome else None)
 
         def count(_state: RetryCallState) -> None:
             nonlocal retries
             retries += 1
 
+        await asyncio.sleep(backoff(1, first))
         async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(policy.retries + 1),
+            stop=stop_after_attempt(policy.retries),
             wait=wait,
             retry=retry_if_exception(is_transient),
             before_sleep=count,
@@ -197,12 +209,14 @@ class Gate:
         ):
             with attempt:
                 waited += await self._admit(tokens)
-                if self.slots is None:
-                    result = await fn()
-                else:
-                    async with self.slots:
-                        result = await fn()
+                result = await self._attempt(fn)
         return result, retries, waited
+
+    async def _attempt(self, fn: Callable[[], Awaitable[T]]) -> T:
+        if self.slots is None:
+            return await fn()
+        async with self.slots:
+            return await fn()
 
 
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Gate]] = weakref.WeakKeyDictionary()
