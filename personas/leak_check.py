@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from importlib.abc import Traversable
 from typing import Any, Literal
@@ -199,6 +199,27 @@ def _names_diagnosis(text: str, names: tuple[str, ...], icd10: str, permitted: s
     return None
 
 
+@lru_cache(maxsize=1)
+def _test_names() -> dict[str, list[tuple[str, str, frozenset[str]]]]:
+    """Every test and examination topic of the knowledge base with the names that say it was done.
+
+    Each name comes as (name, name with hyphens as spaces, the words a sentence needs to hold
+    it), so a sentence lacking any of them skips the phrase search: the check runs over every
+    one of these names for every sentence of every reply. Made once; the same for every case.
+    """
+    lay = lay_vocabulary()
+    out: dict[str, list[tuple[str, str, frozenset[str]]]] = {}
+    for t in topics().values():
+        if t.kind == "history":
+            continue
+        names = [k for k in (*t.keywords, t.topic.replace("_", " ")) if k not in _AMBIGUOUS_TESTS]
+        if t.kind == "exam":
+            names = [k for k in names if not set(_flat(k).split()) & lay]
+        spaced = [(k, k.replace("-", " ")) for k in names]
+        out[t.topic] = [(k, sp, frozenset(normalise(sp).split())) for k, sp in spaced]
+    return out
+
+
 class LeakCheck:
     """Finds what a reply about one case must not say."""
 
@@ -230,25 +251,20 @@ class LeakCheck:
         # it: for tests all but everyday words, for examinations only clinical words no
         # patient uses (a body part alone does not say an examination was done); minus
         # the words this patient's own history uses (a test they know they had).
-        self._named: dict[str, list[str]] = {}
-        for t in topics().values():
-            if t.kind == "history":
-                continue
-            names = [k for k in (*t.keywords, t.topic.replace("_", " ")) if k not in _AMBIGUOUS_TESTS]
-            if t.kind == "exam":
-                names = [k for k in names if not set(_flat(k).split()) & lay]
-            names = [k for k in names if not phrase_in(k.replace("-", " "), self._history_norm)]
-            if names:
-                self._named[t.topic] = names
-        # Each name with the words it needs, so a sentence lacking any of them skips the phrase search:
-        # this loop runs over every test the knowledge base knows, for every sentence of every reply.
-        self._named_words = {
-            topic: [(k, k.replace("-", " "), frozenset(normalise(k.replace("-", " ")).split())) for k in names]
-            for topic, names in self._named.items()
-        }
+        # Only the names this history uses are kept per case: the full list is shared by every case.
+        self._known_names = frozenset(
+            c[0]
+            for candidates in _test_names().values()
+            for c in candidates
+            if c[2] <= history_words and phrase_in(c[1], self._history_norm)
+        )
         self._hidden_by_topic: dict[str, list[Fact]] = {}
         for f in self._hidden:
             self._hidden_by_topic.setdefault(f.topic, []).append(f)
+
+    def _names(self, topic: str) -> list[str]:
+        """The names of a test or examination topic that this patient's history does not use."""
+        return [c[0] for c in _test_names().get(topic, ()) if c[0] not in self._known_names]
 
     @staticmethod
     def _fact_numbers(f: Fact, history_numbers: set[str]) -> list[_Number]:
@@ -305,7 +321,7 @@ class LeakCheck:
             if len(hits) >= _MIN_DISTINCT or any(len(w) >= _LONG_WORD for w in hits):
                 return Leak("result", f"{f.topic}: {', '.join(sorted(hits))}")
             for num in self._numbers[f.id]:
-                context = (*num.context, *self._named.get(f.topic, ()), *_RESULT_WORDS)
+                context = (*num.context, *self._names(f.topic), *_RESULT_WORDS)
                 for s, sn in zip(pieces, snorms, strict=True):
                     if num.value in _NUMBER.findall(s) and any(phrase_in(c, sn) for c in context):
                         return Leak("result", f"{f.topic}: {num.value}")
@@ -320,13 +336,13 @@ class LeakCheck:
         for sn in snorms:
             outcome = bool(_NUMBER.search(sn)) or any(phrase_in(w, sn) for w in _RESULT_WORDS)
             said = set(sn.split())
-            for topic, names in self._named_words.items():
+            for topic, names in _test_names().items():
                 if topic in told:
                     continue
                 mine = self._hidden_by_topic.get(topic, ())
                 if not outcome and not any(self._distinct[f.id] & said for f in mine):
                     continue
                 for k, spaced, needs in names:
-                    if needs <= said and phrase_in(spaced, sn):
+                    if needs <= said and k not in self._known_names and phrase_in(spaced, sn):
                         return Leak("result", f"{topic}: {k}")
         return None

@@ -264,16 +264,14 @@ class OpenAIClientModel:
         """
         if self.mock:
             return shared_client(self.base_url, self.api_key, "mock")
-        if not self.api_key:
-            if self.needs_key and not self.base_url:
-                raise ClientConfigError(f"{self.raw_name}: no API key (set OPENAI_API_KEY, or api_key=... in the name)")
-            # Self-hosted endpoints usually take any key; the client refuses none at all.
-            self.api_key = "none"
+        if not self.api_key and self.needs_key and not self.base_url:
+            raise ClientConfigError(f"{self.raw_name}: no API key (set OPENAI_API_KEY, or api_key=... in the name)")
         if self.base_url is None and self.provider == "hosted_vllm":
             raise ClientConfigError(
                 f"{self.raw_name}: no endpoint (set HOSTED_VLLM_API_BASE, or api_base=... in the name)"
             )
-        return shared_client(self.base_url, self.api_key)
+        # Self-hosted endpoints usually take any key; the client refuses none at all.
+        return shared_client(self.base_url, self.api_key or "none")
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         """What a call cost, in USD."""
@@ -315,13 +313,28 @@ class OpenAIClientModel:
         return text, usage, latency
 
 
+_settings: dict[tuple[str, str], OpenAIClientModel] = {}
+
+
 def check_params(provider: str, name: str, params: Mapping[str, str], raw_name: str) -> OpenAIClientModel:
     """Build the call settings of a name, turning bad values into the model layer's error.
+
+    Settings are kept per name and endpoint environment: every consultation builds its models
+    anew, and reading the same name again cost a quarter of a millisecond each time.
 
     Raises:
         ValueError: one line naming the parameter.
     """
-    try:
-        return OpenAIClientModel(provider, name, params, raw_name)
-    except CallPolicyError as exc:
-        raise ValueError(str(exc)) from None
+    ep = ENDPOINTS.get(provider)
+    env = "|".join(os.environ.get(v, "") for v in ((ep.base_env, ep.key_env) if ep else ()) if v)
+    key = (raw_name, env)
+    found = _settings.get(key)
+    if found is None:
+        try:
+            found = OpenAIClientModel(provider, name, params, raw_name)
+        except CallPolicyError as exc:
+            raise ValueError(str(exc)) from None
+        if len(_settings) > 1024:
+            _settings.clear()
+        _settings[key] = found
+    return found
