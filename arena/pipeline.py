@@ -13,7 +13,8 @@ from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
 from arena.models import closing
 from arena.ray_local import init_ray
-from arena.runner import ActorSettings, Job, run_jobs
+from arena.runner import run_jobs
+from arena.worker import ActorSettings, Job
 from cases.loader import builtin_cases, load_case_file, select_cases
 from cases.prices import price_list
 from cases.synthesizer import generate

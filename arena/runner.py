@@ -31,161 +31,18 @@ from typing import Any, Protocol
 from arena.core.errors import error_line
 from arena.core.store import Store
 from arena.core.types import (
-    DEFAULT_FORMAT,
     DEFAULT_GATEKEEPER,
-    DEFAULT_MATCHER,
-    DEFAULT_PERSONA,
     Case,
-    ConsultFormat,
     RunProgress,
     Transcript,
     Turn,
     utcnow,
 )
 from arena.models.registry import Role, resolve
+from arena.worker import ActorSettings, ConsultationWorker, Job
 
 TICK_S = 0.25
 """How often the driver drains turns and writes them."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One consultation to run."""
-
-    consultation_id: str
-    """Its id."""
-    case_id: str
-    """The case to play."""
-    trial: int
-    """Trial number."""
-    seed: int
-    """Seed for its policies."""
-    doctor: str
-    """Doctor model name."""
-    persona: str = DEFAULT_PERSONA
-    """Persona id the patient speaks with."""
-    format: ConsultFormat = DEFAULT_FORMAT
-    """How the case reaches the doctor."""
-    source: str | None = None
-    """For a ``summary``: the id of the dialogue it summarizes."""
-    disclosed: tuple[str, ...] = ()
-    """For a ``summary``: the fact ids that dialogue drew out (filled by the driver once it is stored)."""
-
-
-@dataclass(frozen=True)
-class ActorSettings:
-    """What every consultation of a run shares."""
-
-    run_id: str
-    patient: str
-    max_turns: int
-    timeout_s: float | None = None
-    share: float = 1.0
-    """This worker's share of each model's rate limits (1/number of workers)."""
-    guard_matcher: str = DEFAULT_MATCHER
-    """Matcher of the hallucination guard on a model-played patient."""
-    guard_verifier: str | None = None
-    """Chat model that reviews the guard's verdicts that are not firm; None trusts the matcher."""
-    gatekeeper: str = DEFAULT_GATEKEEPER
-    """Who answers the doctor's exam and test requests."""
-    choices: bool = False
-    """Whether doctors are shown a case's answer options."""
-
-
-class ConsultationWorker:
-    """Runs consultations inside one Ray actor, or in the driver's own loop."""
-
-    def __init__(
-        self, settings: ActorSettings, cases: dict[str, Case], uses_litellm: bool = True, uses_openai: bool = False
-    ) -> None:
-        """Keep the run's settings and cases.
-
-        Args:
-            settings: Shared settings.
-            cases: Every case of the run, by id (sent once, not per job).
-            uses_litellm: Whether any policy of the run calls litellm.
-            uses_openai: Whether any policy of the run calls the official openai client.
-        """
-        from arena.models.call_policy import set_share
-
-        self.settings = settings
-        self.cases = cases
-        self._turns: list[Turn] = []
-        self.where = _where()
-        set_share(settings.share)
-        if uses_litellm:
-            # Importing litellm takes seconds; doing it here keeps it from
-            # stalling the event loop under the first wave of consultations.
-            from arena.models import load_litellm
-
-            load_litellm()
-        if uses_openai:
-            # Half a second of imports, paid before the first consultation rather than during it.
-            import openai.types.chat  # noqa: F401
-
-            import arena.models.openai_compat  # noqa: F401
-
-    async def run(self, job: Job) -> Transcript:
-        """Run one consultation; its turns are buffered for :meth:`drain`, not returned.
-
-        The transcript comes back without its turns: every turn already goes
-        to the driver through :meth:`drain`, and sending them twice doubled
-        the pickling on both sides.
-        """
-        from arena.doctors import get_doctor
-        from arena.engine import Brief, run_consultation
-        from cases.brief import write_brief
-        from personas.catalog import get_persona
-        from personas.factory import get_patient
-
-        s = self.settings
-        case = self.cases[job.case_id]
-        brief = None
-        if job.format != "dialogue":
-            text, facts = write_brief(case, job.format, job.disclosed)
-            brief = Brief(job.format, text, [f.id for f in facts])
-        options = case.options if s.choices else ()
-        # A single-message format consults neither the patient nor the gatekeeper.
-        patient = (
-            None if brief else get_patient(s.patient, case, get_persona(job.persona), s.guard_matcher, s.guard_verifier)
-        )
-        tr = await run_consultation(
-            case,
-            get_doctor(job.doctor, job.seed, 1 if brief else s.max_turns, case=case, options=options),
-            patient,
-            None if brief else resolve(Role.GATEKEEPER, s.gatekeeper).build(case=case),
-            consultation_id=job.consultation_id,
-            run_id=s.run_id,
-            trial=job.trial,
-            seed=job.seed,
-            persona=job.persona,
-            max_turns=s.max_turns,
-            timeout_s=s.timeout_s,
-            on_turn=self._buffer,
-            brief=brief,
-        )
-        tr.worker = self.where
-        tr.turns = []
-        return tr
-
-    def _buffer(self, turn: Turn) -> None:
-        # Looks the list up on each call: drain() swaps in a new one, and a
-        # consultation holding the old list's append would lose its later turns.
-        self._turns.append(turn)
-
-    async def drain(self) -> list[Turn]:
-        """Return and forget the turns produced since the last call."""
-        out, self._turns = self._turns, []
-        return out
-
-
-def _where() -> str | None:
-    """``node-id:pid`` of this Ray worker; None outside Ray."""
-    import ray
-
-    if not ray.is_initialized():
-        return None
-    return f"{ray.get_runtime_context().get_node_id()}:{os.getpid()}"
 
 
 def default_actor_count() -> int:

@@ -44,7 +44,8 @@ from arena.doctors import get_doctor
 from arena.engine import run_consultation
 from arena.models import closing, load_litellm
 from arena.ray_local import init_ray, shutdown_ray
-from arena.runner import ActorSettings, Job, default_actor_count, run_jobs
+from arena.runner import default_actor_count, run_jobs
+from arena.worker import ActorSettings, Job
 from cases.loader import builtin_cases, select_cases
 from personas.catalog import get_persona
 from personas.factory import get_patient
