@@ -14,7 +14,7 @@ from rich.table import Table
 from arena.cli_cases import cases_app
 from arena.cli_report import register as register_report_commands
 from arena.core.errors import error_line
-from arena.core.types import CONSULT_FORMATS, DEFAULT_THRESHOLD, RISK_LEVELS, ExportSplit, RunConfig
+from arena.core.types import CONSULT_FORMATS, DEFAULT_THRESHOLD, RISK_LEVELS, Case, ExportSplit, RunConfig
 from arena.display import make_console
 
 if TYPE_CHECKING:
@@ -197,7 +197,6 @@ def simulate(
     """Run consultations, judge them, distill the failures, print a summary."""
     from arena import pipeline
     from arena.display import make_display
-    from arena.doctors import HUMAN
 
     given = {
         "cases": cases,
@@ -221,14 +220,12 @@ def simulate(
     }
     # An option left out is left to RunConfig, where each default is written once.
     config = RunConfig.model_validate({k: v for k, v in given.items() if v is not None})
-    doctors = config.doctors
+    made: list[Case] | None = None
     if resume is None:
         pipeline.validate_config(config)
-        pipeline.plan_cases(config)  # bad case files fail here, before the database is touched
-        if HUMAN not in doctors:
-            from arena.ray_local import init_ray
-
-            init_ray(address)  # so does a Ray that cannot start or a cluster that cannot be joined
+        # Bad case files fail here, before the database is touched; so does a Ray that cannot
+        # start or a cluster that cannot be joined. The cases are made while Ray starts.
+        made = pipeline.prepare(config, address)
         store = _store(db, create=True)
     else:
         store = _store(db)
@@ -245,6 +242,7 @@ def simulate(
             resume=resume is not None,
             judge_run=not no_judge,
             distill_run=not no_distill,
+            cases=made,
         )
 
     try:

@@ -6,6 +6,7 @@ import asyncio
 import secrets
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from arena.core.store import Store, StoreError
 from arena.core.types import DEFAULT_RULE, DEFAULT_THRESHOLD, Case, Run, RunConfig
@@ -85,6 +86,28 @@ def plan_cases(config: RunConfig) -> list[Case]:
     return select_cases(bank, config.cases)
 
 
+def prepare(config: RunConfig, address: str | None = None) -> list[Case]:
+    """Make a new run's cases and start Ray (unless a person plays the doctor); return the cases.
+
+    Synthesized cases are made while Ray starts: both take seconds, and Ray's are mostly spent
+    waiting for its own processes. A case file is read first, so a bad one fails before Ray starts.
+
+    Raises:
+        CaseFileError: for a bad case file.
+        RayStartError: if Ray cannot be started or joined.
+    """
+    ray = HUMAN not in config.doctors
+    if config.case_file is not None or not ray:
+        cases = plan_cases(config)
+        if ray:
+            init_ray(address)
+        return cases
+    with ThreadPoolExecutor(1, thread_name_prefix="plan-cases") as pool:
+        making = pool.submit(plan_cases, config)
+        init_ray(address)
+        return making.result()
+
+
 def consultation_seed(run_seed: int, case_id: str, trial: int) -> int:
     """The seed of one (case, trial): the same for every doctor, and for a resumed run."""
     return zlib.crc32(f"{run_seed}/{case_id}/{trial}".encode())
@@ -131,6 +154,7 @@ def simulate(
     address: str | None = None,
     run_id: str | None = None,
     resume: bool = False,
+    cases: list[Case] | None = None,
 ) -> Run:
     """Run every consultation of a new run (or the rest of an interrupted one) and store it.
 
@@ -144,6 +168,7 @@ def simulate(
         run_id: Id for the new run (default: a fresh random one), or the run to resume.
         resume: Continue ``run_id``: consultations already saved are kept, ones
             cut off mid-way are discarded and played again, the rest are played.
+        cases: A new run's cases, made already (see :func:`prepare`); None makes them here.
 
     Returns:
         The finished run.
@@ -170,14 +195,15 @@ def simulate(
         total = len(planned)
     else:
         validate_config(config)
-        cases = plan_cases(config)
+        if cases is None:
+            cases = prepare(config, address)
         run_id = run_id or new_run_id()
         store.create_run(Run(id=run_id, name=name or run_id, config=config), cases)
         jobs = plan_jobs(run_id, config, cases)
         total = len(jobs)
     human = HUMAN in config.doctors
     if not human:
-        init_ray(address)
+        init_ray(address)  # already up, unless this is a resumed run
     settings = ActorSettings(
         run_id=run_id,
         patient=config.patient,
@@ -284,11 +310,13 @@ def run_stages(
     resume: bool = False,
     judge_run: bool = True,
     distill_run: bool = True,
+    cases: list[Case] | None = None,
 ) -> str:
     """Simulate a new run, then judge and distill it unless told to stop early.
 
     Ray is shut down as soon as the consultations are done: judging and
-    distilling run in this process.
+    distilling run in this process. ``cases`` are a new run's cases if made
+    already (see :func:`prepare`).
 
     Returns:
         The run's id.
@@ -296,7 +324,7 @@ def run_stages(
     from arena.ray_local import shutdown_ray
 
     try:
-        rid = simulate(store, config, display, name=name, address=address, run_id=run_id, resume=resume).id
+        rid = simulate(store, config, display, name=name, address=address, run_id=run_id, resume=resume, cases=cases).id
     finally:
         shutdown_ray()
     if judge_run:
