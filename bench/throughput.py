@@ -343,6 +343,7 @@ def bench_engine(n: int, concurrency: int, profile: bool, api_base: str | None =
 # ---------------------------------------------------------------- CPU per call, and where it goes
 
 BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("mock model (in-process scripts)", ("/arena/models/mock_",)),
     ("client library", ("/openai/", "/httpx2/", "/httpx/", "/aiohttp/", "/litellm/", "/tenacity/", "/aiolimiter/")),
     ("patient (guard, leak check, matcher)", ("/personas/", "/cases/")),
     ("engine", ("/arena/", "/asyncio/")),
@@ -569,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", type=int, default=200, help="concurrency of the instant stages (default 200)")
     ap.add_argument("--latency-c", type=int, nargs="+", default=[50, 200, 1000], help="C values of the latency stage")
     ap.add_argument("--waves", type=int, help="latency-stage consultations per C, in multiples of C (3; quick 1)")
-    ap.add_argument("--max-latency-n", type=int, help="cap on latency-stage consultations (default 1000; quick 300)")
+    ap.add_argument("--max-latency-n", type=int, help="cap on latency-stage consultations (default 2000; quick 300)")
     ap.add_argument("--actors", type=int, help="Ray actors (default: one per CPU)")
     ap.add_argument("--profile", action="store_true", help="cProfile the engine-only stage and print the top entries")
     ap.add_argument("--skip-latency", action="store_true", help="skip the latency-injected stage")
@@ -578,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     engine_n = args.engine_n or (150 if args.quick else 1000)
     ray_n = args.ray_n or (150 if args.quick else 1000)
     waves = args.waves or (1 if args.quick else 3)
-    max_latency_n = args.max_latency_n or (300 if args.quick else 1000)
+    max_latency_n = args.max_latency_n or (300 if args.quick else 2000)
     load_litellm()
 
     t_start = time.perf_counter()
