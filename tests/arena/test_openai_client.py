@@ -130,3 +130,24 @@ def test_the_server_refuses_bad_requests_plainly():
     assert bad[0] == 400 and "not JSON" in bad[1]["error"]["message"]
     assert unknown[0] == 404 and "nope" in unknown[1]["error"]["message"]
     assert "doctor" in {m["id"] for m in models["data"]}
+
+
+def test_the_server_runs_as_its_own_process_and_says_where():
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "arena.models.mock_server", "--port", "0", "--latency", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("listening on http://127.0.0.1:")
+        with urllib.request.urlopen(f"{line.split()[-1]}/models", timeout=10) as r:
+            assert "patient" in {m["id"] for m in json.loads(r.read())["data"]}
+    finally:
+        proc.terminate()
+        proc.wait(10)
