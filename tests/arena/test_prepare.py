@@ -26,7 +26,7 @@ def test_synthesized_cases_are_the_ones_planning_makes_and_ray_starts_once(ray_s
 def test_a_bad_case_file_fails_before_ray_starts(tmp_path, ray_starts):
     bad = tmp_path / "cases.jsonl"
     bad.write_text(json.dumps({"id": "x"}) + "\n", encoding="utf-8")
-    with pytest.raises(CaseFileError, match="cases.jsonl"):
+    with pytest.raises(CaseFileError, match=r"cases\.jsonl"):
         pipeline.prepare(RunConfig(cases=1, case_file=str(bad)))
     assert ray_starts == []
 
