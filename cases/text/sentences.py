@@ -9,6 +9,7 @@ it; :func:`claims` cuts a patient's reply finer, into claim-sized clauses;
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _AFTER_STOP = r"(?<=[.!?;])\s+"
 _SENTENCE = re.compile(_AFTER_STOP)
@@ -37,8 +38,15 @@ def sentences(text: str, *, line_breaks: bool = False) -> list[str]:
 
 def claims(text: str) -> list[str]:
     """Split a reply into claim-sized pieces: sentences, and clauses after "but", "although" or "plus"."""
+    return list(_claims(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _claims(text: str) -> tuple[str, ...]:
+    # The knowledge base's wordings are split again for every case that uses them; cached, the
+    # pieces are also one set of strings shared by every case's guard instead of a copy each.
     pieces = (_LEADING_CONJUNCTION.sub("", s).strip(" ,") for s in _CLAIM.split(text.strip()) if s)
-    return [p for p in pieces if p.strip(" ,.!?")]
+    return tuple(p for p in pieces if p.strip(" ,.!?"))
 
 
 def record_sentences(text: str) -> list[str]:
