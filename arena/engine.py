@@ -185,12 +185,25 @@ async def run_consultation(
         tr.error = f"consultation exceeded {timeout_s} s"
     except Exception as exc:  # noqa: BLE001 - one consultation fails alone, by design
         tr.stop_reason = "error"
-        tr.error = f"{type(exc).__name__}: {exc}"[:2000]
+        tr.error = describe_error(exc)[:2000]
     # Priced here, once the turns are final, so an error or a timeout still
     # records what had been ordered.
     tr.care = care_cost(tr.turns, case)
     tr.finished_at = utcnow()
     return tr
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message``, with the error that caused it when the message does not say.
+
+    A client library's own message can be generic ("Connection error."); what it was raised from
+    ("connection reset by peer") is what a reader of the stored error needs.
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text += f" ({cause})"
+    return text
 
 
 def disclosed(tr: Transcript) -> tuple[str, ...]:

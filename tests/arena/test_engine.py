@@ -49,9 +49,10 @@ def test_turn_cap_sets_stop_reason(stemi: Case):
     assert tr.usage["doctor"].calls == 4 and tr.usage["patient"].calls == 4
 
 
-def test_llm_doctor_and_patient_through_litellm(stemi: Case):
-    doctor = get_doctor("mock/doctor?questions=3&diagnosis=Inferior STEMI", seed=0, max_turns=10)
-    patient = get_patient("mock/patient?reply=Yes, doctor.", stemi, get_persona("plain"))
+@pytest.mark.parametrize("client", ["openai", "litellm"])
+def test_llm_doctor_and_patient_through_either_client(stemi: Case, client: str):
+    doctor = get_doctor(f"mock/doctor?questions=3&diagnosis=Inferior STEMI&client={client}", seed=0, max_turns=10)
+    patient = get_patient(f"mock/patient?reply=Yes, doctor.&client={client}", stemi, get_persona("plain"))
     tr, _ = _run(stemi, doctor, patient, max_turns=10)
     assert tr.stop_reason == "final_answer"
     assert tr.final is not None and tr.final.diagnosis == "Inferior STEMI"
@@ -179,3 +180,21 @@ def test_care_is_recorded_when_a_consultation_fails(stemi: Case, lab, stop, kw):
     assert tr.care is not None
     assert [(i.item, i.turn) for i in tr.care.items] == [("visit", None), ("troponin", 1)]
     assert tr.care.total == pytest.approx(price_of("visit") + price_of("troponin"))
+
+
+def test_a_dropped_connection_is_stored_with_what_dropped_it(stemi: Case):
+    # The client's own message is generic; the stored error keeps the transport's reason too.
+    doctor = get_doctor("mock/doctor?fail=1&faults=reset&retries=0", 0, 10)
+    tr = asyncio.run(
+        run_consultation(
+            stemi,
+            doctor,
+            get_patient("builtin/patient", stemi, get_persona("plain")),
+            CaseMeasurement(stemi),
+            consultation_id="c",
+            run_id="r",
+        )
+    )
+    assert tr.stop_reason == "error"
+    assert tr.error is not None
+    assert tr.error.startswith("APIConnectionError: ") and "connection reset by peer" in tr.error
