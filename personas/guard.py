@@ -117,11 +117,30 @@ _ASSERTING = re.compile(
     r"|let(?:s|ting)? (?:me )?up|stop(?:s|ped|ping)?|go(?:es|ne)? away|eas(?:e|es|ed|ing)|settl(?:e|es|ed|ing)"
     r"|help(?:s|ed|ing)?|touch(?:ed)?|work(?:s|ed|ing)?|better|clear(?:ing|ed)?|want(?:s|ed)?|fe(?:el|lt) like"
     r"|hungry|appetite|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting"
-    r"|making sense|any good|trying|always|since|eat(?:ing)?|done (?:anything|much|a thing)|finished|right)\b",
+    r"|making sense|any good|trying|always|since|eat(?:ing)?|done (?:anything|much|a thing)|finished|right"
+    r"|worth|properly|able to|like this)\b",
     re.IGNORECASE,
 )
-"""Words that make a negated sentence assert a finding: inability ("I can't sleep"), persistence
-("it never stops"), failed treatment ("painkillers haven't done anything"), loss ("I'm not eating")."""
+"""Words that make a negated sentence assert a finding: inability ("I can't sleep", "I've not been able to get
+out"), persistence ("it never stops"), failed treatment ("painkillers haven't done anything"), loss ("I'm not
+eating", "he doesn't hear properly"), a change ("I've never seen him like this") and hopelessness ("life isn't worth
+living")."""
+
+_NO_FUNCTION = re.compile(
+    r"(?:\bnot|n't|\bno|\bnever)\s+(?:(?:been|really|actually|even|yet|once)\s+)*"
+    r"(?:pass(?:ed|ing)?\s+(?:any\s+)?(?:wind|water|urine|(?:a\s+)?(?:wee|stool|motion))"
+    r"|open(?:ed|ing)?\s+(?:my|his|her|their|your|the)\s+bowels"
+    r"|(?:had|having)\s+(?:a\s+|my\s+|his\s+|her\s+|their\s+|any\s+)?(?:periods?|wees?|poos?|bowel\s+movements?|wet\s+nappy)"
+    r"|wet\s+nappies|(?:felt|feel|feeling)\s+(?:the\s+baby|(?:him|her|it)\s+)\s*(?:move|moving|kick|kicking))\b",
+    re.IGNORECASE,
+)
+"""A normal bodily function said not to happen is a finding, though it reads as a denial: "I haven't opened my
+bowels", "she hasn't had a wet nappy", "I haven't had a period", "I haven't felt the baby move"."""
+
+_NO_MORE_THAN = re.compile(
+    r"(?:\bnot|n't|\bnever|\bno)\b[^,;]*?\b(?:more|worse|less) than (?:usual|normal|before)\b", re.IGNORECASE
+)
+"""A change denied is a denial, though "more than usual" alone asserts one: "I'm not weeing more than usual"."""
 
 _CLAUSES = re.compile(r"\s*(?:[,;:]|\b(?:though|although|whereas|and|except)\b)\s*", re.IGNORECASE)
 """Where one sentence may join a denial to a finding ("It makes me queasy, though I haven't been sick")."""
@@ -158,8 +177,14 @@ _NORMAL_UNDONE = re.compile(
 """A normal-word that describes a symptom ("a steady, nagging pain") or the state before a change
 ("normally I can walk to the shop, now I can barely cross the room") denies nothing."""
 
-_NORMAL_PHRASE = re.compile(r"\bback to (?:himself|herself|myself|themselves|normal|usual)\b", re.IGNORECASE)
-"""Phrases that say all is well without a normal-word."""
+_NORMAL_PHRASE = re.compile(
+    r"\bback to (?:himself|herself|myself|themselves|normal|usual)\b"
+    r"|\b(?:head|mind|thinking)(?:'s| is| was| feels?) (?:clear|straight)\b"
+    r"|\b(?:awake|conscious) (?:the whole time|throughout|all the time)\b",
+    re.IGNORECASE,
+)
+"""Phrases that say all is well without a normal-word: back to one's usual self, a clear head ("my mind's
+clear"), and staying conscious ("I was awake the whole time")."""
 
 _NORMAL_TIMED = re.compile(r"\b(?:until|till|then|ago|within(?! (?:the )?normal))\b", re.IGNORECASE)
 """Words that put a normal state on a timeline, which makes it part of a history: "I was fine until two
@@ -179,6 +204,10 @@ def _clause_denies(text: str) -> bool:
     if normal_phrase:
         return True
     lower = plain.lower()
+    if _NO_FUNCTION.search(lower):
+        return False
+    if _NO_MORE_THAN.search(lower):
+        return _ASSERTING.search(plain) is None
     if _NOT_NORMAL.search(lower) or _FAILED.search(lower):
         return False
     if normal_word and not _NORMAL_UNDONE.search(plain):

@@ -271,7 +271,7 @@ def test_the_guard_reads_its_thresholds_from_the_matcher_backend(stemi: Case):
     # The tuned lexical values (dev split of bench/guard.py), not the matcher's own support_min of 0.5.
     tuned = lexical.thresholds
     assert (tuned.support_min, tuned.topic_support_min, tuned.topic_min) == (0.6, 0.2, 0.4)
-    assert (tuned.reader_off_record, tuned.reader_backs, tuned.rescue_support_min) == (0.1, 0.8, 0.15)
+    assert (tuned.reader_off_record, tuned.reader_backs, tuned.rescue_support_min) == (0.1, 0.8, 0.2)
     # An untuned backend: its own levels, and the tuned-only steps off.
     untuned = LiteLLMEmbeddingMatcher("openai/text-embedding-3-small").guard_thresholds
     assert (untuned.support_min, untuned.topic_support_min, untuned.topic_min) == (0.6, 0.3, 0.35)
@@ -295,10 +295,14 @@ def test_a_claim_sharing_nearly_enough_words_rests_loosely_on_its_fact():
     case = next(c for c in generate(12, seed=5) if c.id.startswith("ischaemic-stroke-"))
     held = frozenset({"ischaemic-stroke"})
     claim = "I can't lift my right arm properly and my right leg drags."
-    checks = Guard(case, held_out=held).check(claim)
+    # The readers' veto on loose backings is set apart (the reader gives an untouched topic 0.18 here), so that
+    # the step under test decides.
+    loose = Guard(case, held_out=held)
+    loose.thresholds = replace(loose.thresholds, reader_stray_min=0.2)
+    checks = loose.check(claim)
     assert [(c.supported, c.fact_id, c.firm) for c in checks] == [(True, "cc", False)]
     strict = Guard(case, held_out=held)
-    strict.thresholds = replace(strict.thresholds, near_support_min=NEVER)
+    strict.thresholds = replace(strict.thresholds, reader_stray_min=0.2, near_support_min=NEVER)
     assert not any(c.supported for c in strict.check(claim))
 
 
