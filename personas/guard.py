@@ -20,7 +20,7 @@ feeds rejected claims back and asks again.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from itertools import combinations
@@ -254,11 +254,20 @@ def _overlap(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     return sum(min(p, b.get(t, 0.0)) for t, p in a.items())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Wording:
     fact_id: str
     polarities: frozenset[bool]
     """Whether the wording denies (True), asserts (False), or, for a whole sentence with clauses, both."""
+
+
+_POLARITIES = {p: p for p in (frozenset(), frozenset({True}), frozenset({False}), frozenset({True, False}))}
+
+
+def _polarities_of(values: Iterable[bool]) -> frozenset[bool]:
+    # One shared set per combination: a guard holds a few hundred wordings, and every consultation
+    # in flight holds a guard.
+    return _POLARITIES[frozenset(values)]
 
 
 class Guard:
@@ -310,18 +319,22 @@ class Guard:
             for i, t in enumerate(texts):
                 pieces = claims(t)
                 key = f"{f.id}\x1f{i}"
-                self._wordings[key] = _Wording(f.id, frozenset(denies(p) for p in pieces) or frozenset({denies(t)}))
-                self._polarity[f.id] = self._polarity.get(f.id, frozenset()) | self._wordings[key].polarities
+                self._wordings[key] = _Wording(
+                    f.id, _polarities_of(denies(p) for p in pieces) or _polarities_of({denies(t)})
+                )
+                self._polarity[f.id] = _polarities_of(
+                    self._polarity.get(f.id, frozenset()) | self._wordings[key].polarities
+                )
                 keyed.append(key)
                 singles.append(Candidate(key, (t,)))
                 if len(pieces) > 1:
                     for j, piece in enumerate(pieces):
                         pkey = f"{key}\x1f{j}"
-                        self._wordings[pkey] = _Wording(f.id, frozenset({denies(piece)}))
+                        self._wordings[pkey] = _Wording(f.id, _polarities_of({denies(piece)}))
                         singles.append(Candidate(pkey, (piece,)))
             if f.keywords:
                 key = f"{f.id}\x1fk"
-                self._wordings[key] = _Wording(f.id, frozenset({True, False}))
+                self._wordings[key] = _Wording(f.id, _polarities_of({True, False}))
                 singles.append(Candidate(key, tuple(f.keywords)))
         # The readers read wordings as said; the matcher weighs their words with lay idioms put plainly.
         self._said = {c.key: c.texts for c in singles}
@@ -341,7 +354,7 @@ class Guard:
             for fid, cands in self._bare.items()
         )
         for fid in self._bare:
-            self._wordings[f"{fid}\x1fw"] = _Wording(fid, frozenset({True, False}))
+            self._wordings[f"{fid}\x1fw"] = _Wording(fid, _polarities_of({True, False}))
         self.usage = Usage()
 
     def _pair_candidates(self) -> tuple[Candidate, ...]:
@@ -351,7 +364,9 @@ class Guard:
             pairs = []
             for a, b in combinations(self.facts, 2):
                 key = f"{a.id}\x1e{b.id}"
-                pol = self._wordings[f"{a.id}\x1f0"].polarities | self._wordings[f"{b.id}\x1f0"].polarities
+                pol = _polarities_of(
+                    self._wordings[f"{a.id}\x1f0"].polarities | self._wordings[f"{b.id}\x1f0"].polarities
+                )
                 self._wordings[key] = _Wording(a.id, pol)
                 pairs.append(Candidate(key, (f"{whole[a.id]} {whole[b.id]}",)))
             self._pairs = tuple(pairs)

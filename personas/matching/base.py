@@ -18,7 +18,7 @@ class MatcherError(ValueError):
     """A matcher name that cannot be resolved, or a backend that is not installed."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """Something free text can point at."""
 
@@ -30,7 +30,7 @@ class Candidate:
     """Background wording (knowledge-base phrasings) that a backend may weigh less."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scored:
     """A candidate's score for one query; higher is closer, 1.0 is a full match."""
 
