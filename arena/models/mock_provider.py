@@ -19,15 +19,12 @@ that finds no file at PATH, after creating it: one crash per test.
 from __future__ import annotations
 
 import asyncio
-import os
-import random
-from pathlib import Path
 from typing import Any
 
 import litellm
 from litellm import CustomLLM
 
-from arena.models.mock_scripts import draw_fault, run_script, split_model
+from arena.models.mock_scripts import answer, split_model
 
 
 def _raise_fault(kind: str, model: str) -> None:
@@ -47,24 +44,10 @@ class MockLLM(CustomLLM):
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> litellm.ModelResponse:
         """Return the script's reply, after the configured latency (or an injected fault)."""
         name, params = split_model(model)
-        latency = float(params.get("latency", "0") or 0)
-        if latency > 0:
-            await asyncio.sleep(latency)
-        marker = params.get("die")
-        if marker and not Path(marker).exists():
-            Path(marker).touch()
-            os._exit(1)
-        fault = draw_fault(model, params)
-        if fault is not None:
-            _raise_fault(fault, f"mock/{name}")
-        if fault == "empty":
-            text = ""
-        elif fault == "garbage":
-            text = "\x00}{ lorem ipsum ##?? <<" + str(random.random())
-        else:
-            text = run_script(name, list(messages), params)
-        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-        completion_tokens = len(text.split())
+        got = await answer(model, list(messages), params)
+        if got.fault is not None:
+            _raise_fault(got.fault, f"mock/{name}")
+        text, prompt_tokens, completion_tokens = got.text, got.prompt_tokens, got.completion_tokens
         resp = litellm.ModelResponse(
             choices=[{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             usage={

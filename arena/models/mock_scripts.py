@@ -8,11 +8,15 @@ their own; the provider that serves them through litellm lives in
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import random
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 Script = Callable[[list[dict[str, str]], dict[str, str]], str]
@@ -106,6 +110,49 @@ def draw_fault(model: str, params: dict[str, str]) -> str | None:
         raise ValueError(f"unknown fault {unknown[0]!r} in {model!r} (known: {', '.join(FAULTS)})")
     rng = _fault_rngs.setdefault(model, random.Random(params.get("fault_seed")))
     return rng.choice(kinds) if rng.random() < rate else None
+
+
+@dataclass(frozen=True)
+class MockAnswer:
+    """What a mock model does with one call: fail in a way a client sees, or answer."""
+
+    fault: str | None
+    """``429``, ``500``, ``timeout`` or ``reset`` when the call fails; None when it answers."""
+    text: str = ""
+    """The reply (empty for ``empty``, noise for ``garbage``)."""
+    prompt_tokens: int = 0
+    """Words of the request, as its token count."""
+    completion_tokens: int = 0
+    """Words of the reply."""
+
+
+async def answer(model: str, messages: list[dict[str, str]], params: dict[str, str]) -> MockAnswer:
+    """Play one call of a mock model: its latency, its ``die`` crash, its faults, then its script.
+
+    Args:
+        model: The model as named (fault draws are kept per name).
+        messages: The request's messages.
+        params: The script's parameters.
+    """
+    name, _ = split_model(model)
+    latency = float(params.get("latency", "0") or 0)
+    if latency > 0:
+        await asyncio.sleep(latency)
+    marker = params.get("die")
+    if marker and not Path(marker).exists():
+        Path(marker).touch()
+        os._exit(1)
+    fault = draw_fault(model, params)
+    if fault in ("429", "500", "timeout", "reset"):
+        return MockAnswer(fault)
+    if fault == "empty":
+        text = ""
+    elif fault == "garbage":
+        text = "\x00}{ lorem ipsum ##?? <<" + str(random.random())
+    else:
+        text = run_script(name, messages, params)
+    prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in messages)
+    return MockAnswer(None, text, prompt_tokens, len(text.split()))
 
 
 def _own_turns(messages: list[dict[str, str]]) -> int:

@@ -16,16 +16,12 @@ read timeout, ``reset`` as a dropped connection.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import os
-import random
 import time
-from pathlib import Path
 from typing import Any
 
-from arena.models.mock_scripts import check_script, draw_fault, run_script, split_model
+from arena.models.mock_scripts import answer, check_script, split_model
 
 _ids = itertools.count(1)
 
@@ -60,30 +56,16 @@ async def mock_reply(model: str, messages: list[dict[str, str]], extra: dict[str
         check_script(name)
     except ValueError as exc:
         return _error(404, str(exc))
-    latency = float(params.get("latency", "0") or 0)
-    if latency > 0:
-        await asyncio.sleep(latency)
-    marker = params.get("die")
-    if marker and not Path(marker).exists():
-        Path(marker).touch()
-        os._exit(1)
-    fault = draw_fault(model, params)
-    if fault == "429":
+    got = await answer(model, messages, params)
+    if got.fault == "429":
         return _error(429, "injected fault: rate limited")
-    if fault == "500":
+    if got.fault == "500":
         return _error(500, "injected fault: server error")
-    if fault == "timeout":
+    if got.fault == "timeout":
         raise ReadTimedOut("injected fault: request timed out")
-    if fault == "reset":
+    if got.fault == "reset":
         raise DroppedConnection("injected fault: connection reset by peer")
-    if fault == "empty":
-        text = ""
-    elif fault == "garbage":
-        text = "\x00}{ lorem ipsum ##?? <<" + str(random.random())
-    else:
-        text = run_script(name, messages, params)
-    prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in messages)
-    completion_tokens = len(text.split())
+    text, prompt_tokens, completion_tokens = got.text, got.prompt_tokens, got.completion_tokens
     return 200, {
         "id": f"chatcmpl-mock-{next(_ids)}",
         "object": "chat.completion",
