@@ -47,6 +47,7 @@ from arena.ray_local import init_ray, shutdown_ray
 from arena.runner import default_actor_count, run_jobs
 from arena.worker import ActorSettings, Job
 from cases.loader import builtin_cases, select_cases
+from cases.synthesizer import generate
 from personas.catalog import get_persona
 from personas.factory import get_patient
 from personas.measurement import CaseMeasurement
@@ -74,6 +75,16 @@ def patient_name(latency: float = 0.0, api_base: str | None = None) -> str:
     if api_base:
         return f"openai/patient?api_base={api_base}" + (f"&latency={latency:g}" if latency else "")
     return "mock/patient" + (f"?latency={latency:g}" if latency else "")
+
+
+SYNTHESIZED = False
+"""Whether the stages play synthesized cases, as ``arena simulate`` does, rather than the hand-written ones."""
+
+
+def bench_cases(n: int) -> list[Case]:
+    """The n cases a stage plays: the hand-written ones cycled (the default, as the issue's figures were
+    taken), or with ``--synthesized`` n distinct synthesized cases, each needing its own patient preparation."""
+    return generate(n, 7) if SYNTHESIZED else select_cases(builtin_cases(), n)
 
 
 # ---------------------------------------------------------------- the local OpenAI-compatible server
@@ -321,7 +332,7 @@ async def _engine(cases: list[Case], concurrency: int, api_base: str | None = No
 
 
 def bench_engine(n: int, concurrency: int, profile: bool, api_base: str | None = None, stage: str = "") -> Result:
-    cases = select_cases(builtin_cases(), n)
+    cases = bench_cases(n)
     asyncio.run(_engine(cases[:20], concurrency, api_base))  # warm-up: lazy imports and caches
     prof = cProfile.Profile() if profile else None
 
@@ -400,7 +411,7 @@ def cpu_per_call(n: int, concurrency: int, api_base: str, runs: int) -> tuple[li
     The split is the share of profiled own-time per part in one further profiled run, applied to the
     median unprofiled figure (a profile slows small functions more than large ones: a guide, not a meter).
     """
-    cases = select_cases(builtin_cases(), n)
+    cases = bench_cases(n)
     asyncio.run(_engine(cases[:20], concurrency, api_base))
     per_call: list[float] = []
     for _ in range(runs):
@@ -478,7 +489,7 @@ def bench_ray(
     doctor, patient = doctor_name(latency, api_base), patient_name(latency, api_base)
     config = RunConfig(cases=n, doctor=doctor, patient=patient, max_turns=MAX_TURNS, concurrency=concurrency)
     run_id = f"bench-{concurrency}-{time.monotonic_ns()}"
-    cases = select_cases(builtin_cases(), n)
+    cases = bench_cases(n)
     store.create_run(Run(id=run_id, name=run_id, config=config), cases)
     jobs = [
         Job(consultation_id=f"{run_id}/{c.id}", case_id=c.id, trial=0, seed=i, doctor=doctor, persona=PERSONA)
@@ -576,7 +587,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--actors", type=int, help="Ray actors (default: one per CPU)")
     ap.add_argument("--profile", action="store_true", help="cProfile the engine-only stage and print the top entries")
     ap.add_argument("--skip-latency", action="store_true", help="skip the latency-injected stage")
+    ap.add_argument(
+        "--synthesized", action="store_true", help="play distinct synthesized cases, as arena simulate does"
+    )
     args = ap.parse_args(argv)
+    global SYNTHESIZED
+    SYNTHESIZED = args.synthesized
 
     engine_n = args.engine_n or (150 if args.quick else 1000)
     ray_n = args.ray_n or (150 if args.quick else 1000)
