@@ -26,6 +26,18 @@ _PREPARED_KEEP = 256
 _prepared: OrderedDict[tuple[str, str, str], tuple[Case, PlausibleAnswers, Guard]] = OrderedDict()
 
 
+def _patient_parts(
+    case: Case, persona: Persona, guard_matcher: str, verifier: ChatModel | None
+) -> tuple[PlausibleAnswers, Guard]:
+    """What a model-played patient of ``case`` may say where the case is silent, and its guard.
+
+    The guard is given the condition's typical findings too, so a model that tells them is not sent back.
+    """
+    plausible = plausible_answers(case, persona)
+    guard = Guard(with_answers(case, plausible.typical()), matcher=guard_matcher, verifier=verifier, persona=persona)
+    return plausible, guard
+
+
 def _prepared_patient(case: Case, persona: Persona, guard_matcher: str) -> tuple[PlausibleAnswers, Guard]:
     """The made-up answers and the guard of one case and persona, made once per worker.
 
@@ -39,8 +51,7 @@ def _prepared_patient(case: Case, persona: Persona, guard_matcher: str) -> tuple
     if hit is not None and hit[0] is case:
         _prepared.move_to_end(key)
         return hit[1], hit[2]
-    plausible = plausible_answers(case, persona)
-    guard = Guard(with_answers(case, plausible.typical()), matcher=guard_matcher, persona=persona)
+    plausible, guard = _patient_parts(case, persona, guard_matcher, None)
     _prepared[key] = (case, plausible, guard)
     if len(_prepared) > _PREPARED_KEEP:
         _prepared.popitem(last=False)
@@ -59,13 +70,7 @@ def _chat_patient(
     if guard_verifier is None:
         plausible, guard = _prepared_patient(case, persona, guard_matcher)
     else:
-        plausible = plausible_answers(case, persona)
-        guard = Guard(
-            with_answers(case, plausible.typical()),
-            matcher=guard_matcher,
-            verifier=get_verifier(guard_verifier),
-            persona=persona,
-        )
+        plausible, guard = _patient_parts(case, persona, guard_matcher, get_verifier(guard_verifier))
     return LLMPatient(chat_model(name), case, persona, guard=guard, plausible=plausible)
 
 
