@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -114,6 +114,33 @@ judge's item or batch mode, a doctor's style); they are not sent to the provider
 _INT_PARAMS = {"max_tokens", "seed"}
 
 
+def typed_params(
+    params: Mapping[str, str], model: str, leave_out: Collection[str], *, floats: Collection[str], ints: Collection[str]
+) -> dict[str, Any]:
+    """A name's parameters as a client takes them: ``floats`` and ``ints`` as numbers, others as given.
+
+    Args:
+        params: The ``?k=v`` parameters of a model name.
+        model: ``provider/name``, for error messages.
+        leave_out: Parameters that are not the client's (role, call policy...).
+        floats: Parameters that must be numbers.
+        ints: Parameters that must be whole numbers.
+
+    Raises:
+        ModelError: naming the first parameter whose value is not the number it must be.
+    """
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if k in leave_out:
+            continue
+        try:
+            out[k] = float(v) if k in floats else int(v) if k in ints else v
+        except ValueError:
+            kind = "a number" if k in floats else "a whole number"
+            raise ModelError(f"model {model}: parameter {k} must be {kind}, not {v!r}") from None
+    return out
+
+
 class LiteLLMModel(ChatModel):
     """A chat model called through ``litellm.acompletion``."""
 
@@ -136,19 +163,9 @@ class LiteLLMModel(ChatModel):
             self.litellm_model = raw_name.strip()
             _price_as_free(self.litellm_model, f"mock/{spec.name}")
             return
-        for k, v in spec.params.items():
-            if k in ROLE_PARAMS or k in CALL_PARAMS or k == "client":
-                continue
-            try:
-                if k in _FLOAT_PARAMS:
-                    self.kwargs[k] = float(v)
-                elif k in _INT_PARAMS:
-                    self.kwargs[k] = int(v)
-                else:
-                    self.kwargs[k] = v
-            except ValueError:
-                kind = "a number" if k in _FLOAT_PARAMS else "a whole number"
-                raise ModelError(f"model {spec.base}: parameter {k} must be {kind}, not {v!r}") from None
+        self.kwargs = typed_params(
+            spec.params, spec.base, ROLE_PARAMS | CALL_PARAMS | {"client"}, floats=_FLOAT_PARAMS, ints=_INT_PARAMS
+        )
 
     async def complete(self, messages: list[Message]) -> Completion:
         """Call the model through litellm, within its limits and retries, and record tokens and cost."""

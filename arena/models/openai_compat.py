@@ -93,18 +93,9 @@ def body_params(params: Mapping[str, str], model: str) -> dict[str, Any]:
     Raises:
         ValueError: naming a parameter whose value is not the number it must be.
     """
-    from arena.models import ROLE_PARAMS
+    from arena.models import ROLE_PARAMS, typed_params
 
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        if k in ROLE_PARAMS or k in CALL_PARAMS or k in CLIENT_PARAMS:
-            continue
-        try:
-            out[k] = float(v) if k in _BODY_FLOATS else int(v) if k in _BODY_INTS else v
-        except ValueError:
-            kind = "a number" if k in _BODY_FLOATS else "a whole number"
-            raise ValueError(f"model {model}: parameter {k} must be {kind}, not {v!r}") from None
-    return out
+    return typed_params(params, model, ROLE_PARAMS | CALL_PARAMS | CLIENT_PARAMS, floats=_BODY_FLOATS, ints=_BODY_INTS)
 
 
 # ---------------------------------------------------------------- shared clients
