@@ -28,7 +28,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from arena.core.errors import error_line
 from arena.core.store import Store
 from arena.core.types import (
     DEFAULT_GATEKEEPER,
@@ -39,7 +38,7 @@ from arena.core.types import (
     utcnow,
 )
 from arena.models.registry import Role, resolve
-from arena.worker import ActorSettings, ConsultationWorker, Job
+from arena.worker import ActorSettings, Collected, ConsultationWorker, Job, failed_transcript
 
 TICK_S = 0.25
 """How often the driver drains turns and writes them."""
@@ -144,22 +143,6 @@ class _Ledger:
         self.progress.restarted += len(ids)
 
 
-def _failed(settings: ActorSettings, job: Job, exc: BaseException) -> Transcript:
-    return Transcript(
-        id=job.consultation_id,
-        run_id=settings.run_id,
-        case_id=job.case_id,
-        trial=job.trial,
-        seed=job.seed,
-        doctor=job.doctor,
-        patient=settings.patient,
-        persona=job.persona,
-        format=job.format,
-        stop_reason="error",
-        error=f"{type(exc).__name__}: {error_line(exc, limit=500)}",
-    )
-
-
 @dataclass(frozen=True)
 class Finished:
     """A consultation a pool is done with: its transcript, or what went wrong."""
@@ -203,7 +186,12 @@ class WorkerPool(Protocol):
 
 
 class RayPool:
-    """A few async Ray actors, each running many consultations, spread over the cluster's nodes."""
+    """A few async Ray actors, each running many consultations, spread over the cluster's nodes.
+
+    Jobs go to an actor in one batch per tick, and one long-polling call per
+    actor brings back its turns and ended consultations, so Ray carries a
+    handful of tasks per tick rather than one per consultation.
+    """
 
     def __init__(
         self,
@@ -236,8 +224,13 @@ class RayPool:
         self._llm = uses_litellm
         self._openai = uses_openai
         self._actors = [self._new_actor(a) for a in range(actors)]
-        self._inflight = [0] * actors
-        self._pending: dict[Any, tuple[int, Job]] = {}
+        self._jobs: list[dict[str, Job]] = [{} for _ in range(actors)]
+        """Each actor's consultations in flight, by id."""
+        self._outbox: list[list[Job]] = [[] for _ in range(actors)]
+        """Jobs submitted since the last tick, per actor, sent in one call at the next."""
+        self._polls: dict[Any, int] = {}
+        """Each actor's outstanding :meth:`ConsultationWorker.collect` call, and the actor it went to."""
+        self._turns: list[list[Turn]] = []
 
     def _new_actor(self, slot: int) -> Any:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -250,7 +243,7 @@ class RayPool:
         if len(nodes) > 1:
             strategy = NodeAffinitySchedulingStrategy(node_id=nodes[slot % len(nodes)], soft=False)
         return self._remote.options(
-            max_concurrency=self.per_actor + 4,  # room for drain() beside the consultations
+            max_concurrency=4,  # a batch of jobs and a collect call at once, never one task per consultation
             num_cpus=0,
             scheduling_strategy=strategy,
             max_restarts=0,
@@ -258,51 +251,60 @@ class RayPool:
 
     def has_room(self) -> bool:
         """Room under the run's concurrency and on the least busy actor."""
-        return len(self._pending) < self.concurrency and min(self._inflight) < self.per_actor
+        return self.in_flight() < self.concurrency and min(map(len, self._jobs)) < self.per_actor
 
     def submit(self, job: Job) -> None:
-        """Start ``job`` on the least busy actor."""
-        a = min(range(len(self._actors)), key=self._inflight.__getitem__)
-        self._pending[self._actors[a].run.remote(job)] = (a, job)
-        self._inflight[a] += 1
+        """Give ``job`` to the least busy actor; it is sent with the next :meth:`wait`."""
+        a = min(range(len(self._actors)), key=lambda i: len(self._jobs[i]))
+        self._jobs[a][job.consultation_id] = job
+        self._outbox[a].append(job)
 
     def in_flight(self) -> int:
         """Consultations on the actors now."""
-        return len(self._pending)
+        return sum(map(len, self._jobs))
 
     def wait(self, timeout_s: float) -> list[Finished]:
-        """Wake when a quarter of the slots have freed up, or at the timeout; a dead actor is replaced."""
+        """Send the new jobs, then return what the first actors to answer hand back; a dead actor is replaced.
+
+        Each actor answers when a quarter of its slots have freed up, or after ``timeout_s``.
+        """
         from ray.exceptions import RayActorError
 
-        want = max(1, min(len(self._pending), self.concurrency // 4))
-        ready, _ = self._ray.wait(list(self._pending), num_returns=want, timeout=timeout_s)
+        for a, batch in enumerate(self._outbox):
+            if batch:
+                # The call's result is nothing; a dead actor shows up in its collect call instead.
+                self._actors[a].start.remote(batch)
+                self._outbox[a] = []
+        polling = set(self._polls.values())
+        wake_at = max(1, self.per_actor // 4)
+        for a, actor in enumerate(self._actors):
+            if a not in polling:
+                self._polls[actor.collect.remote(timeout_s, wake_at)] = a
+        # Some slack past the actors' own timeout: a busy actor's loop answers a little late.
+        ready, _ = self._ray.wait(list(self._polls), num_returns=1, timeout=timeout_s * 2)
+        if ready:
+            ready, _ = self._ray.wait(list(self._polls), num_returns=len(self._polls), timeout=0)
         out: list[Finished] = []
-        dead: set[int] = set()
         for ref in ready:
-            a, job = self._pending.pop(ref)
-            self._inflight[a] -= 1
+            a = self._polls.pop(ref)
             try:
-                out.append(Finished(job, transcript=self._ray.get(ref)))
+                got: Collected = self._ray.get(ref)
             except RayActorError as exc:
-                dead.add(a)
-                out.append(Finished(job, error=exc, lost=True))
-            except Exception as exc:  # noqa: BLE001 - one consultation fails alone
-                out.append(Finished(job, error=exc))
-        for a in dead:
-            self._actors[a] = self._new_actor(a)
+                out.extend(Finished(job, error=exc, lost=True) for job in self._jobs[a].values())
+                self._jobs[a] = {}
+                self._outbox[a] = []
+                self._actors[a] = self._new_actor(a)
+                continue
+            self._turns.append(got.turns)
+            for tr in got.finished:
+                job = self._jobs[a].pop(tr.id)
+                out.append(Finished(job, transcript=tr))
         return out
 
     def drain(self) -> list[list[Turn]]:
-        """Turns from every live actor (a dead one's consultations come back lost from :meth:`wait`)."""
-        from ray.exceptions import RayActorError
-
-        batches: list[list[Turn]] = []
-        for ref in [actor.drain.remote() for actor in self._actors]:
-            try:
-                batches.append(self._ray.get(ref))
-            except RayActorError:
-                continue
-        return batches
+        """The turns the actors handed back in :meth:`wait` (a dead actor's consultations come back lost)."""
+        out, self._turns = self._turns, []
+        return out
 
     def close(self) -> None:
         """Kill every actor."""
@@ -470,7 +472,7 @@ def drive(
                 ledger.restart([f.job])
                 queue.appendleft(f.job)
             else:
-                done.append(_failed(ledger.settings, f.job, f.error or RuntimeError("no transcript")))
+                done.append(failed_transcript(ledger.settings, f.job, f.error or RuntimeError("no transcript")))
         ledger.finish(done)
         for tr in done:
             queue.extendleft(reversed(held.pop(tr.id, [])))

@@ -7,9 +7,12 @@ libraries: a quarter of a second less before each actor takes work.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from arena.core.errors import error_line
 from arena.core.types import (
     DEFAULT_FORMAT,
     DEFAULT_GATEKEEPER,
@@ -67,8 +70,51 @@ class ActorSettings:
     """Whether doctors are shown a case's answer options."""
 
 
+def failed_transcript(settings: ActorSettings, job: Job, exc: BaseException) -> Transcript:
+    """The transcript stored for a consultation that raised ``exc`` instead of ending.
+
+    Args:
+        settings: The run's shared settings.
+        job: The consultation.
+        exc: What it raised.
+
+    Returns:
+        A turnless transcript whose stop reason is ``error`` and whose error names ``exc``.
+    """
+    return Transcript(
+        id=job.consultation_id,
+        run_id=settings.run_id,
+        case_id=job.case_id,
+        trial=job.trial,
+        seed=job.seed,
+        doctor=job.doctor,
+        patient=settings.patient,
+        persona=job.persona,
+        format=job.format,
+        stop_reason="error",
+        error=f"{type(exc).__name__}: {error_line(exc, limit=500)}",
+    )
+
+
+@dataclass
+class Collected:
+    """What a worker hands the driver in one exchange: turns so far, and the consultations that ended."""
+
+    turns: list[Turn] = field(default_factory=list)
+    """Turns produced since the last exchange, in the order they happened."""
+    finished: list[Transcript] = field(default_factory=list)
+    """Consultations that ended since the last exchange (without their turns); a failure as its error."""
+
+
 class ConsultationWorker:
-    """Runs consultations inside one Ray actor, or in the driver's own loop."""
+    """Runs consultations inside one Ray actor, or in the driver's own loop.
+
+    In a Ray actor the driver hands over jobs in batches (:meth:`start`) and
+    picks up turns and ended consultations in one call per tick
+    (:meth:`collect`). One Ray task per consultation held about 50 KB per
+    consultation in flight in Ray's own bookkeeping, half the arena's memory
+    budget for one.
+    """
 
     def __init__(
         self, settings: ActorSettings, cases: dict[str, Case], uses_litellm: bool = True, uses_openai: bool = False
@@ -86,6 +132,10 @@ class ConsultationWorker:
         self.settings = settings
         self.cases = cases
         self._turns: list[Turn] = []
+        self._finished: list[Transcript] = []
+        self._playing: set[asyncio.Task[None]] = set()
+        self._wake: asyncio.Event | None = None
+        self._wake_at = 1
         self.where = _where()
         set_share(settings.share)
         if uses_litellm:
@@ -151,6 +201,45 @@ class ConsultationWorker:
     async def drain(self) -> list[Turn]:
         """Return and forget the turns produced since the last call."""
         out, self._turns = self._turns, []
+        return out
+
+    async def start(self, jobs: list[Job]) -> None:
+        """Start ``jobs`` as tasks on this worker's loop and return at once; :meth:`collect` gives their ends."""
+        loop = asyncio.get_running_loop()
+        for job in jobs:
+            task = loop.create_task(self._play(job))
+            # The loop keeps only weak references to tasks: this set keeps them running.
+            self._playing.add(task)
+            task.add_done_callback(self._playing.discard)
+
+    async def _play(self, job: Job) -> None:
+        try:
+            tr = await self.run(job)
+        except Exception as exc:  # noqa: BLE001 - one consultation fails alone
+            tr = failed_transcript(self.settings, job, exc)
+        self._finished.append(tr)
+        if self._wake is not None and len(self._finished) >= self._wake_at:
+            self._wake.set()
+
+    async def collect(self, timeout_s: float, wake_at: int = 1) -> Collected:
+        """Wait until ``wake_at`` consultations have ended or ``timeout_s`` has passed; hand over what there is.
+
+        Args:
+            timeout_s: Longest wait, so turns reach the driver (and a viewer) at least this often.
+            wake_at: How many ended consultations are worth returning early for.
+
+        Returns:
+            The turns since the last exchange and the consultations that ended. Both lists are taken
+            together, with no wait between, so an ended consultation's last turns always come with it.
+        """
+        if len(self._finished) < wake_at:
+            self._wake = self._wake or asyncio.Event()
+            self._wake.clear()
+            self._wake_at = wake_at
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout_s)
+        out = Collected(self._turns, self._finished)
+        self._turns, self._finished = [], []
         return out
 
 

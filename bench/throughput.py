@@ -167,6 +167,8 @@ class TreeCpu:
         self._kind: dict[int, str] = {}
         self.peak_rss = 0
         """Most resident memory the tree held at one sample, in bytes."""
+        self.peak_rss_by_kind: dict[str, int] = {}
+        """Most resident memory each kind of process held at one sample, in bytes."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -183,9 +185,13 @@ class TreeCpu:
             tree.add(p)
             todo.extend(children.get(p, []))
         self.peak_rss = max(self.peak_rss, sum(table[pid][2] for pid in tree))
+        rss: dict[str, int] = {}
         for pid in tree:
             if pid not in self._kind:
                 self._kind[pid] = _kind_of(pid)
+            rss[self._kind[pid]] = rss.get(self._kind[pid], 0) + table[pid][2]
+        for kind, b in rss.items():
+            self.peak_rss_by_kind[kind] = max(self.peak_rss_by_kind.get(kind, 0), b)
             ticks = table[pid][1]
             if first:
                 self._base[pid] = ticks
@@ -247,6 +253,8 @@ class Result:
     """Most memory this process tree (driver + Ray) held at once."""
     cores_by_process: dict[str, float] = field(default_factory=dict)
     """CPU per wall second of the driver, the actors and Ray's daemons."""
+    peak_mb_by_process: dict[str, float] = field(default_factory=dict)
+    """Most memory the driver, the actors and Ray's daemons each held at once."""
 
     @property
     def in_flight(self) -> int:
@@ -303,6 +311,7 @@ def measure(stage: str, concurrency: int, latency: float, fn: Callable[[], Seque
         latency=latency,
         peak_rss_mb=own.peak_rss / 2**20,
         cores_by_process={k: v / wall for k, v in own.by_process().items()} if own.ok else {},
+        peak_mb_by_process={k: v / 2**20 for k, v in own.peak_rss_by_kind.items()},
     )
 
 
@@ -683,10 +692,17 @@ def main(argv: list[str] | None = None) -> int:
         lo = memory_base
         hi = max((r for r in results if r.latency > 0 and r is not lo), key=lambda r: r.in_flight)
         per_1000 = (hi.peak_rss_mb - lo.peak_rss_mb) / (hi.in_flight - lo.in_flight) * 1000
+        kinds = sorted(set(hi.peak_mb_by_process) | set(lo.peak_mb_by_process))
+        extra = hi.in_flight - lo.in_flight
+        by_kind = ", ".join(
+            f"{k} {(hi.peak_mb_by_process.get(k, 0.0) - lo.peak_mb_by_process.get(k, 0.0)) / extra * 1000:.0f}"
+            for k in kinds
+        )
         print(
             f"\nmemory: {per_1000:.0f} MB more per 1000 consultations in flight "
             f"(peak {hi.peak_rss_mb:.0f} MB with {hi.in_flight} in flight vs {lo.peak_rss_mb:.0f} MB with "
             f"{lo.in_flight}, the same {hi.n} consultations; driver, Ray processes and actors together; target <= 100)"
+            f"\n    per process kind, each at its own peak: {by_kind}"
         )
     print()
     print("\n".join(split_lines))
