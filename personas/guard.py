@@ -40,7 +40,6 @@ from personas.matching import (
     Candidate,
     Scored,
     clinical_corpus,
-    fact_candidates,
     get_matcher,
     topic_candidates,
 )
@@ -270,6 +269,67 @@ def _polarities_of(values: Iterable[bool]) -> frozenset[bool]:
     return _POLARITIES[frozenset(values)]
 
 
+@dataclass(frozen=True, slots=True)
+class _FactParts:
+    """What a guard checks claims against for one fact: its wordings, their polarity and candidates."""
+
+    wordings: tuple[tuple[str, _Wording], ...]
+    polarity: frozenset[bool] | None
+    """Both polarities when its wordings disagree; None when it has no wording, only keywords."""
+    said: tuple[tuple[str, tuple[str, ...]], ...]
+    """Each wording's key and its texts as said."""
+    singles: tuple[Candidate, ...]
+    """Each wording with lay idioms put plainly, with the topic's words as context."""
+    bare: tuple[Candidate, ...]
+    """The same without the context."""
+    whole: Candidate | None
+    """All its wordings in one candidate, with the context."""
+
+
+@lru_cache(maxsize=8192)
+def _fact_parts(fact_id: str, topic: str, texts: tuple[str, ...], keywords: tuple[str, ...]) -> _FactParts:
+    # Kept per fact wording: two thousand generated cases hold about 3,500 distinct facts in 30,000.
+    context = _topic_context().get(topic, ())
+    wordings: list[tuple[str, _Wording]] = []
+    said: list[Candidate] = []
+    polarity: frozenset[bool] | None = None
+    for i, t in enumerate(texts):
+        pieces = claims(t)
+        key = f"{fact_id}\x1f{i}"
+        w = _Wording(fact_id, _polarities_of(denies(p) for p in pieces) or _polarities_of({denies(t)}))
+        wordings.append((key, w))
+        polarity = _polarities_of((polarity or frozenset()) | w.polarities)
+        said.append(Candidate(key, (t,)))
+        if len(pieces) > 1:
+            for j, piece in enumerate(pieces):
+                pkey = f"{key}\x1f{j}"
+                wordings.append((pkey, _Wording(fact_id, _polarities_of({denies(piece)}))))
+                said.append(Candidate(pkey, (piece,)))
+    if keywords:
+        key = f"{fact_id}\x1fk"
+        wordings.append((key, _Wording(fact_id, _polarities_of({True, False}))))
+        said.append(Candidate(key, keywords))
+    bare = tuple(Candidate(c.key, tuple(plainly(t) for t in c.texts)) for c in said)
+    whole = None
+    if bare:
+        whole = Candidate(f"{fact_id}\x1fw", tuple(dict.fromkeys(t for c in bare for t in c.texts)), context)
+        wordings.append((whole.key, _Wording(fact_id, _polarities_of({True, False}))))
+    return _FactParts(
+        wordings=tuple(wordings),
+        polarity=polarity,
+        said=tuple((c.key, c.texts) for c in said),
+        singles=tuple(Candidate(c.key, c.texts, context) for c in bare),
+        bare=bare,
+        whole=whole,
+    )
+
+
+@cache
+def _topic_context() -> dict[str, tuple[str, ...]]:
+    """Each topic's words, the context a fact's wordings are matched with."""
+    return {c.key: c.texts for c in topic_candidates(("history", "exam", "test"))}
+
+
 class Guard:
     """Checks patient replies against one case's history facts."""
 
@@ -309,52 +369,31 @@ class Guard:
         self.covered = frozenset(f.topic for f in self.facts)
         extra = kb_wordings(case) if wordings is None else wordings
         self._voice = VoiceFilter(persona, case) if persona is not None else None
-        self._wordings: dict[str, _Wording] = {}
-        singles: list[Candidate] = []
+        parts = [
+            _fact_parts(
+                f.id,
+                f.topic,
+                tuple(dict.fromkeys(t for t in (f.lay, f.text, *extra.get(f.id, ())) if t)),
+                tuple(f.keywords),
+            )
+            for f in self.facts
+        ]
+        # Per guard only the lookups; the wordings, their readings and candidates are shared by every
+        # guard whose case has the same fact, worded the same way (cases of one condition repeat them).
+        self._wordings: dict[str, _Wording] = {k: w for p in parts for k, w in p.wordings}
         # A fact said both ways among its wordings ("LMP two weeks ago, normal") has no one polarity.
-        self._polarity: dict[str, frozenset[bool]] = {}
-        for f in self.facts:
-            texts = list(dict.fromkeys(t for t in (f.lay, f.text, *extra.get(f.id, ())) if t))
-            keyed: list[str] = []
-            for i, t in enumerate(texts):
-                pieces = claims(t)
-                key = f"{f.id}\x1f{i}"
-                self._wordings[key] = _Wording(
-                    f.id, _polarities_of(denies(p) for p in pieces) or _polarities_of({denies(t)})
-                )
-                self._polarity[f.id] = _polarities_of(
-                    self._polarity.get(f.id, frozenset()) | self._wordings[key].polarities
-                )
-                keyed.append(key)
-                singles.append(Candidate(key, (t,)))
-                if len(pieces) > 1:
-                    for j, piece in enumerate(pieces):
-                        pkey = f"{key}\x1f{j}"
-                        self._wordings[pkey] = _Wording(f.id, _polarities_of({denies(piece)}))
-                        singles.append(Candidate(pkey, (piece,)))
-            if f.keywords:
-                key = f"{f.id}\x1fk"
-                self._wordings[key] = _Wording(f.id, _polarities_of({True, False}))
-                singles.append(Candidate(key, tuple(f.keywords)))
+        self._polarity: dict[str, frozenset[bool]] = {
+            f.id: p.polarity for f, p in zip(self.facts, parts, strict=True) if p.polarity is not None
+        }
         # The readers read wordings as said; the matcher weighs their words with lay idioms put plainly.
-        self._said = {c.key: c.texts for c in singles}
-        singles = [Candidate(c.key, tuple(plainly(t) for t in c.texts)) for c in singles]
-        base = {c.key: c for c in fact_candidates(self.facts)}
+        self._said = {k: texts for p in parts for k, texts in p.said}
         # Each fact's wordings without its topic's words: what the fact itself says.
-        bare: dict[str, list[Candidate]] = {}
-        for c in singles:
-            bare.setdefault(self._wordings[c.key].fact_id, []).append(c)
-        self._bare = {fid: tuple(cands) for fid, cands in bare.items()}
+        self._bare = {f.id: p.bare for f, p in zip(self.facts, parts, strict=True) if p.bare}
         # Each wording keeps its topic's words as context, so "it spreads" can rest on a radiation fact.
-        self._singles = tuple(Candidate(c.key, c.texts, base[self._wordings[c.key].fact_id].context) for c in singles)
+        self._singles = tuple(c for p in parts for c in p.singles)
         self._pairs: tuple[Candidate, ...] | None = None
         # All of a fact's wordings at once: a paraphrase may borrow words from several of them.
-        self._whole = tuple(
-            Candidate(f"{fid}\x1fw", tuple(dict.fromkeys(t for c in cands for t in c.texts)), base[fid].context)
-            for fid, cands in self._bare.items()
-        )
-        for fid in self._bare:
-            self._wordings[f"{fid}\x1fw"] = _Wording(fid, _polarities_of({True, False}))
+        self._whole = tuple(p.whole for p in parts if p.whole is not None)
         self.usage = Usage()
 
     def _pair_candidates(self) -> tuple[Candidate, ...]:
