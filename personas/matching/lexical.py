@@ -25,20 +25,46 @@ _MIN_FUZZY_LEN = 5
 """Shorter words are too easily confused ("rash"/"rush") to repair."""
 
 
+@lru_cache(maxsize=16384)
+def _terms_of(candidate: Candidate) -> tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]:
+    """A candidate's BM25 terms (main texts, background wording) and its words, kept per candidate.
+
+    The same fact wordings recur in every case of a condition, so every guard's index is mostly
+    made of candidates already read.
+    """
+    main = tuple(t for text in candidate.texts for t in terms(text))
+    extra = tuple(t for text in candidate.context for t in terms(text))
+    return main, extra, frozenset(unigrams(" ".join((*candidate.texts, *candidate.context))))
+
+
 class _Index:
-    """BM25 statistics for one fixed set of candidates: main texts and background wording apart."""
+    """The words of one fixed set of candidates, and their BM25 statistics (main texts and background apart)."""
 
     def __init__(self, candidates: Sequence[Candidate]) -> None:
         self.keys = [c.key for c in candidates]
-        main = [[t for text in c.texts for t in terms(text)] or ["\x00"] for c in candidates]
-        extra = [[t for text in c.context for t in terms(text)] or ["\x00"] for c in candidates]
-        self.main = BM25Okapi(main)
-        self.extra = BM25Okapi(extra)
-        self.vocab = sorted({t for d in (*main, *extra) for t in d if "_" not in t and t != "\x00"})
-        self.words = [frozenset(unigrams(" ".join((*c.texts, *c.context)))) for c in candidates]
+        parts = [_terms_of(c) for c in candidates]
+        self._docs = ([p[0] or ("\x00",) for p in parts], [p[1] or ("\x00",) for p in parts])
+        self.words = [p[2] for p in parts]
+        self.terms = frozenset(t for docs in self._docs for d in docs for t in d)
+        self.vocab = sorted(t for t in self.terms if "_" not in t and t != "\x00")
+        self._bm25: tuple[BM25Okapi, BM25Okapi] | None = None
+
+    @property
+    def main(self) -> BM25Okapi:
+        return self._statistics()[0]
+
+    @property
+    def extra(self) -> BM25Okapi:
+        return self._statistics()[1]
+
+    def _statistics(self) -> tuple[BM25Okapi, BM25Okapi]:
+        # Built on first use: only ranking needs them; the guard's support checks use the words alone.
+        if self._bm25 is None:
+            self._bm25 = (BM25Okapi(self._docs[0]), BM25Okapi(self._docs[1]))
+        return self._bm25
 
     def known(self, t: str) -> bool:
-        return t in self.main.idf or t in self.extra.idf
+        return t in self.terms
 
     def repair(self, query_terms: list[str], words: Collection[str] = ()) -> list[str]:
         # A word of ``words`` (the clinical vocabulary) is not a misspelling: "along" is not "long".
