@@ -6,8 +6,11 @@ metadata.google.internal) which cloud it is on whenever
 ``~/ray_bootstrap_config.yaml`` does not exist - even with usage stats
 switched off. For a local Ray we start the head's processes with ``HOME``
 pointing at a private folder that holds an empty bootstrap config, so that
-probe never runs; workers get the real ``HOME`` back through the runtime
-environment. Usage stats are switched off as well.
+probe never runs; workers take the real ``HOME`` back from
+``MEDARENA_REAL_HOME`` when :mod:`arena.worker` is imported. (A runtime
+environment could set it too, but a job with one cannot use the workers Ray
+starts ahead of time: each actor then took 0.9 s to start instead of 0.3 s.)
+Usage stats are switched off as well.
 
 A cluster started by hand (``ray start``) needs the same care:
 :func:`ray_start_env` gives the environment to start each node with, and
@@ -29,6 +32,9 @@ from typing import Any
 from arena.core.errors import error_line
 
 _NO_PROBE_HOME = "medarena-ray-home"
+
+REAL_HOME_VAR = "MEDARENA_REAL_HOME"
+"""Where a local Ray's processes, started with a private ``HOME``, find the user's own."""
 
 
 def _no_probe_home() -> Path:
@@ -189,16 +195,10 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
             with _home_without_cloud_probe() as real_home:
                 # The new cluster's auth token is written under the private HOME
                 # before Ray looks for it; workers get their real HOME back, so
-                # they are told where the token is.
-                token = str(_auth_token(Path(os.environ["HOME"])))
-                os.environ["RAY_AUTH_TOKEN_PATH"] = token
-                ctx = ray.init(
-                    num_cpus=num_cpus,
-                    include_dashboard=False,
-                    _temp_dir=_session_root(),
-                    runtime_env={"env_vars": {"HOME": real_home, "RAY_AUTH_TOKEN_PATH": token}},
-                    **common,
-                )
+                # they are told where the token is. Ray's processes inherit both.
+                os.environ["RAY_AUTH_TOKEN_PATH"] = str(_auth_token(Path(os.environ["HOME"])))
+                os.environ[REAL_HOME_VAR] = real_home
+                ctx = ray.init(num_cpus=num_cpus, include_dashboard=False, _temp_dir=_session_root(), **common)
     except RayStartError:
         raise
     except Exception as exc:  # noqa: BLE001 - whatever Ray raises, the user gets one line

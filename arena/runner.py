@@ -44,6 +44,11 @@ TICK_S = 0.25
 """How often the driver drains turns and writes them."""
 
 
+LINGER_S = 0.05
+"""How long an actor holds a finished consultation for others to join it, before the driver refills the slots.
+Short, because a slot stands idle meanwhile; not nothing, because each exchange costs the driver a store write."""
+
+
 def default_actor_count() -> int:
     """One actor per CPU the Ray cluster offers (at least one)."""
     import ray
@@ -266,7 +271,7 @@ class RayPool:
     def wait(self, timeout_s: float) -> list[Finished]:
         """Send the new jobs, then return what the first actors to answer hand back; a dead actor is replaced.
 
-        Each actor answers when a quarter of its slots have freed up, or after ``timeout_s``.
+        Each actor answers soon after a consultation ends there (:data:`LINGER_S`), or after ``timeout_s``.
         """
         from ray.exceptions import RayActorError
 
@@ -276,10 +281,9 @@ class RayPool:
                 self._actors[a].start.remote(batch)
                 self._outbox[a] = []
         polling = set(self._polls.values())
-        wake_at = max(1, self.per_actor // 4)
         for a, actor in enumerate(self._actors):
             if a not in polling:
-                self._polls[actor.collect.remote(timeout_s, wake_at)] = a
+                self._polls[actor.collect.remote(timeout_s, LINGER_S)] = a
         # Some slack past the actors' own timeout: a busy actor's loop answers a little late.
         ready, _ = self._ray.wait(list(self._polls), num_returns=1, timeout=timeout_s * 2)
         if ready:

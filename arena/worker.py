@@ -24,6 +24,12 @@ from arena.core.types import (
     Turn,
 )
 from arena.models.registry import Role, resolve
+from arena.ray_local import REAL_HOME_VAR
+
+# A local Ray starts its processes with a private HOME (see arena.ray_local); the consultations
+# run with the user's own, taken back before anything below reads it.
+if os.environ.get(REAL_HOME_VAR):
+    os.environ["HOME"] = os.environ[REAL_HOME_VAR]
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,6 @@ class ConsultationWorker:
         self._finished: list[Transcript] = []
         self._playing: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
-        self._wake_at = 1
         self.where = _where()
         set_share(settings.share)
         if uses_litellm:
@@ -218,26 +223,30 @@ class ConsultationWorker:
         except Exception as exc:  # noqa: BLE001 - one consultation fails alone
             tr = failed_transcript(self.settings, job, exc)
         self._finished.append(tr)
-        if self._wake is not None and len(self._finished) >= self._wake_at:
+        if self._wake is not None:
             self._wake.set()
 
-    async def collect(self, timeout_s: float, wake_at: int = 1) -> Collected:
-        """Wait until ``wake_at`` consultations have ended or ``timeout_s`` has passed; hand over what there is.
+    async def collect(self, timeout_s: float, linger_s: float = 0.0) -> Collected:
+        """Wait until a consultation ends or ``timeout_s`` has passed; hand over what there is.
 
         Args:
             timeout_s: Longest wait, so turns reach the driver (and a viewer) at least this often.
-            wake_at: How many ended consultations are worth returning early for.
+            linger_s: After the first end, how long to wait for more (within ``timeout_s``), so one
+                exchange carries several and the driver refills their slots in one go.
 
         Returns:
             The turns since the last exchange and the consultations that ended. Both lists are taken
             together, with no wait between, so an ended consultation's last turns always come with it.
         """
-        if len(self._finished) < wake_at:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        if not self._finished:
             self._wake = self._wake or asyncio.Event()
             self._wake.clear()
-            self._wake_at = wake_at
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout_s)
+        if self._finished and linger_s > 0:
+            await asyncio.sleep(max(0.0, min(linger_s, deadline - loop.time())))
         out = Collected(self._turns, self._finished)
         self._turns, self._finished = [], []
         return out

@@ -78,3 +78,23 @@ def test_a_failing_policy_fails_its_consultation_not_the_run(ray_local, db_url, 
     counts = run_jobs(store, settings, cases, jobs, concurrency=4, actors=1)
     assert (counts.done, counts.error) == (4, 0)
     assert {t.stop_reason for t in store.transcripts("r1")} == {"max_turns"}
+
+
+def _home_in_a_worker() -> str:
+    import os
+
+    import arena.worker  # noqa: F401 - importing it is what gives a Ray worker the user's HOME
+
+    return os.environ["HOME"]
+
+
+def test_consultations_run_with_the_users_home_not_rays_private_one(ray_local, tmp_path):
+    import os
+
+    import ray
+
+    from arena.ray_local import REAL_HOME_VAR
+
+    # Ray's own processes start with a private HOME that holds its empty bootstrap config.
+    assert os.environ[REAL_HOME_VAR] == os.environ["HOME"]
+    assert ray.get(ray.remote(_home_in_a_worker).remote()) == os.environ["HOME"]
