@@ -29,7 +29,7 @@ from arena.core.types import (
     Usage,
     utcnow,
 )
-from cases.prices import care_cost
+from cases.prices import ORDER_KINDS, care_cost
 
 OnTurn = Callable[[Turn], None]
 
@@ -61,6 +61,7 @@ async def run_consultation(
     timeout_s: float | None = None,
     on_turn: OnTurn | None = None,
     brief: Brief | None = None,
+    keep_turns: bool = True,
 ) -> Transcript:
     """Play one consultation.
 
@@ -95,6 +96,9 @@ async def run_consultation(
         timeout_s: Wall-clock limit for the whole consultation.
         on_turn: Called with each turn as soon as it is produced.
         brief: The case in one message, for the single-message formats; None for a dialogue.
+        keep_turns: Whether the transcript keeps its turns. A caller that takes each turn from
+            ``on_turn`` as it comes may say no: a consultation in flight then holds no turns (a
+            turn is about 2 KB, a dialogue has 20 or more), and the transcript comes back without them.
 
     Returns:
         The transcript.
@@ -112,6 +116,9 @@ async def run_consultation(
         stop_reason="max_turns",
         usage={"doctor": Usage(), "patient": Usage()},
     )
+    # Without the turns, the orders and their results are kept all the same: they are what care costs.
+    priced: list[Turn] = tr.turns if keep_turns else []
+    count = 0
 
     def emit(
         role: Role,
@@ -121,9 +128,10 @@ async def run_consultation(
         usage: Usage | None = None,
         revealed: Sequence[str] = (),
     ) -> None:
+        nonlocal count
         turn = Turn(
             consultation_id=consultation_id,
-            index=len(tr.turns),
+            index=count,
             role=role,
             content=content,
             action=action,
@@ -132,7 +140,11 @@ async def run_consultation(
             synthesized=reply.synthesized if reply else [],
             usage=usage or (reply.usage if reply else Usage()),
         )
-        tr.turns.append(turn)
+        count += 1
+        if keep_turns:
+            tr.turns.append(turn)
+        elif role == "measurement" or (action is not None and action.kind in ORDER_KINDS):
+            priced.append(turn)
         if on_turn is not None:
             on_turn(turn)
 
@@ -188,7 +200,7 @@ async def run_consultation(
         tr.error = describe_error(exc)[:2000]
     # Priced here, once the turns are final, so an error or a timeout still
     # records what had been ordered.
-    tr.care = care_cost(tr.turns, case)
+    tr.care = care_cost(priced, case)
     tr.finished_at = utcnow()
     return tr
 

@@ -149,8 +149,10 @@ def _kind_of(pid: int) -> str:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return "other"
-    # A Ray worker is renamed after the actor class it hosts once the actor is created.
-    return "actors" if "ConsultationWorker" in cmd or "default_worker" in cmd else "ray daemons"
+    # A Ray worker is renamed after the actor class it hosts once the actor is created; the workers Ray
+    # starts ahead are named ray::IDLE until then, and actors are made on them.
+    worker = "ConsultationWorker" in cmd or "default_worker" in cmd or cmd.startswith("ray::IDLE")
+    return "actors" if worker else "ray daemons"
 
 
 class TreeCpu:

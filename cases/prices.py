@@ -28,6 +28,8 @@ PRICES_FILE = "cases/data/prices.json"
 VISIT = "visit"
 """The item every consultation pays once: the consultation itself."""
 OTHER = {"exam": "other_exam", "test": "other_test"}
+ORDER_KINDS = frozenset(OTHER)
+"""Doctor actions that order care, and are priced."""
 """The item an order is priced as when its request names no topic of its kind."""
 _KINDS: dict[str, tuple[TopicKind, ...]] = {"exam": ("exam",), "test": ("test",)}
 
@@ -250,7 +252,7 @@ def care_cost(turns: Sequence[Turn], case: Case | None = None) -> CareCost:
     care = [CareItem(item=VISIT, price=items[VISIT].price)]
     for i, t in enumerate(turns):
         a = t.action
-        if t.role != "doctor" or a is None or a.kind not in OTHER:
+        if t.role != "doctor" or a is None or a.kind not in ORDER_KINDS:
             continue
         result = turns[i + 1] if i + 1 < len(turns) and turns[i + 1].role == "measurement" else None
         keys = _reported(result, case, a.kind) if result is not None else []

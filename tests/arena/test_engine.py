@@ -198,3 +198,17 @@ def test_a_dropped_connection_is_stored_with_what_dropped_it(stemi: Case):
     assert tr.stop_reason == "error"
     assert tr.error is not None
     assert tr.error.startswith("APIConnectionError: ") and "connection reset by peer" in tr.error
+
+
+def test_a_consultation_that_streams_its_turns_keeps_none_and_prices_the_same_care(stemi: Case):
+    def play(keep: bool):
+        doc = ChecklistDoctor("builtin/checklist", seed=1, diligence=1.0)
+        return _run(stemi, doc, BuiltinPatient(stemi, get_persona("plain")), max_turns=20, keep_turns=keep)
+
+    kept, _ = play(True)
+    streamed, streamed_seen = play(False)
+    assert streamed.turns == [] and len(streamed_seen) == len(kept.turns)
+    assert [(t.index, t.role, t.content) for t in streamed_seen] == [(t.index, t.role, t.content) for t in kept.turns]
+    assert len(_orders(kept)) >= 2, "the case must order care for the comparison to mean anything"
+    assert streamed.care is not None and streamed.care.model_dump() == kept.care.model_dump()
+    assert (streamed.final, streamed.stop_reason, streamed.usage) == (kept.final, kept.stop_reason, kept.usage)
