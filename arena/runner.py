@@ -44,7 +44,7 @@ TICK_S = 0.25
 """How often the driver drains turns and writes them."""
 
 
-LINGER_S = 0.05
+LINGER_S = 0.02
 """How long an actor holds a finished consultation for others to join it, before the driver refills the slots.
 Short, because a slot stands idle meanwhile; not nothing, because each exchange costs the driver a store write."""
 
