@@ -192,13 +192,13 @@ class TreeCpu:
             if pid not in self._kind:
                 self._kind[pid] = _kind_of(pid)
             rss[self._kind[pid]] = rss.get(self._kind[pid], 0) + table[pid][2]
-        for kind, b in rss.items():
-            self.peak_rss_by_kind[kind] = max(self.peak_rss_by_kind.get(kind, 0), b)
             ticks = table[pid][1]
             if first:
                 self._base[pid] = ticks
             self._base.setdefault(pid, 0)  # born during the stage: all its CPU counts
             self._last[pid] = ticks
+        for kind, b in rss.items():
+            self.peak_rss_by_kind[kind] = max(self.peak_rss_by_kind.get(kind, 0), b)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

@@ -258,9 +258,6 @@ class LeakCheck:
             for c in candidates
             if c[2] <= history_words and phrase_in(c[1], self._history_norm)
         )
-        self._hidden_by_topic: dict[str, list[Fact]] = {}
-        for f in self._hidden:
-            self._hidden_by_topic.setdefault(f.topic, []).append(f)
 
     def _names(self, topic: str) -> list[str]:
         """The names of a test or examination topic that this patient's history does not use."""
@@ -313,6 +310,9 @@ class LeakCheck:
     def _result_leak(self, text: str, ok: set[str]) -> Leak | None:
         pieces = sentences(text, line_breaks=True)
         snorms = [_flat(s) for s in pieces]
+        # Each sentence's numbers, found once: most replies have none, and every hidden number is looked for.
+        found = [_NUMBER.findall(s) for s in pieces]
+        said_numbers = {n for ns in found for n in ns}
         reply_words = set(_flat(text).split())
         for f in self._hidden:
             if f.id in ok:
@@ -321,12 +321,14 @@ class LeakCheck:
             if len(hits) >= _MIN_DISTINCT or any(len(w) >= _LONG_WORD for w in hits):
                 return Leak("result", f"{f.topic}: {', '.join(sorted(hits))}")
             for num in self._numbers[f.id]:
+                if num.value not in said_numbers:
+                    continue
                 context = (*num.context, *self._names(f.topic), *_RESULT_WORDS)
-                for s, sn in zip(pieces, snorms, strict=True):
-                    if num.value in _NUMBER.findall(s) and any(phrase_in(c, sn) for c in context):
+                for ns, sn in zip(found, snorms, strict=True):
+                    if num.value in ns and any(phrase_in(c, sn) for c in context):
                         return Leak("result", f"{f.topic}: {num.value}")
-        for s, sn in zip(pieces, snorms, strict=True):
-            numbers = [n for n in _NUMBER.findall(s) if len(n.replace(".", "")) >= 2]
+        for ns, sn in zip(found, snorms, strict=True):
+            numbers = [n for n in ns if len(n.replace(".", "")) >= 2]
             if any(n not in self._history_numbers for n in numbers):
                 for r in _READINGS:
                     if phrase_in(r, sn):
@@ -336,11 +338,12 @@ class LeakCheck:
         for sn in snorms:
             outcome = bool(_NUMBER.search(sn)) or any(phrase_in(w, sn) for w in _RESULT_WORDS)
             said = set(sn.split())
+            # Without an outcome, only a test whose hidden result shares words with the sentence counts.
+            near = None if outcome else {f.topic for f in self._hidden if self._distinct[f.id] & said}
+            if near is not None and not near:
+                continue
             for topic, names in _test_names().items():
-                if topic in told:
-                    continue
-                mine = self._hidden_by_topic.get(topic, ())
-                if not outcome and not any(self._distinct[f.id] & said for f in mine):
+                if topic in told or (near is not None and topic not in near):
                     continue
                 for k, spaced, needs in names:
                     if needs <= said and k not in self._known_names and phrase_in(spaced, sn):
