@@ -515,7 +515,13 @@ def bench_ray(
         )
         return done
 
-    res = measure(stage, concurrency, latency, go)
+    # A Ray of its own, as each `arena simulate` starts one: the workers Ray starts ahead (with the
+    # consultation modules imported) then serve this stage's actors, whichever stages ran before.
+    init_ray()
+    try:
+        res = measure(stage, concurrency, latency, go)
+    finally:
+        shutdown_ray()
     status = store.consultation_status(run_id)
     if status.get("running"):
         print(f"  warning: store still has running consultations: {status}", file=sys.stderr)
@@ -645,7 +651,11 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             init_ray()
             actors = args.actors or default_actor_count()
-            print(f"Ray started in {time.perf_counter() - t0:.1f}s; {actors} actors", flush=True)
+            shutdown_ray()
+            print(
+                f"Ray started in {time.perf_counter() - t0:.1f}s; {actors} actors; each stage starts its own",
+                flush=True,
+            )
             try:
                 print(f"[2] Ray + SQLite, instant in-process mock: N={ray_n}, C={args.concurrency}", flush=True)
                 results.append(bench_ray(store, "ray+sqlite (instant)", ray_n, args.concurrency, 0.0, args.actors))
@@ -676,7 +686,6 @@ def main(argv: list[str] | None = None) -> int:
                         memory_base = bench_ray(store, "memory baseline", widest.n, base_c, BASE_LATENCY_S, args.actors)
             finally:
                 store.engine.dispose()
-                shutdown_ray()
 
     print()
     print(f"CPUs: {os.cpu_count()}; Ray actors: {actors}; total {time.perf_counter() - t_start:.0f}s")

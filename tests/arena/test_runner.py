@@ -98,3 +98,18 @@ def test_consultations_run_with_the_users_home_not_rays_private_one(ray_local, t
     # Ray's own processes start with a private HOME that holds its empty bootstrap config.
     assert os.environ[REAL_HOME_VAR] == os.environ["HOME"]
     assert ray.get(ray.remote(_home_in_a_worker).remote()) == os.environ["HOME"]
+
+
+def _modules_in_a_worker() -> list[str]:
+    import sys
+
+    return sorted(sys.modules)
+
+
+def test_a_local_rays_workers_have_the_consultation_modules_before_they_take_work(ray_local):
+    import ray
+
+    from arena.ray_local import WORKER_MODULES
+
+    # The task itself imports nothing: what it finds was imported as the worker started.
+    assert set(WORKER_MODULES) <= set(ray.get(ray.remote(_modules_in_a_worker).remote()))
