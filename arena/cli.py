@@ -224,7 +224,7 @@ def simulate(
     if resume is None:
         pipeline.validate_config(config)
         # Bad case files fail here, before the database is touched; so does a Ray that cannot
-        # start or a cluster that cannot be joined. The cases are made while Ray starts.
+        # start or a cluster that cannot be joined. The cases are made before Ray starts.
         made = pipeline.prepare(config, address)
         store = _store(db, create=True)
     else:

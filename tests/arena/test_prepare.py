@@ -1,4 +1,4 @@
-"""A new run's cases are made while Ray starts; a case file is read before it."""
+"""A new run's cases are made before Ray starts, so a bad case file fails first."""
 
 import json
 
