@@ -196,9 +196,10 @@ def _sqlite_pragmas(lock_wait_s: float) -> Callable[[Any, Any], None]:
         # WAL lets a viewer read while the run writes; busy_timeout makes a
         # concurrent writer wait a while before a try counts as failed.
         cur = dbapi_conn.cursor()
+        # The wait first: switching a new database to WAL takes a lock another process may hold.
+        cur.execute(f"PRAGMA busy_timeout={int(lock_wait_s * 1000)}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute(f"PRAGMA busy_timeout={int(lock_wait_s * 1000)}")
         cur.close()
 
     return connect
@@ -252,7 +253,9 @@ class Store(StoreQueries):
             if not create and not inspect(self.engine).has_table(MIGRATIONS_TABLE):
                 self.engine.dispose()
                 raise StoreError(missing)
-            self.migrate()
+            # Several processes may open a new database at once (`arena watch` beside `arena simulate`):
+            # one waiting on another's migration past the lock timeout tries again.
+            self._retrying("schema migration", self.migrate)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open database {self.display_url!r}: {_first_line(exc)}") from None
 
@@ -267,6 +270,19 @@ class Store(StoreQueries):
         Raises:
             StoreError: once every try has failed. Errors a retry cannot
                 cure (a broken constraint, say) are raised as they are, at once.
+        """
+
+        def once() -> T:
+            with self.engine.begin() as conn:
+                return fn(conn)
+
+        return self._retrying(what, once)
+
+    def _retrying(self, what: str, fn: Callable[[], T]) -> T:
+        """Call ``fn``, again while the database is locked or unreachable, as the write policy says.
+
+        Raises:
+            StoreError: once every try has failed; other errors at once, as they are.
         """
         policy = self.write_policy
 
@@ -293,8 +309,8 @@ class Store(StoreQueries):
         )
         try:
             for attempt in retrying:
-                with attempt, self.engine.begin() as conn:
-                    result = fn(conn)
+                with attempt:
+                    result = fn()
         except RetryError as exc:
             last = exc.last_attempt.exception()
             raise StoreError(
