@@ -140,7 +140,8 @@ class ConsultationWorker:
         self._turns: list[Turn] = []
         self._finished: list[Transcript] = []
         self._playing: set[asyncio.Task[None]] = set()
-        self._wake: asyncio.Event | None = None
+        self._wake = asyncio.Event()
+        """Set when a consultation ends, for :meth:`collect` to wake on."""
         self.where = _where()
         set_share(settings.share)
         if uses_litellm:
@@ -224,8 +225,7 @@ class ConsultationWorker:
         except Exception as exc:  # noqa: BLE001 - one consultation fails alone
             tr = failed_transcript(self.settings, job, exc)
         self._finished.append(tr)
-        if self._wake is not None:
-            self._wake.set()
+        self._wake.set()
 
     async def collect(self, timeout_s: float, linger_s: float = 0.0) -> Collected:
         """Wait until a consultation ends or ``timeout_s`` has passed; hand over what there is.
@@ -242,7 +242,6 @@ class ConsultationWorker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         if not self._finished:
-            self._wake = self._wake or asyncio.Event()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout_s)

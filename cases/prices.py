@@ -28,9 +28,9 @@ PRICES_FILE = "cases/data/prices.json"
 VISIT = "visit"
 """The item every consultation pays once: the consultation itself."""
 OTHER = {"exam": "other_exam", "test": "other_test"}
+"""The item an order is priced as when its request names no topic of its kind."""
 ORDER_KINDS = frozenset(OTHER)
 """Doctor actions that order care, and are priced."""
-"""The item an order is priced as when its request names no topic of its kind."""
 _KINDS: dict[str, tuple[TopicKind, ...]] = {"exam": ("exam",), "test": ("test",)}
 
 ItemKind = Literal["visit", "exam", "test", "part"]

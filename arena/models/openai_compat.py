@@ -91,7 +91,7 @@ def body_params(params: Mapping[str, str], model: str) -> dict[str, Any]:
     the body as given, so an endpoint's own extensions reach it.
 
     Raises:
-        ValueError: naming a parameter whose value is not the number it must be.
+        ModelError: naming a parameter whose value is not the number it must be.
     """
     from arena.models import ROLE_PARAMS, typed_params
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Collection, Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz, process
@@ -47,21 +47,15 @@ class _Index:
         self.words = [p[2] for p in parts]
         self.terms = frozenset(t for docs in self._docs for d in docs for t in d)
         self.vocab = sorted(t for t in self.terms if "_" not in t and t != "\x00")
-        self._bm25: tuple[BM25Okapi, BM25Okapi] | None = None
 
-    @property
+    # Built on first use: only ranking needs them; the guard's support checks use the words alone.
+    @cached_property
     def main(self) -> BM25Okapi:
-        return self._statistics()[0]
+        return BM25Okapi(self._docs[0])
 
-    @property
+    @cached_property
     def extra(self) -> BM25Okapi:
-        return self._statistics()[1]
-
-    def _statistics(self) -> tuple[BM25Okapi, BM25Okapi]:
-        # Built on first use: only ranking needs them; the guard's support checks use the words alone.
-        if self._bm25 is None:
-            self._bm25 = (BM25Okapi(self._docs[0]), BM25Okapi(self._docs[1]))
-        return self._bm25
+        return BM25Okapi(self._docs[1])
 
     def known(self, t: str) -> bool:
         return t in self.terms

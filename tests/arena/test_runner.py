@@ -88,7 +88,7 @@ def _home_in_a_worker() -> str:
     return os.environ["HOME"]
 
 
-def test_consultations_run_with_the_users_home_not_rays_private_one(ray_local, tmp_path):
+def test_consultations_run_with_the_users_home_not_rays_private_one(ray_local):
     import os
 
     import ray
