@@ -47,6 +47,7 @@ from personas.matching.finding_reader import finding_reader
 from personas.matching.idioms import plainly
 from personas.matching.terms import unigrams
 from personas.matching.topic_reader import topic_reader
+from personas.sex_anatomy import other_sex_word
 
 MIN_CLAIM_WEIGHT = 2.0
 """Summed rarity (idf) of its clinical words at which a sentence counts as a claim worth checking."""
@@ -68,7 +69,7 @@ class ClaimCheck:
     supported: bool
     """Whether the facts back it."""
     reason: str = ""
-    """Why not: ``unsupported`` or ``contradicts <fact id>``."""
+    """Why not: ``unsupported``, ``contradicts <fact id>`` or ``contradicts the patient's sex``."""
     fact_id: str = ""
     """The closest fact, if any."""
     fact_text: str = ""
@@ -367,6 +368,7 @@ class Guard:
         self.facts: list[Fact] = [f for f in case.facts if f.disclosure in ("volunteered", "on_ask")]
         self._by_id = {f.id: f for f in self.facts}
         self.covered = frozenset(f.topic for f in self.facts)
+        self._sex = case.demographics.sex
         extra = kb_wordings(case) if wordings is None else wordings
         self._voice = VoiceFilter(persona, case) if persona is not None else None
         parts = [
@@ -449,9 +451,15 @@ class Guard:
         the knowledge base as a wording of a fact. Backed by shared words, it is
         still a new finding when the reader puts it on topics the facts never
         touch, or, backed only loosely, when it reads unlike every wording of
-        the facts.
+        the facts. A claim that asserts something of anatomy only the other sex has contradicts the
+        patient's recorded sex, whatever it shares with the facts.
         """
         claim_denies = denies(claim)
+        other = "" if claim_denies else other_sex_word(claim, self._sex)
+        if other:
+            return ClaimCheck(
+                claim, False, "contradicts the patient's sex", fact_text=f"The patient is {self._sex} ('{other}')."
+            )
         got = self._match_reading(claim, claim_denies)
         if got.supported and not claim_denies and not self._says_wording(claim, got):
             loose = got.score < self.thresholds.support_min and not got.reason

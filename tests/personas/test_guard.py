@@ -327,3 +327,21 @@ def test_a_loose_backing_unlike_every_wording_of_the_facts_is_a_new_finding(stem
     lenient = Guard(stemi, held_out=held)
     lenient.thresholds = replace(lenient.thresholds, reader_stray_min=NEVER)
     assert all(c.supported for c in lenient.check(claim))
+
+
+def test_anatomy_only_the_other_sex_has_contradicts_the_patients_sex():
+    from cases.synthesizer import generate
+
+    made = generate(400, 3)
+    woman = next(c for c in made if c.id.startswith("ovarian-torsion"))
+    man = next(c for c in made if c.id.startswith("testicular-torsion"))
+    said = "That side of my scrotum has gone bigger."
+    [check] = Guard(woman).check(said)
+    assert not check.supported and check.reason == "contradicts the patient's sex"
+    assert "female" in check.fact_text
+    # The same words fit a man's case, and a man may speak of his wife's pregnancy or deny a woman's finding.
+    assert all(c.reason != "contradicts the patient's sex" for c in Guard(man).check(said))
+    assert all(c.reason != "contradicts the patient's sex" for c in Guard(man).check("My wife is pregnant."))
+    assert all(c.reason != "contradicts the patient's sex" for c in Guard(woman).check("My periods are heavy."))
+    [periods] = Guard(man).check("My periods have been really heavy.")
+    assert not periods.supported and periods.reason == "contradicts the patient's sex"
