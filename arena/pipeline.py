@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
 
 from arena.core.store import Store, StoreError
 from arena.core.types import DEFAULT_RULE, DEFAULT_THRESHOLD, Case, Run, RunConfig
 from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
+from arena.driver_pool import driver_can_play
 from arena.models import closing
-from arena.ray_local import init_ray
+from arena.ray_local import init_ray, start_ray_in_background
 from arena.runner import run_jobs
 from arena.worker import ActorSettings, Job
 from cases.loader import builtin_cases, load_case_file, select_cases
@@ -94,12 +98,31 @@ def prepare(config: RunConfig, address: str | None = None) -> list[Case]:
 
     Raises:
         CaseFileError: for a bad case file.
-        RayStartError: if Ray cannot be started or joined.
+        RayStartError: if Ray cannot be started or joined (a local Ray started in the background,
+            see :func:`start_ray`, fails later, when the run first needs it).
     """
     cases = plan_cases(config)
     if HUMAN not in config.doctors:
-        init_ray(address)
+        start_ray(config, address)
     return cases
+
+
+def start_ray(config: RunConfig, address: str | None = None) -> Future[Any] | None:
+    """Start (or join) Ray for a run; return a future while a local Ray starts in the background, else None.
+
+    A local Ray starts in the background when the driver may play the first consultations meanwhile
+    (:func:`arena.driver_pool.driver_can_play`); otherwise, and to join a cluster, this waits for Ray.
+
+    Raises:
+        RayStartError: if Ray cannot be started or joined here and now.
+    """
+    joining = address or os.environ.get("RAY_ADDRESS")
+    if not joining and driver_can_play(
+        config.doctors, config.patient, config.gatekeeper, config.guard_verifier, config.guard_matcher
+    ):
+        return start_ray_in_background()
+    init_ray(address)
+    return None
 
 
 def consultation_seed(run_seed: int, case_id: str, trial: int) -> int:
@@ -196,8 +219,8 @@ def simulate(
         jobs = plan_jobs(run_id, config, cases)
         total = len(jobs)
     human = HUMAN in config.doctors
-    if not human:
-        init_ray(address)  # already up, unless this is a resumed run
+    # Up or starting already, unless this is a resumed run.
+    ray_ready = None if human else start_ray(config, address)
     settings = ActorSettings(
         run_id=run_id,
         patient=config.patient,
@@ -220,6 +243,7 @@ def simulate(
             concurrency=1 if human else config.concurrency,
             actors=config.actors,
             in_process=human,
+            ray_ready=ray_ready,
             max_cost_usd=budget_left,
             on_done=lambda _tr: display.advance(1),
         )

@@ -24,8 +24,11 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +175,8 @@ def _check_reachable(address: str) -> None:
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[str, Any]:
     """Connect to Ray: join ``address`` (or ``RAY_ADDRESS``) if given, else start a local one.
 
+    A local Ray that :func:`start_ray_in_background` is starting is waited for, not started twice.
+
     Args:
         address: Address of an existing cluster, e.g. ``127.0.0.1:6379``.
         num_cpus: CPUs for a local Ray; None means all.
@@ -182,6 +187,13 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
     Raises:
         RayStartError: if Ray cannot be started or joined; the message is one line.
     """
+    starting = _starting
+    if starting is not None:
+        return starting[0].result()
+    return _start_or_join(address, num_cpus)
+
+
+def _start_or_join(address: str | None, num_cpus: int | None) -> dict[str, Any]:
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ.setdefault("RAY_USAGE_STATS_REPORT_URL", NO_REPORT_URL)
     # Ray prints a banner and deprecation notices on import; the CLI has its own output.
@@ -227,12 +239,76 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
     return {"address": info.get("address", ""), "node_id": info.get("node_id", "")}
 
 
+class _NotMainThread(logging.Filter):
+    """Drops Ray's warning that a start off the main thread sets no SIGTERM handler.
+
+    Without Ray's handler SIGTERM ends the process as it always does, and Ray's
+    processes die with the thread that started them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "not the main thread" not in record.getMessage()
+
+
+logging.getLogger("ray._private.worker").addFilter(_NotMainThread())
+
+_starting: tuple[Future[dict[str, Any]], threading.Event] | None = None
+"""A local Ray started by :func:`start_ray_in_background`, and what lets its thread end, until :func:`shutdown_ray`."""
+
+
+def start_ray_in_background(num_cpus: int | None = None) -> Future[dict[str, Any]]:
+    """Start a local Ray on a thread of its own and return at once.
+
+    The thread stays until :func:`shutdown_ray`: Ray starts its processes with
+    Linux's parent-death signal, which follows the thread that started them, so
+    they would be killed the moment it ended. Calling again while it starts (or
+    once it is up) returns the same future.
+
+    Args:
+        num_cpus: CPUs for the local Ray; None means all.
+
+    Returns:
+        Done with :func:`init_ray`'s result once Ray is up, or with its :class:`RayStartError`.
+    """
+    global _starting
+    if _starting is not None:
+        return _starting[0]
+    future: Future[dict[str, Any]] = Future()
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        future.set_result({"address": ray.get_runtime_context().gcs_address})
+        return future
+    stop = threading.Event()
+    _starting = (future, stop)
+
+    def keep() -> None:
+        try:
+            future.set_result(_start_or_join(None, num_cpus))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(exc)
+        stop.wait()
+
+    threading.Thread(target=keep, name="arena-ray-start", daemon=True).start()
+    return future
+
+
 def shutdown_ray() -> None:
-    """Disconnect from Ray (and stop it if this process started it)."""
+    """Disconnect from Ray (and stop it if this process started it).
+
+    A start still under way is let finish first, so no half-started Ray is left behind.
+    """
+    global _starting
     import ray
 
     # Ray warns on every start that token authentication is on; that is the
     # wanted state, and the CLI keeps its output to results.
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    if ray.is_initialized():
-        ray.shutdown()
+    starting, _starting = _starting, None
+    if starting is not None:
+        starting[0].exception()  # waits; a failed start left nothing to stop
+    try:
+        if ray.is_initialized():
+            ray.shutdown()
+    finally:
+        if starting is not None:
+            starting[1].set()

@@ -1,7 +1,8 @@
 """Where consultations run: a few async Ray actors, or the driver's own event loop.
 
 One driver loop (:func:`drive`) serves both, through a small pool interface
-(:class:`RayPool`, :class:`InProcessPool`). It feeds consultations to the
+(:class:`RayPool`, :class:`InProcessPool`, and :class:`arena.driver_pool.HybridPool`,
+which plays in the driver while a local Ray starts). It feeds consultations to the
 pool's workers with backpressure (never more
 than ``concurrency`` in flight), collects finished transcripts as they come,
 and every tick drains the turns the workers produced so far. All database
@@ -25,8 +26,9 @@ import math
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from arena.core.store import Store
 from arena.core.types import (
@@ -37,6 +39,7 @@ from arena.core.types import (
     Turn,
     utcnow,
 )
+from arena.driver_pool import DriverPool, Finished, HybridPool, WorkerPool
 from arena.models.registry import Role, resolve
 from arena.worker import ActorSettings, Collected, ConsultationWorker, Job, failed_transcript
 
@@ -47,6 +50,11 @@ TICK_S = 0.25
 LINGER_S = 0.02
 """How long an actor holds a finished consultation for others to join it, before the driver refills the slots.
 Short, because a slot stands idle meanwhile; not nothing, because each exchange costs the driver a store write."""
+
+
+DRIVER_CONCURRENCY = 200
+"""Most consultations the driver plays itself while a local Ray starts: its one core also starts Ray and writes
+the store, so a run wider than this waits for Ray's actors for the rest."""
 
 
 def default_actor_count() -> int:
@@ -146,48 +154,6 @@ class _Ledger:
         for cid in ids:
             self.written.pop(cid, None)
         self.progress.restarted += len(ids)
-
-
-@dataclass(frozen=True)
-class Finished:
-    """A consultation a pool is done with: its transcript, or what went wrong."""
-
-    job: Job
-    """The consultation."""
-    transcript: Transcript | None = None
-    """Its transcript (without turns), when it ran to an end."""
-    error: BaseException | None = None
-    """What it raised instead."""
-    lost: bool = False
-    """Its worker died under it, so it may be played again from the start."""
-
-
-class WorkerPool(Protocol):
-    """Where the driver's consultations run: :class:`RayPool` or :class:`InProcessPool`."""
-
-    def has_room(self) -> bool:
-        """Whether one more consultation may start now."""
-        ...
-
-    def submit(self, job: Job) -> None:
-        """Start a consultation."""
-        ...
-
-    def in_flight(self) -> int:
-        """Consultations started and not yet returned by :meth:`wait`."""
-        ...
-
-    def wait(self, timeout_s: float) -> list[Finished]:
-        """Let the consultations run for at most ``timeout_s``; return those that ended."""
-        ...
-
-    def drain(self) -> list[list[Turn]]:
-        """The turns every worker produced since the last call, one batch per worker."""
-        ...
-
-    def close(self) -> None:
-        """Stop every worker; consultations still running are abandoned."""
-        ...
 
 
 class RayPool:
@@ -386,6 +352,7 @@ def run_jobs(
     concurrency: int,
     actors: int | None = None,
     in_process: bool = False,
+    ray_ready: Future[Any] | None = None,
     max_cost_usd: float | None = None,
     on_done: Callable[[Transcript], None] | None = None,
 ) -> RunProgress:
@@ -400,6 +367,9 @@ def run_jobs(
         actors: Number of Ray actors; default one per CPU (never more than jobs).
         in_process: Run them on this process's event loop instead of Ray, for
             a policy that needs the driver's own terminal (``--doctor human``).
+        ray_ready: A local Ray still starting (see :func:`arena.ray_local.start_ray_in_background`):
+            the driver plays consultations itself until it is up (:class:`arena.driver_pool.HybridPool`).
+            Only for a run :func:`arena.driver_pool.driver_can_play`. None: Ray is up already.
         max_cost_usd: Stop scheduling new consultations once this is spent.
         on_done: Called with each stored transcript (progress display).
 
@@ -407,19 +377,22 @@ def run_jobs(
         What happened: consultations done, failed, left unscheduled, restarted.
     """
     llm = uses_litellm(jobs, settings.patient, settings.gatekeeper)
+    openai = uses_openai(jobs, settings.patient, settings.gatekeeper)
+
+    def ray_pool() -> RayPool:
+        n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
+        return RayPool(settings, cases, concurrency=concurrency, actors=n_actors, uses_litellm=llm, uses_openai=openai)
+
     pool: WorkerPool
     if in_process:
         pool = InProcessPool(settings, cases, concurrency=concurrency, uses_litellm=llm)
+    elif ray_ready is not None and not ray_ready.done():
+        local = DriverPool(settings, cases, concurrency=min(concurrency, DRIVER_CONCURRENCY), uses_openai=openai)
+        pool = HybridPool(local, ray_ready, ray_pool, concurrency=concurrency)
     else:
-        n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
-        pool = RayPool(
-            settings,
-            cases,
-            concurrency=concurrency,
-            actors=n_actors,
-            uses_litellm=llm,
-            uses_openai=uses_openai(jobs, settings.patient, settings.gatekeeper),
-        )
+        if ray_ready is not None:
+            ray_ready.result()
+        pool = ray_pool()
     try:
         return drive(pool, store, settings, jobs, max_cost_usd=max_cost_usd, on_done=on_done)
     finally:

@@ -5,7 +5,8 @@ from collections import deque
 
 from arena.core.store import Store
 from arena.core.types import Run, RunConfig, Transcript, Turn
-from arena.runner import ActorSettings, Finished, InProcessPool, Job, drive, run_jobs
+from arena.driver_pool import Finished
+from arena.runner import ActorSettings, InProcessPool, Job, drive, run_jobs
 from cases.loader import select_cases
 
 SETTINGS = ActorSettings(run_id="r1", patient="builtin/patient", max_turns=20)
