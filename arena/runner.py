@@ -178,7 +178,7 @@ class RayPool:
 
         Args:
             settings: Shared settings (``share`` is set here from the actor count).
-            cases: The run's cases by id, sent to the object store once.
+            cases: The run's cases by id; each job takes its case to its actor.
             concurrency: Most consultations in flight at once, over all actors.
             actors: Number of actors.
             uses_litellm: Whether any policy of the run calls litellm.
@@ -191,7 +191,9 @@ class RayPool:
         self.per_actor = max(1, math.ceil(concurrency / actors))
         self._settings = dataclasses.replace(settings, share=1.0 / actors)
         self._remote: Any = ray.remote(ConsultationWorker)
-        self._cases_ref = ray.put(cases)
+        # Each job takes its case along, so an actor holds only the cases it plays: sending every case to
+        # every actor up front took 0.8 s before the first job at 2,000 cases, and each actor kept them all.
+        self._cases = cases
         self._llm = uses_litellm
         self._openai = uses_openai
         self._actors = [self._new_actor(a) for a in range(actors)]
@@ -218,7 +220,7 @@ class RayPool:
             num_cpus=0,
             scheduling_strategy=strategy,
             max_restarts=0,
-        ).remote(self._settings, self._cases_ref, self._llm, self._openai)
+        ).remote(self._settings, {}, self._llm, self._openai)
 
     def has_room(self) -> bool:
         """Room under the run's concurrency and on the least busy actor."""
@@ -228,7 +230,7 @@ class RayPool:
         """Give ``job`` to the least busy actor; it is sent with the next :meth:`wait`."""
         a = min(range(len(self._actors)), key=lambda i: len(self._jobs[i]))
         self._jobs[a][job.consultation_id] = job
-        self._outbox[a].append(job)
+        self._outbox[a].append(dataclasses.replace(job, case=self._cases[job.case_id]))
 
     def in_flight(self) -> int:
         """Consultations on the actors now."""

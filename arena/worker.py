@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
+import weakref
 from dataclasses import dataclass, field
 
 from arena.core.errors import error_line
@@ -54,6 +56,8 @@ class Job:
     """For a ``summary``: the id of the dialogue it summarizes."""
     disclosed: tuple[str, ...] = ()
     """For a ``summary``: the fact ids that dialogue drew out (filled by the driver once it is stored)."""
+    case: Case | None = None
+    """The case itself, sent with the job to a worker that does not hold the run's cases (a Ray actor)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,8 @@ class ConsultationWorker:
 
         Args:
             settings: Shared settings.
-            cases: Every case of the run, by id (sent once, not per job).
+            cases: The run's cases by id, for a worker in the driver's process; a Ray actor gets none and
+                each job brings its case.
             uses_litellm: Whether any policy of the run calls litellm.
             uses_openai: Whether any policy of the run calls the official openai client.
         """
@@ -137,6 +142,8 @@ class ConsultationWorker:
 
         self.settings = settings
         self.cases = cases
+        self._arrived: weakref.WeakValueDictionary[str, Case] = weakref.WeakValueDictionary()
+        """Cases that came with jobs, while a consultation plays them: jobs of one case share one copy."""
         self._turns: list[Turn] = []
         self._finished: list[Transcript] = []
         self._playing: set[asyncio.Task[None]] = set()
@@ -156,6 +163,19 @@ class ConsultationWorker:
 
             import arena.models.openai_compat  # noqa: F401
 
+    def _case(self, job: Job) -> Case:
+        """The case ``job`` plays: the run's own, or the one it brought, shared with the other jobs of that case.
+
+        A case takes about 65 KB once unpickled; without the sharing, a thousand consultations of a dozen
+        cases would hold a thousand copies.
+        """
+        if job.case is None:
+            return self.cases[job.case_id]
+        held = self._arrived.get(job.case_id)
+        if held is None:
+            held = self._arrived[job.case_id] = job.case
+        return held
+
     async def run(self, job: Job) -> Transcript:
         """Run one consultation; its turns are buffered for :meth:`drain`, not returned.
 
@@ -171,7 +191,7 @@ class ConsultationWorker:
         from personas.factory import get_patient
 
         s = self.settings
-        case = self.cases[job.case_id]
+        case = self._case(job)
         brief = None
         if job.format != "dialogue":
             text, facts = write_brief(case, job.format, job.disclosed)
@@ -214,6 +234,9 @@ class ConsultationWorker:
         """Start ``jobs`` as tasks on this worker's loop and return at once; :meth:`collect` gives their ends."""
         loop = asyncio.get_running_loop()
         for job in jobs:
+            if job.case is not None:
+                # The job's own copy of its case goes; it plays the one its case's other jobs share.
+                job = dataclasses.replace(job, case=self._case(job))
             task = loop.create_task(self._play(job))
             # The loop keeps only weak references to tasks: this set keeps them running.
             self._playing.add(task)

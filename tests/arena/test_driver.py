@@ -176,3 +176,32 @@ def test_a_summary_whose_dialogue_was_stored_before_starts_at_once(db_url, bank)
     assert drive(pool, store, SETTINGS, [summary]).done == 1
     assert pool.submitted == [summary.consultation_id]
     assert {t.id: t.format for t in store.transcripts("r1")}[summary.consultation_id] == "summary"
+
+
+def test_a_worker_without_the_runs_cases_plays_the_case_each_job_brings_and_shares_one_copy(bank):
+    import asyncio
+    import pickle
+
+    from arena.worker import ConsultationWorker
+
+    case = select_cases(bank, 1)[0]
+    # Each job arrives as a Ray actor gets it: with its own unpickled copy of the case.
+    jobs = [
+        Job(consultation_id=f"r1/{case.id}/t{t}", case_id=case.id, trial=t, seed=t, doctor="builtin/checklist")
+        for t in range(3)
+    ]
+    jobs = [pickle.loads(pickle.dumps(dataclasses.replace(j, case=case))) for j in jobs]
+    worker = ConsultationWorker(SETTINGS, {}, uses_litellm=False)
+
+    async def play() -> list[Transcript]:
+        await worker.start(jobs)
+        shared = {id(worker._case(j)) for j in jobs}
+        assert len(shared) == 1, "the jobs of one case play one copy of it"
+        ended: list[Transcript] = []
+        while len(ended) < len(jobs):
+            ended += (await worker.collect(5.0)).finished
+        return ended
+
+    ended = asyncio.run(play())
+    assert sorted(t.id for t in ended) == sorted(j.consultation_id for j in jobs)
+    assert all(t.stop_reason == "final_answer" and t.case_id == case.id for t in ended)
