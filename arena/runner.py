@@ -193,7 +193,10 @@ class RayPool:
         self._remote: Any = ray.remote(ConsultationWorker)
         # Each job takes its case along, so an actor holds only the cases it plays: sending every case to
         # every actor up front took 0.8 s before the first job at 2,000 cases, and each actor kept them all.
+        # The rubric stays here: the judges read it, a consultation never does (it is 29 of a synthesized
+        # case's 67 KB in memory).
         self._cases = cases
+        self._played: dict[str, Case] = {}
         self._llm = uses_litellm
         self._openai = uses_openai
         self._actors = [self._new_actor(a) for a in range(actors)]
@@ -230,7 +233,10 @@ class RayPool:
         """Give ``job`` to the least busy actor; it is sent with the next :meth:`wait`."""
         a = min(range(len(self._actors)), key=lambda i: len(self._jobs[i]))
         self._jobs[a][job.consultation_id] = job
-        self._outbox[a].append(dataclasses.replace(job, case=self._cases[job.case_id]))
+        case = self._played.get(job.case_id)
+        if case is None:
+            case = self._played[job.case_id] = self._cases[job.case_id].model_copy(update={"rubric": []})
+        self._outbox[a].append(dataclasses.replace(job, case=case))
 
     def in_flight(self) -> int:
         """Consultations on the actors now."""

@@ -57,7 +57,8 @@ class Job:
     disclosed: tuple[str, ...] = ()
     """For a ``summary``: the fact ids that dialogue drew out (filled by the driver once it is stored)."""
     case: Case | None = None
-    """The case itself, sent with the job to a worker that does not hold the run's cases (a Ray actor)."""
+    """The case itself, sent with the job to a worker that does not hold the run's cases (a Ray actor), without
+    its rubric, which only the judges read."""
 
 
 @dataclass(frozen=True)
