@@ -4,12 +4,10 @@ from concurrent.futures import Future
 
 import pytest
 
-from arena.core.store import Store
-from arena.core.types import Run, RunConfig
 from arena.driver_pool import driver_can_play
 from arena.ray_local import RayStartError, init_ray, shutdown_ray
-from arena.runner import ActorSettings, Job, run_jobs
-from cases.loader import select_cases
+from arena.runner import run_jobs
+from tests.arena.runs import stored_run
 
 CHAT = "mock/doctor?questions=3&latency=0.05"
 
@@ -43,14 +41,7 @@ def ray_local():
 
 
 def _setup(db_url, bank, n):
-    store = Store(db_url)
-    cases = select_cases(bank, n)
-    store.create_run(Run(id="r1", name="r1", config=RunConfig(cases=n, doctor=CHAT)), cases)
-    jobs = [
-        Job(consultation_id=f"r1/{c.id}/t0", case_id=c.id, trial=0, seed=i, doctor=CHAT) for i, c in enumerate(cases)
-    ]
-    settings = ActorSettings(run_id="r1", patient="builtin/patient", max_turns=20)
-    return store, {c.id: c for c in cases}, jobs, settings
+    return stored_run(db_url, bank, n, CHAT)
 
 
 def _outcomes(store):

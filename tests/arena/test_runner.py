@@ -4,10 +4,9 @@ import pytest
 from sqlalchemy import text
 
 from arena.core.store import Store
-from arena.core.types import Run, RunConfig
 from arena.ray_local import init_ray, shutdown_ray
-from arena.runner import ActorSettings, Job, run_jobs
-from cases.loader import select_cases
+from arena.runner import ActorSettings, run_jobs
+from tests.arena.runs import stored_run
 
 pytestmark = pytest.mark.slow
 
@@ -19,19 +18,8 @@ def ray_local():
     shutdown_ray()
 
 
-def _setup(db_url, bank, n, doctor):
-    store = Store(db_url)
-    cases = select_cases(bank, n)
-    store.create_run(Run(id="r1", name="r1", config=RunConfig(cases=n, doctor=doctor)), cases)
-    jobs = [
-        Job(consultation_id=f"r1/{c.id}/t0", case_id=c.id, trial=0, seed=i, doctor=doctor) for i, c in enumerate(cases)
-    ]
-    settings = ActorSettings(run_id="r1", patient="builtin/patient", max_turns=20)
-    return store, {c.id: c for c in cases}, jobs, settings
-
-
 def test_every_consultation_and_turn_is_stored_once(ray_local, db_url, bank):
-    store, cases, jobs, settings = _setup(db_url, bank, 30, "builtin/checklist")
+    store, cases, jobs, settings = stored_run(db_url, bank, 30, "builtin/checklist")
     done = []
     counts = run_jobs(store, settings, cases, jobs, concurrency=8, actors=2, on_done=done.append)
     assert (counts.done, counts.error, counts.unscheduled, counts.restarted) == (30, 0, 0, 0)
@@ -50,7 +38,7 @@ def test_every_consultation_and_turn_is_stored_once(ray_local, db_url, bank):
 
 
 def test_turns_are_persisted_while_consultations_run(ray_local, db_url, bank):
-    store, cases, jobs, settings = _setup(db_url, bank, 6, "mock/doctor?questions=8&latency=0.1")
+    store, cases, jobs, settings = stored_run(db_url, bank, 6, "mock/doctor?questions=8&latency=0.1")
     viewer = Store(store.url)
     result = {}
     t = threading.Thread(
@@ -73,7 +61,7 @@ def test_turns_are_persisted_while_consultations_run(ray_local, db_url, bank):
 
 def test_a_failing_policy_fails_its_consultation_not_the_run(ray_local, db_url, bank):
     # mock/garbage never gives a final answer; the turn cap ends each consultation.
-    store, cases, jobs, settings = _setup(db_url, bank, 4, "mock/garbage")
+    store, cases, jobs, settings = stored_run(db_url, bank, 4, "mock/garbage")
     settings = ActorSettings(run_id="r1", patient="builtin/patient", max_turns=3, timeout_s=30)
     counts = run_jobs(store, settings, cases, jobs, concurrency=4, actors=1)
     assert (counts.done, counts.error) == (4, 0)
