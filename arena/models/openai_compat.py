@@ -39,6 +39,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from arena.core.errors import error_line
 from arena.core.types import Usage
 from arena.models.call_policy import CALL_PARAMS, CallPolicy, CallPolicyError, gate_for
 
@@ -284,7 +285,11 @@ class OpenAIClientModel:
             "/chat/completions", body=body, cast_to=dict, options=options
         )
         t0 = time.perf_counter()
-        raw, retries, waited = await gate.call(attempt, estimate)
+        try:
+            raw, retries, waited = await gate.call(attempt, estimate)
+        except Exception as exc:  # raised again as it is; a connection error gets its cause named
+            _name_the_cause(exc)
+            raise
         latency = time.perf_counter() - t0
         try:
             resp = ChatReply.model_validate(raw)
@@ -329,3 +334,21 @@ def check_params(provider: str, name: str, params: Mapping[str, str], raw_name: 
             _settings.clear()
         _settings[key] = found
     return found
+
+
+def _name_the_cause(exc: Exception) -> None:
+    """When the client could not reach the endpoint, add what broke to ``exc``'s message.
+
+    The client says only "Connection error." or "Request timed out."; the
+    cause says which ("connection reset by peer"), and the consultation's
+    stored error is the message's first line.
+    """
+    from openai import APIConnectionError
+
+    cause = exc.__cause__
+    if not isinstance(exc, APIConnectionError) or cause is None:
+        return
+    said = error_line(cause)
+    if said and said not in exc.message:
+        exc.message = f"{exc.message} ({said})"
+        exc.args = (exc.message,)

@@ -151,3 +151,19 @@ def test_the_server_runs_as_its_own_process_and_says_where():
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_an_endpoint_that_drops_the_connection_fails_with_what_broke_not_only_connection_error():
+    async def go():
+        dropped = get_model("mock/echo?fail=1&faults=reset&retries=1&backoff=0")
+        timed_out = get_model("mock/echo?fail=1&faults=timeout&retries=0")
+        with pytest.raises(openai.APIConnectionError) as reset:
+            await dropped.complete([{"role": "user", "content": "hi"}])
+        with pytest.raises(openai.APITimeoutError) as late:
+            await timed_out.complete([{"role": "user", "content": "hi"}])
+        await _close()
+        return str(reset.value), str(late.value)
+
+    reset, late = asyncio.run(go())
+    assert reset.startswith("Connection error.") and "connection reset by peer" in reset
+    assert late.startswith("Request timed out.") and "injected fault: request timed out" in late
