@@ -51,6 +51,22 @@ def test_a_small_simulation_runs_through_ray_with_an_empty_home_and_tmpdir(tmp_p
     assert list((tmp_path / "tmp").glob("medarena-ray-home-*/.ray/auth_token"))
 
 
+def test_a_run_of_chat_models_starts_in_the_driver_while_ray_starts_and_hands_over_to_it(tmp_path):
+    work, env = _fresh(tmp_path)
+    # Eight waves of about 2.7 s each: Ray (up in 2-5 s here) comes up well before the last.
+    doctor = "mock/doctor?questions=4&latency=0.3"
+    r = arena(work, "simulate", "--cases", "24", "--concurrency", "3", "--doctor", doctor, "--no-distill", env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr and "main thread" not in r.stderr
+    store = Store(f"sqlite:///{work / 'arena.db'}", create=False)
+    transcripts = list(store.transcripts(store.get_run("latest").id))
+    assert len(transcripts) == 24 and not any(t.error for t in transcripts)
+    # The first ones were played in the driver (no worker); Ray, up within the run, played the rest.
+    assert transcripts and any(t.worker is None for t in transcripts)
+    assert any(t.worker and ":" in t.worker for t in transcripts)
+    assert list((tmp_path / "tmp").glob("medarena-ray-home-*/.ray/auth_token"))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
