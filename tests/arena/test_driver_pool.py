@@ -22,9 +22,8 @@ CHAT = "mock/doctor?questions=3&latency=0.05"
         (["builtin/checklist"], "builtin/patient", "lexical", False),
         # A rate limit would be counted in the driver and again in every actor.
         ([CHAT + "&rpm=60"], "builtin/patient", "lexical", False),
-        # Models called through litellm or loaded locally stay out of the driver.
+        # Models called through litellm (a local model too, without its extra installed here) stay out of it.
         (["anthropic/claude-3-5-haiku"], "builtin/patient", "lexical", False),
-        (["local/smollm2-135m"], "builtin/patient", "lexical", False),
         # A model-played patient's guard with an embedding matcher would load it in the driver too.
         ([CHAT], "mock/patient", "minilm", False),
     ],
