@@ -223,8 +223,9 @@ def simulate(
     made: list[Case] | None = None
     if resume is None:
         pipeline.validate_config(config)
-        # Bad case files fail here, before the database is touched; so does a Ray that cannot
-        # start or a cluster that cannot be joined. The cases are made before Ray starts.
+        # Bad case files fail here, before the database is touched; so does a cluster that cannot be
+        # joined, and a local Ray that cannot start, unless it starts in the background while the driver
+        # plays (pipeline.start_ray). The cases are made before Ray starts.
         made = pipeline.prepare(config, address)
         store = _store(db, create=True)
     else:

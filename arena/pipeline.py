@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import zlib
 from collections.abc import Sequence
@@ -16,7 +15,7 @@ from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
 from arena.driver_pool import driver_can_play
 from arena.models import closing
-from arena.ray_local import init_ray, start_ray_in_background
+from arena.ray_local import cluster_address, init_ray, start_ray_in_background
 from arena.runner import run_jobs
 from arena.worker import ActorSettings, Job
 from cases.loader import builtin_cases, load_case_file, select_cases
@@ -116,8 +115,7 @@ def start_ray(config: RunConfig, address: str | None = None) -> Future[Any] | No
     Raises:
         RayStartError: if Ray cannot be started or joined here and now.
     """
-    joining = address or os.environ.get("RAY_ADDRESS")
-    if not joining and driver_can_play(
+    if cluster_address(address) is None and driver_can_play(
         config.doctors, config.patient, config.gatekeeper, config.guard_verifier, config.guard_matcher
     ):
         return start_ray_in_background()

@@ -172,6 +172,11 @@ def _check_reachable(address: str) -> None:
         raise RayStartError(f"cannot join Ray at {address}: {exc.strerror or exc}") from None
 
 
+def cluster_address(address: str | None) -> str | None:
+    """The cluster to join: ``address``, else ``RAY_ADDRESS``; None starts a local Ray."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[str, Any]:
     """Connect to Ray: join ``address`` (or ``RAY_ADDRESS``) if given, else start a local one.
 
@@ -205,7 +210,7 @@ def _start_or_join(address: str | None, num_cpus: int | None) -> dict[str, Any]:
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if ray.is_initialized():
         return {"address": ray.get_runtime_context().gcs_address}
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = cluster_address(address)
     common: dict[str, Any] = {
         "namespace": "medarena",
         "log_to_driver": False,

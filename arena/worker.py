@@ -164,17 +164,15 @@ class ConsultationWorker:
 
             import arena.models.openai_compat  # noqa: F401
 
-    def _case(self, job: Job) -> Case:
-        """The case ``job`` plays: the run's own, or the one it brought, shared with the other jobs of that case.
+    def _shared(self, case: Case, case_id: str) -> Case:
+        """The copy of a case that arrived with a job, shared with the other jobs of that case in flight.
 
         A case takes about 65 KB once unpickled; without the sharing, a thousand consultations of a dozen
         cases would hold a thousand copies.
         """
-        if job.case is None:
-            return self.cases[job.case_id]
-        held = self._arrived.get(job.case_id)
+        held = self._arrived.get(case_id)
         if held is None:
-            held = self._arrived[job.case_id] = job.case
+            held = self._arrived[case_id] = case
         return held
 
     async def run(self, job: Job) -> Transcript:
@@ -192,7 +190,8 @@ class ConsultationWorker:
         from personas.factory import get_patient
 
         s = self.settings
-        case = self._case(job)
+        # A job that brought its case had it swapped for the shared copy as it arrived (see start).
+        case = job.case if job.case is not None else self.cases[job.case_id]
         brief = None
         if job.format != "dialogue":
             text, facts = write_brief(case, job.format, job.disclosed)
@@ -237,7 +236,7 @@ class ConsultationWorker:
         for job in jobs:
             if job.case is not None:
                 # The job's own copy of its case goes; it plays the one its case's other jobs share.
-                job = dataclasses.replace(job, case=self._case(job))
+                job = dataclasses.replace(job, case=self._shared(job.case, job.case_id))
             task = loop.create_task(self._play(job))
             # The loop keeps only weak references to tasks: this set keeps them running.
             self._playing.add(task)

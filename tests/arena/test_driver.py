@@ -195,7 +195,7 @@ def test_a_worker_without_the_runs_cases_plays_the_case_each_job_brings_and_shar
 
     async def play() -> list[Transcript]:
         await worker.start(jobs)
-        shared = {id(worker._case(j)) for j in jobs}
+        shared = {id(worker._shared(j.case, j.case_id)) for j in jobs}
         assert len(shared) == 1, "the jobs of one case play one copy of it"
         ended: list[Transcript] = []
         while len(ended) < len(jobs):
