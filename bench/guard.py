@@ -26,7 +26,10 @@ about (rejections, and acceptances that rest only on how a claim reads or on
 a loose overlap of words), and the recall a verifier that never erred could
 reach: the misses whose fabricated claim was one of those acceptances.
 ``--verifier MODEL`` asks a real chat model (any litellm name, or
-``local/smollm2-135m``) and reports what it does.
+``local/smollm2-135m``) and reports what it does. ``--as-played`` gives the
+guard what a model-played patient's guard is given: the case and its
+condition's typical findings on the topics the case leaves out (a
+fabrication on such a topic then sits beside a finding the patient may say).
 
 Run: `python bench/guard.py [--split test --n 300 --rate 0.3 --backends lexical,minilm] [--verifier MODEL]`.
 Targets: recall >= 95%, false positives <= 5%. Each rate is printed with its 95% Wilson interval.
@@ -47,7 +50,9 @@ from personas.catalog import personas
 from personas.factory import get_verifier
 from personas.guard import ClaimCheck, Guard
 from personas.guard_voice import kb_wordings
+from personas.llm_patient import plausible_answers
 from personas.matching import MatcherError
+from personas.plausible import with_answers
 from personas.voice import Voice
 
 SEEDS = {"dev": 11, "test": 21, "all": 21}
@@ -137,6 +142,11 @@ def main() -> None:
     )
     ap.add_argument("--errors", type=int, default=0, help="print this many misses and false alarms per backend")
     ap.add_argument("--verifier", default=None, help="chat model that reviews the verdicts that are not firm")
+    ap.add_argument(
+        "--as-played",
+        action="store_true",
+        help="give the guard the condition's typical findings too, as a model-played patient's guard has",
+    )
     args = ap.parse_args()
     seed = SEEDS[args.split] if args.seed is None else args.seed
     rows = build(args.n, seed, args.rate, args.split, args.same_topic)
@@ -158,7 +168,7 @@ def main() -> None:
         name = name.strip()
         try:
             t0 = time.perf_counter()
-            got = asyncio.run(_run(rows, name, held_out, verifier))
+            got = asyncio.run(_run(rows, name, held_out, verifier, args.as_played))
             ms = (time.perf_counter() - t0) / len(rows) * 1000
         except MatcherError as e:
             print(f"{name:8s} not available: {e}")
@@ -179,12 +189,15 @@ VERIFIER_CONCURRENCY = 16
 """Replies whose verifier calls may be in flight at once: a remote model's latency overlaps, a local one queues."""
 
 
-async def _run(rows: list[Row], name: str, held_out: frozenset[str], verifier: ChatModel | None) -> list[Outcome]:
+async def _run(
+    rows: list[Row], name: str, held_out: frozenset[str], verifier: ChatModel | None, as_played: bool = False
+) -> list[Outcome]:
     gate = asyncio.Semaphore(VERIFIER_CONCURRENCY)
 
     async def one(r: Row) -> Outcome:
         wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(r.case).items()}
-        g = Guard(r.case, matcher=name, verifier=verifier, persona=r.persona, wordings=wordings, held_out=held_out)
+        case = with_answers(r.case, plausible_answers(r.case, r.persona).typical()) if as_played else r.case
+        g = Guard(case, matcher=name, verifier=verifier, persona=r.persona, wordings=wordings, held_out=held_out)
         async with gate:
             checks = await g.acheck(r.reply) if verifier is not None else g.check(r.reply)
         fabricated = frozenset(g.claims(r.fabricated)) if r.injected else frozenset()
