@@ -171,6 +171,11 @@ def draw_case(kb: KnowledgeBase, cond: Condition, rng: random.Random, atypical_r
     Returns:
         The case (its id is the condition id plus a content hash).
     """
+    return _drawn(kb, cond, rng, atypical_rate)[0]
+
+
+def _drawn(kb: KnowledgeBase, cond: Condition, rng: random.Random, atypical_rate: float) -> tuple[Case, str]:
+    """A case of ``cond`` and its content hash, which names it and tells it from every other case."""
     age = _age(rng, cond)
     sex = _sex(rng, cond)
     child = age < CHILD_AGE
@@ -286,7 +291,9 @@ def draw_case(kb: KnowledgeBase, cond: Condition, rng: random.Random, atypical_r
         ],
         rubric=derive_rubric(cond, facts),
     )
-    return case.model_copy(update={"id": f"{cond.id}-{content_hash(case)[:10]}"})
+    # Hashing serializes the whole case: it is done once, for the id and for the uniqueness check alike.
+    digest = content_hash(case)
+    return case.model_copy(update={"id": f"{cond.id}-{digest[:10]}"}), digest
 
 
 def content_hash(case: Case) -> str:
@@ -396,8 +403,7 @@ def generate(
         picker = random.Random(f"{seed}:{i}:condition")
         cond = order[i] if i < len(order) else picker.choices(order, weights=weights)[0]
         for rng in _streams(seed, i):
-            case = draw_case(kb, cond, rng, atypical_rate)
-            h = content_hash(case)
+            case, h = _drawn(kb, cond, rng, atypical_rate)
             if (
                 h not in seen
                 and len(case.facts) >= min_facts

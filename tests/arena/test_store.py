@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -5,9 +6,10 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from arena.core.migrations import MIGRATIONS
+from arena.core.redaction import REDACTED
 from arena.core.store import Store, StoreError
 from arena.core.tables import MISTAKES, RUNS, from_row, row_values
-from arena.core.types import FinalAnswer, Mistake, Run, RunConfig, Transcript, Turn, Usage, Verdict, utcnow
+from arena.core.types import FinalAnswer, GuardEvent, Mistake, Run, RunConfig, Transcript, Turn, Usage, Verdict, utcnow
 from judges.scoring import score_consultation
 from tests.conftest import start_consultation
 
@@ -81,6 +83,26 @@ def test_finish_writes_remaining_turns_and_round_trips(store, stemi):
     assert back.usage == tr.usage
     assert store.consultation_status("r1") == {"done": 1}
     assert store.cases("r1")["acs-stemi"] == stemi
+
+
+def test_turn_records_keep_any_text_and_lose_secrets_on_the_way_in(store, stemi):
+    _run(store, stemi)
+    start_consultation(store, "r1/c/t0")
+    plain = GuardEvent(claim="J'ai mal à la poitrine, 胸が痛い", action="regenerated", reason="unsupported")
+    secret = GuardEvent(claim="ok", action="replaced", reason="verifier a/b?api_key=sk-0123456789abcdef failed")
+    store.add_turns(
+        "r1",
+        [
+            Turn(consultation_id="r1/c/t0", index=0, role="patient", content="ça", guard=[plain]),
+            Turn(consultation_id="r1/c/t0", index=1, role="patient", content="ok", guard=[secret]),
+        ],
+    )
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("select data from turns where consultation_id='r1/c/t0' order by idx").all()
+    first, second = (json.loads(r[0]) for r in rows)
+    # What any JSON reader gets back: the text as written, and the key masked.
+    assert first["guard"] == [plain.model_dump(mode="json")]
+    assert second["guard"][0]["reason"] == f"verifier a/b?api_key={REDACTED} failed"
 
 
 def test_runs_resolve_by_id_name_and_latest(store, stemi):
