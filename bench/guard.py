@@ -29,7 +29,10 @@ reach: the misses whose fabricated claim was one of those acceptances.
 ``local/smollm2-135m``) and reports what it does. ``--as-played`` gives the
 guard what a model-played patient's guard is given: the case and its
 condition's typical findings on the topics the case leaves out (a
-fabrication on such a topic then sits beside a finding the patient may say).
+fabrication on such a topic then sits beside a finding the patient may say),
+and also reports its false alarms on truthful replies that tell one of those
+typical findings in another of the knowledge base's phrasings than the one
+the patient was given.
 
 Run: `python bench/guard.py [--split test --n 300 --rate 0.3 --backends lexical,minilm] [--verifier MODEL]`.
 Targets: recall >= 95%, false positives <= 5%. Each rate is printed with its 95% Wilson interval.
@@ -45,7 +48,7 @@ from dataclasses import dataclass
 from arena.core.types import Case, Persona
 from arena.models import ChatModel, ModelError
 from cases.kb import load_kb
-from cases.synthesizer import generate
+from cases.synthesizer import generate, match_pronouns
 from personas.catalog import personas
 from personas.factory import get_verifier
 from personas.guard import ClaimCheck, Guard
@@ -53,7 +56,7 @@ from personas.guard_voice import kb_wordings
 from personas.llm_patient import plausible_answers
 from personas.matching import MatcherError
 from personas.plausible import with_answers
-from personas.voice import Voice
+from personas.voice import Voice, to_third_person
 
 SEEDS = {"dev": 11, "test": 21, "all": 21}
 
@@ -120,6 +123,40 @@ def build(n: int, seed: int, rate: float, split: str, same_topic: bool = False) 
     return out
 
 
+def typical_told(rows: list[Row], seed: int) -> list[Row]:
+    """Truthful replies telling a typical finding of each case's condition in other words.
+
+    For each case of ``rows`` (in its persona), one reply per typical finding the patient is
+    given that the knowledge base phrases in more than one way: another of its phrasings, in the
+    persona's voice, as a model-played patient might say it.
+    """
+    kb = load_kb()
+    rng = random.Random(f"{seed}|typical")
+    out: list[Row] = []
+    for r in {r.case.id: r for r in rows}.values():
+        voice = Voice(r.persona, r.case)
+        sex = r.case.demographics.sex
+        for answer in plausible_answers(r.case, r.persona).typical():
+            assert answer.record is not None
+            cond_id, _, finding_id = answer.record.source.removeprefix("kb:").partition("/")
+            finding = next(f for f in kb.by_id[cond_id].findings if f.id == finding_id)
+            if r.case.speaker == "caregiver":
+                pool = [match_pronouns(x, sex) for x in finding.lay_caregiver] or [
+                    to_third_person(x, sex) for x in finding.lay
+                ]
+            else:
+                pool = list(finding.lay)
+            others = [x for x in pool if "{" not in x and x != answer.fact.lay]
+            if not others:
+                continue
+            fact = answer.fact.model_copy(update={"lay": rng.choice(others)})
+            told = voice.tell([fact])
+            if not told.revealed:
+                told = voice.tell([fact])
+            out.append(Row(r.case, r.persona, told.text, False, fact.id, fact.lay))
+    return out
+
+
 def _wilson(hits: int, n: int) -> str:
     """The 95% Wilson interval of a rate, as text: a few hundred replies leave a point or two either way."""
     from statsmodels.stats.proportion import proportion_confint
@@ -174,6 +211,19 @@ def main() -> None:
             print(f"{name:8s} not available: {e}")
             continue
         _report(name, rows, got, ms, args.errors)
+        if args.as_played:
+            told = typical_told(rows, seed)
+            alarms = [
+                r.reply
+                for r, o in zip(told, asyncio.run(_run(told, name, held_out, None, True)), strict=True)
+                if any(not c.supported for c in o.checks)
+            ]
+            print(
+                f"{'':8s} typical findings told in other words: false alarms {len(alarms) / len(told):.1%} "
+                f"({len(alarms)}/{len(told)}, {_wilson(len(alarms), len(told))})"
+            )
+            for line in random.Random(0).sample(alarms, min(args.errors, len(alarms))):
+                print(f"  false alarm (typical finding) {line}")
 
 
 @dataclass
@@ -195,8 +245,8 @@ async def _run(
     gate = asyncio.Semaphore(VERIFIER_CONCURRENCY)
 
     async def one(r: Row) -> Outcome:
-        wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(r.case).items()}
         case = with_answers(r.case, plausible_answers(r.case, r.persona).typical()) if as_played else r.case
+        wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(case).items()}
         g = Guard(case, matcher=name, verifier=verifier, persona=r.persona, wordings=wordings, held_out=held_out)
         async with gate:
             checks = await g.acheck(r.reply) if verifier is not None else g.check(r.reply)
