@@ -115,7 +115,7 @@ _NOT_NORMAL = re.compile(
 _ASSERTING = re.compile(
     r"\b(?:can't|cannot|can not|couldn't|could not|won't|will not|wouldn't|unable|barely|hardly"
     r"|let(?:s|ting)? (?:me )?up|stop(?:s|ped|ping)?|go(?:es|ne)? away|eas(?:e|es|ed|ing)|settl(?:e|es|ed|ing)"
-    r"|help(?:s|ed|ing)?|touch(?:ed)?|work(?:s|ed|ing)?|better|clear(?:ing|ed)?|want(?:s|ed)?|fe(?:el|lt) like"
+    r"|help(?:s|ed|ing)?|touch(?:ed|ing)?|work(?:s|ed|ing)?|better|clear(?:ing|ed)?|want(?:s|ed)?|fe(?:el|lt) like"
     r"|hungry|appetite|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting"
     r"|making sense|any good|trying|always|since|eat(?:ing)?|done (?:anything|much|a thing)|finished|right"
     r"|worth|properly|able to|like this)\b",
@@ -141,6 +141,37 @@ _NO_MORE_THAN = re.compile(
     r"(?:\bnot|n't|\bnever|\bno)\b[^,;]*?\b(?:more|worse|less) than (?:usual|normal|before)\b", re.IGNORECASE
 )
 """A change denied is a denial, though "more than usual" alone asserts one: "I'm not weeing more than usual"."""
+
+_NAMED_NORMAL = re.compile(
+    r"\b(?:my|his|her|their|our|your|the)\s+(?:usual|normal|regular)\s+(?!self\b)(?=\w)"
+    r"|\b(?:a|the)\s+fine\s+(?=\w)",
+    re.IGNORECASE,
+)
+"""A normal-word that names or describes a thing says nothing is normal: "my usual painkillers", "their normal
+insulin", "a fine red rash"."""
+
+_NOT_A_DENIAL = re.compile(
+    r"\bfrom nothing\b"
+    r"|\bnothing\s+(?:\w+\s+){1,3}?(?:helps?|helped|works?|worked|settles?|settled|eases?|eased|touch(?:es|ed)|shift(?:s|ed)?)\b"
+    r"|(?:n't|\bnot)\s+(?:seem\s+to\s+)?(?:know\s+(?:where|what|who)|recogni[sz]e)\b"
+    r"|(?:n't|\bnot)\s+(?:quite\s+)?(?:himself|herself|themselves|themself|myself|yourself)\b"
+    r"|(?:n't|\bnot|\bnever)\s+(?:\w+\s+){0,3}?(?:jabs?|vaccin\w*|booster|immuni[sz]\w*|prophyla\w*|malaria\s+tablets)\b"
+    r"|(?:n't|\bnot)\s+(?:\w+\s+)?slept\b",
+    re.IGNORECASE,
+)
+"""Negations that assert a finding: a rise "from nothing to unbearable", a treatment that fails ("nothing we do
+settles him"), confusion ("he didn't know where he was", "she isn't herself"), care left undone ("I didn't get the
+flu jab", "I didn't take any malaria tablets") and lost sleep ("I haven't slept at all")."""
+
+_ASIDE = re.compile(
+    r"\bnot long (?:after|before|ago)\b"
+    r"|\b(?:that|which|who)\s+(?:(?!(?:i|you|he|she|it|we|they)\b)\w+\s+)?"
+    r"(?:(?:do|does|did|is|are|was|were|wo|ca|have|has|had)n't|never|not)\b.*",
+    re.IGNORECASE,
+)
+"""Negations that leave the clause's own claim standing: a time ("I was sick not long after it started") and a
+relative clause ("purple spots that don't fade", "people in the room who weren't there"); a "that" with a subject
+of its own ("I'm sure that I don't have a fever") opens no relative clause."""
 
 _CLAUSES = re.compile(r"\s*(?:[,;:]|\b(?:though|although|whereas|and|except)\b)\s*", re.IGNORECASE)
 """Where one sentence may join a denial to a finding ("It makes me queasy, though I haven't been sick")."""
@@ -186,7 +217,7 @@ _NORMAL_PHRASE = re.compile(
 """Phrases that say all is well without a normal-word: back to one's usual self, a clear head ("my mind's
 clear"), and staying conscious ("I was awake the whole time")."""
 
-_NORMAL_TIMED = re.compile(r"\b(?:until|till|then|ago|within(?! (?:the )?normal))\b", re.IGNORECASE)
+_NORMAL_TIMED = re.compile(r"\b(?:until|till|then|ago|between|within(?! (?:the )?normal))\b", re.IGNORECASE)
 """Words that put a normal state on a timeline, which makes it part of a history: "I was fine until two
 hours ago" dates an onset, "I had a normal period a fortnight ago" dates the last period, and "back to
 normal within twenty minutes" times an episode ("within normal limits" is a range, not a time)."""
@@ -197,7 +228,11 @@ def _clause_denies(text: str) -> bool:
     head, sep, _ = plain.partition(", ")
     if sep and clinical_weight(head) > 0 and not _clause_denies(head):
         return False
-    normal_word = bool(_NORMAL & set(words(plain, split_compounds=True)))
+    if _NOT_A_DENIAL.search(plain):
+        return False
+    # What is left once the asides are set apart must deny on its own.
+    plain = _ASIDE.sub(" ", plain)
+    normal_word = bool(_NORMAL & set(words(_NAMED_NORMAL.sub(" ", plain), split_compounds=True)))
     normal_phrase = _NORMAL_PHRASE.search(plain) is not None
     if (normal_word or normal_phrase) and _NORMAL_TIMED.search(plain):
         return False

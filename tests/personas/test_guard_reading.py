@@ -19,6 +19,23 @@ from personas.matching.idioms import plainly
         "My child doesn't seem to hear me properly.",
         "I've not been able to get out of the house this week.",
         "I've never seen him like this.",
+        # A normal-word that names or describes a thing.
+        "Her regular tablets aren't touching the pain.",
+        "He's got a fine rash on his chest.",
+        # A rise from nothing, a treatment that fails, confusion, care left undone, lost sleep.
+        "It went from nothing to agony in a few seconds.",
+        "Nothing the nurse tried settled her.",
+        "He didn't know where he was afterwards.",
+        "She didn't seem to recognise me.",
+        "He just isn't himself.",
+        "I never had the MMR jab.",
+        "I haven't had my flu vaccine this year.",
+        "She hasn't slept for two nights.",
+        # The negation is an aside: a time, or a relative clause.
+        "I was sick not long after eating.",
+        "There are red patches that don't itch.",
+        "I keep hearing voices that aren't there.",
+        "Between episodes I'm completely fine.",
     ],
 )
 def test_a_negated_sentence_that_asserts_a_finding_is_no_denial(sentence: str):
@@ -37,10 +54,29 @@ def test_a_negated_sentence_that_asserts_a_finding_is_no_denial(sentence: str):
         "It doesn't hurt to pass water.",
         "No blood when I pass water.",
         "I haven't had any pain passing water.",
+        "I'm back to my usual self.",
+        "I've slept fine.",
+        "There's nothing that worries me.",
+        "I'm sure that I don't have a temperature.",
     ],
 )
 def test_a_denied_change_or_a_normal_state_is_a_denial(sentence: str):
     assert denies(sentence)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "There are purple spots on my legs that don't fade.",
+        "I keep seeing people in the room who aren't there.",
+        "I didn't know where I was for a while.",
+        "I didn't get the flu jab this year.",
+    ],
+)
+def test_a_finding_worded_with_a_negation_on_a_topic_the_case_leaves_out_is_rejected(stemi: Case, sentence: str):
+    # The record says nothing of a rash, confusion or vaccines: read as a denial, each would have passed.
+    [check] = Guard(stemi).check(sentence)
+    assert not check.supported
 
 
 def test_more_than_usual_still_asserts_a_change_when_nothing_denies_it():
