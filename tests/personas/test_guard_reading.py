@@ -4,6 +4,8 @@ and which word senses a claim and a fact cannot meet on."""
 import pytest
 
 from arena.core.types import Case
+from cases.kb import load_kb
+from cases.text import claims
 from personas.guard import Guard, denies
 from personas.matching.idioms import plainly
 
@@ -77,6 +79,28 @@ def test_a_finding_worded_with_a_negation_on_a_topic_the_case_leaves_out_is_reje
     # The record says nothing of a rash, confusion or vaccines: read as a denial, each would have passed.
     [check] = Guard(stemi).check(sentence)
     assert not check.supported
+
+
+SAID_AS_DENIALS = {
+    "croup/drinking",  # "Still drinking fluids", said "She's drinking fine": a normal state
+    "febrile-convulsion/drinking_less",  # said "I'm not thirsty"
+    "cystitis/sexually_active",  # said "I'm in a steady relationship", and "steady" is a normal-word
+}
+"""Findings of the knowledge base with a lay phrasing that the guard reads as a denial."""
+
+
+def test_the_knowledge_base_s_findings_read_as_findings():
+    # A finding read as a denial passes the guard on any topic the case leaves out, so a patient could
+    # invent it. The phrasings are what the simulator says; each new one must read as what it is.
+    kb = load_kb()
+    read_as_denials = {
+        f"{c.id}/{f.id}"
+        for c in kb.conditions
+        for f in c.findings
+        for line in (*f.lay, *f.lay_caregiver)
+        if "{" not in line and claims(line) and all(denies(s) for s in claims(line))
+    }
+    assert read_as_denials == SAID_AS_DENIALS
 
 
 def test_more_than_usual_still_asserts_a_change_when_nothing_denies_it():
