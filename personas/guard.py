@@ -219,8 +219,9 @@ clear"), and staying conscious ("I was awake the whole time")."""
 
 _NORMAL_TIMED = re.compile(r"\b(?:until|till|then|ago|between|within(?! (?:the )?normal))\b", re.IGNORECASE)
 """Words that put a normal state on a timeline, which makes it part of a history: "I was fine until two
-hours ago" dates an onset, "I had a normal period a fortnight ago" dates the last period, and "back to
-normal within twenty minutes" times an episode ("within normal limits" is a range, not a time)."""
+hours ago" dates an onset, "I had a normal period a fortnight ago" dates the last period, "back to
+normal within twenty minutes" times an episode ("within normal limits" is a range, not a time), and "fine
+between attacks" says the attacks come and go."""
 
 
 def _clause_denies(text: str) -> bool:
