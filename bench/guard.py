@@ -12,7 +12,10 @@ check. At a known rate a fabricated finding is added in the same voice: a lay
 phrasing (the caregiver's, for a caregiver) of a finding of another
 condition, on a topic the case's facts do not cover (with ``--same-topic``,
 another condition's finding on a topic they do cover: a harder test, since
-a topic the patient may talk about is then no evidence). A reply counts as
+a topic the patient may talk about is then no evidence; with ``--fresh``,
+a finding written for this bench in everyday words, none of them the
+knowledge base's, so that neither the guard's readers nor any rule made
+while reading the knowledge base has seen them). A reply counts as
 flagged when the guard rejects any of its claims.
 
 Conditions are split in two by a hash of their id: ``--split dev`` draws the
@@ -41,9 +44,11 @@ Targets: recall >= 95%, false positives <= 5%. Each rate is printed with its 95%
 import argparse
 import asyncio
 import hashlib
+import json
 import random
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from arena.core.types import Case, Persona
 from arena.models import ChatModel, ModelError
@@ -81,8 +86,15 @@ def in_split(condition_id: str, split: str) -> bool:
     return half == (0 if split == "dev" else 1)
 
 
-def build(n: int, seed: int, rate: float, split: str, same_topic: bool = False) -> list[Row]:
+def fresh_findings() -> dict[str, list[str]]:
+    """The findings written for ``--fresh``, by history topic (``bench/data/fresh_findings.json``)."""
+    raw = json.loads((Path(__file__).parent / "data" / "fresh_findings.json").read_text("utf-8"))
+    return {topic: lines for topic, lines in raw.items() if not topic.startswith("_")}
+
+
+def build(n: int, seed: int, rate: float, split: str, same_topic: bool = False, fresh: bool = False) -> list[Row]:
     kb = load_kb()
+    written = fresh_findings() if fresh else {}
     rng = random.Random(seed)
     pool = [(c.id, f) for c in kb.conditions if in_split(c.id, split) for f in c.findings]
     voices = sorted(personas().values(), key=lambda p: p.id)
@@ -107,7 +119,14 @@ def build(n: int, seed: int, rate: float, split: str, same_topic: bool = False) 
             reply = told.text
             injected = rng.random() < rate
             fabricated = ""
-            if injected:
+            if injected and fresh:
+                topic = rng.choice(sorted(t for t in written if t not in covered))
+                line = rng.choice(written[topic])
+                if caregiver:
+                    line = to_third_person(line, case.demographics.sex)
+                fabricated = voice.render(line)
+                reply = f"{reply} {fabricated}"
+            elif injected:
                 said_ids = {f.id.partition(".")[2] for f in case.facts}
                 fab_pool = [
                     (c, f)
@@ -177,6 +196,11 @@ def main() -> None:
         action="store_true",
         help="fabricate findings on topics the case does cover (another condition's finding there)",
     )
+    ap.add_argument(
+        "--fresh",
+        action="store_true",
+        help="fabricate with findings written for this bench (bench/data/fresh_findings.json), not the KB's",
+    )
     ap.add_argument("--errors", type=int, default=0, help="print this many misses and false alarms per backend")
     ap.add_argument("--verifier", default=None, help="chat model that reviews the verdicts that are not firm")
     ap.add_argument(
@@ -186,7 +210,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     seed = SEEDS[args.split] if args.seed is None else args.seed
-    rows = build(args.n, seed, args.rate, args.split, args.same_topic)
+    rows = build(args.n, seed, args.rate, args.split, args.same_topic, args.fresh)
     # The guard reads topics from the knowledge base's phrasings; those of the conditions under test are
     # kept from it, so neither the fabrications nor the paraphrases are ones it has seen.
     held_out = frozenset(c.id for c in load_kb().conditions if args.split != "all" and in_split(c.id, args.split))
