@@ -15,7 +15,8 @@ another condition's finding on a topic they do cover: a harder test, since
 a topic the patient may talk about is then no evidence; with ``--fresh``,
 a finding written for this bench in everyday words, none of them the
 knowledge base's, so that neither the guard's readers nor any rule made
-while reading the knowledge base has seen them). A reply counts as
+while reading the knowledge base has seen them; the lines are split in two
+by a hash, as the conditions are). A reply counts as
 flagged when the guard rejects any of its claims.
 
 Conditions are split in two by a hash of their id: ``--split dev`` draws the
@@ -79,10 +80,11 @@ class Row:
     """The fabricated finding added, as said ("" for a truthful reply)."""
 
 
-def in_split(condition_id: str, split: str) -> bool:
+def in_split(key: str, split: str) -> bool:
+    """Whether a condition id (or a written finding) falls in ``split``'s half."""
     if split == "all":
         return True
-    half = hashlib.sha1(condition_id.encode()).digest()[0] % 2
+    half = hashlib.sha1(key.encode()).digest()[0] % 2
     return half == (0 if split == "dev" else 1)
 
 
@@ -94,7 +96,13 @@ def fresh_findings() -> dict[str, list[str]]:
 
 def build(n: int, seed: int, rate: float, split: str, same_topic: bool = False, fresh: bool = False) -> list[Row]:
     kb = load_kb()
-    written = fresh_findings() if fresh else {}
+    # The written findings are split in two like the conditions (by a hash of each line), so rules made
+    # while reading the dev half's misses are measured on lines they were not made from.
+    written = {
+        topic: kept
+        for topic, lines in (fresh_findings() if fresh else {}).items()
+        if (kept := [line for line in lines if in_split(line, split)])
+    }
     rng = random.Random(seed)
     pool = [(c.id, f) for c in kb.conditions if in_split(c.id, split) for f in c.findings]
     voices = sorted(personas().values(), key=lambda p: p.id)

@@ -116,15 +116,15 @@ _ASSERTING = re.compile(
     r"\b(?:can't|cannot|can not|couldn't|could not|won't|will not|wouldn't|unable|barely|hardly"
     r"|let(?:s|ting)? (?:me )?up|stop(?:s|ped|ping)?|go(?:es|ne)? away|eas(?:e|es|ed|ing)|settl(?:e|es|ed|ing)"
     r"|help(?:s|ed|ing)?|touch(?:ed|ing)?|work(?:s|ed|ing)?|better|clear(?:ing|ed)?|want(?:s|ed)?|fe(?:el|lt) like"
-    r"|hungry|appetite|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting"
+    r"|hungry|appetite|appeal(?:s|ing)?|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting"
     r"|making sense|any good|trying|always|since|eat(?:ing)?|done (?:anything|much|a thing)|finished|right"
     r"|worth|properly|able to|like this)\b",
     re.IGNORECASE,
 )
 """Words that make a negated sentence assert a finding: inability ("I can't sleep", "I've not been able to get
 out"), persistence ("it never stops"), failed treatment ("painkillers haven't done anything"), loss ("I'm not
-eating", "he doesn't hear properly"), a change ("I've never seen him like this") and hopelessness ("life isn't worth
-living")."""
+eating", "food doesn't appeal", "he doesn't hear properly"), a change ("I've never seen him like this") and
+hopelessness ("life isn't worth living")."""
 
 _NO_FUNCTION = re.compile(
     r"(?:\bnot|n't|\bno|\bnever)\s+(?:(?:been|really|actually|even|yet|once)\s+)*"
@@ -156,22 +156,25 @@ _NOT_A_DENIAL = re.compile(
     r"|(?:n't|\bnot)\s+(?:seem\s+to\s+)?(?:know\s+(?:where|what|who)|recogni[sz]e)\b"
     r"|(?:n't|\bnot)\s+(?:quite\s+)?(?:himself|herself|themselves|themself|myself|yourself)\b"
     r"|(?:n't|\bnot|\bnever)\s+(?:\w+\s+){0,3}?(?:jabs?|vaccin\w*|booster|immuni[sz]\w*|prophyla\w*|malaria\s+tablets)\b"
-    r"|(?:n't|\bnot)\s+(?:\w+\s+)?slept\b",
+    r"|(?:n't|\bnot)\s+(?:\w+\s+)?slept\b"
+    r"|(?:n't|\bnot)\s+up\s+to\s+date\b",
     re.IGNORECASE,
 )
 """Negations that assert a finding: a rise "from nothing to unbearable", a treatment that fails ("nothing we do
 settles him"), confusion ("he didn't know where he was", "she isn't herself"), care left undone ("I didn't get the
-flu jab", "I didn't take any malaria tablets") and lost sleep ("I haven't slept at all")."""
+flu jab", "I didn't take any malaria tablets", "I'm not up to date with my jabs") and lost sleep ("I haven't
+slept at all")."""
 
 _ASIDE = re.compile(
-    r"\bnot long (?:after|before|ago)\b"
+    r"\bnot long (?:after|before|ago)\b|\bfor no (?:\w+\s+)?reason\b"
     r"|\b(?:that|which|who)\s+(?:(?!(?:i|you|he|she|it|we|they)\b)\w+\s+)?"
     r"(?:(?:do|does|did|is|are|was|were|wo|ca|have|has|had)n't|never|not)\b.*",
     re.IGNORECASE,
 )
-"""Negations that leave the clause's own claim standing: a time ("I was sick not long after it started") and a
-relative clause ("purple spots that don't fade", "people in the room who weren't there"); a "that" with a subject
-of its own ("I'm sure that I don't have a fever") opens no relative clause."""
+"""Negations that leave the clause's own claim standing: a time ("I was sick not long after it started"), a
+cause left open ("I keep crying for no reason") and a relative clause ("purple spots that don't fade", "people
+in the room who weren't there"); a "that" with a subject of its own ("I'm sure that I don't have a fever")
+opens no relative clause."""
 
 _CLAUSES = re.compile(r"\s*(?:[,;:]|\b(?:though|although|whereas|and|except)\b)\s*", re.IGNORECASE)
 """Where one sentence may join a denial to a finding ("It makes me queasy, though I haven't been sick")."""

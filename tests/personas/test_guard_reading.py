@@ -33,8 +33,11 @@ from personas.matching.idioms import plainly
         "I never had the MMR jab.",
         "I haven't had my flu vaccine this year.",
         "She hasn't slept for two nights.",
+        "We're not up to date with her boosters.",
+        "Meat doesn't appeal to him now.",
         # The negation is an aside: a time, or a relative clause.
         "I was sick not long after eating.",
+        "He gets dizzy for no apparent reason.",
         "There are red patches that don't itch.",
         "I keep hearing voices that aren't there.",
         "Between episodes I'm completely fine.",
