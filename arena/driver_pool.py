@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from arena.core.types import DEFAULT_MATCHER, Case, Transcript, Turn
-from arena.models.registry import Role, resolve
+from arena.models.registry import Role, resolve, run_policies
 from arena.worker import ActorSettings, ConsultationWorker, Job
 
 
@@ -95,12 +95,8 @@ def driver_can_play(
     """
     from arena.models import OpenAIModel, get_model
 
-    named = [(Role.DOCTOR, d) for d in dict.fromkeys(doctors)]
-    named += [(Role.PATIENT, patient), (Role.GATEKEEPER, gatekeeper)]
-    if verifier:
-        named.append((Role.VERIFIER, verifier))
     waits = False
-    for role, name in named:
+    for role, name in run_policies(doctors, patient, gatekeeper, verifier):
         provider = resolve(role, name).provider
         if provider.builtin:
             continue

@@ -40,7 +40,7 @@ from arena.core.types import (
     utcnow,
 )
 from arena.driver_pool import DriverPool, Finished, HybridPool, WorkerPool
-from arena.models.registry import Role, resolve
+from arena.models.registry import resolve, run_policies
 from arena.worker import ActorSettings, Collected, ConsultationWorker, Job, failed_transcript
 
 TICK_S = 0.25
@@ -68,21 +68,13 @@ def uses_openai(jobs: Sequence[Job], patient: str, gatekeeper: str = DEFAULT_GAT
     """Whether any chat model in these jobs is called with the official openai client."""
     from arena.models import OpenAIModel, get_model
 
-    named = [(Role.DOCTOR, d) for d in {j.doctor for j in jobs}] + [
-        (Role.PATIENT, patient),
-        (Role.GATEKEEPER, gatekeeper),
-    ]
+    named = run_policies((j.doctor for j in jobs), patient, gatekeeper)
     return any(resolve(r, n).provider.fallback and isinstance(get_model(n), OpenAIModel) for r, n in named)
 
 
 def uses_litellm(jobs: Sequence[Job], patient: str, gatekeeper: str = DEFAULT_GATEKEEPER) -> bool:
     """Whether any policy in these jobs calls litellm, as the providers that play them say."""
-    doctors = {j.doctor for j in jobs}
-    return (
-        resolve(Role.PATIENT, patient).uses_litellm
-        or resolve(Role.GATEKEEPER, gatekeeper).uses_litellm
-        or any(resolve(Role.DOCTOR, d).uses_litellm for d in doctors)
-    )
+    return any(resolve(r, n).uses_litellm for r, n in run_policies((j.doctor for j in jobs), patient, gatekeeper))
 
 
 @dataclass

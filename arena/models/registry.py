@@ -204,6 +204,27 @@ def builtin_names(role: Role) -> list[str]:
     return [f"builtin/{p.key}" for p in providers(role) if p.builtin]
 
 
+def run_policies(
+    doctors: Iterable[str], patient: str, gatekeeper: str, verifier: str | None = None
+) -> list[tuple[Role, str]]:
+    """Every policy a run plays, by role and name: each doctor once, the patient, the gatekeeper, the guard's verifier.
+
+    Args:
+        doctors: The doctor names (repeats are played once).
+        patient: The patient name.
+        gatekeeper: The gatekeeper name.
+        verifier: The guard's verifier, if any.
+
+    Returns:
+        ``(role, name)`` pairs, doctors first in the order given.
+    """
+    named = [(Role.DOCTOR, d) for d in dict.fromkeys(doctors)]
+    named += [(Role.PATIENT, patient), (Role.GATEKEEPER, gatekeeper)]
+    if verifier:
+        named.append((Role.VERIFIER, verifier))
+    return named
+
+
 def resolve(role: Role | str, name: str) -> Resolved:
     """Validate ``name`` for ``role`` and return the provider that plays it.
 
