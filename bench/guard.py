@@ -54,7 +54,7 @@ from pathlib import Path
 from arena.core.types import Case, Persona
 from arena.models import ChatModel, ModelError
 from cases.kb import load_kb
-from cases.synthesizer import generate, match_pronouns
+from cases.synthesizer import generate
 from personas.catalog import personas
 from personas.factory import get_verifier
 from personas.guard import ClaimCheck, Guard
@@ -157,23 +157,13 @@ def typical_told(rows: list[Row], seed: int) -> list[Row]:
     given that the knowledge base phrases in more than one way: another of its phrasings, in the
     persona's voice, as a model-played patient might say it.
     """
-    kb = load_kb()
     rng = random.Random(f"{seed}|typical")
     out: list[Row] = []
     for r in {r.case.id: r for r in rows}.values():
         voice = Voice(r.persona, r.case)
-        sex = r.case.demographics.sex
-        for answer in plausible_answers(r.case, r.persona).typical():
-            assert answer.record is not None
-            cond_id, _, finding_id = answer.record.source.removeprefix("kb:").partition("/")
-            finding = next(f for f in kb.by_id[cond_id].findings if f.id == finding_id)
-            if r.case.speaker == "caregiver":
-                pool = [match_pronouns(x, sex) for x in finding.lay_caregiver] or [
-                    to_third_person(x, sex) for x in finding.lay
-                ]
-            else:
-                pool = list(finding.lay)
-            others = [x for x in pool if "{" not in x and x != answer.fact.lay]
+        plausible = plausible_answers(r.case, r.persona)
+        for answer in plausible.typical():
+            others = [x for x in plausible.typical_phrasings(answer.fact.topic) if x != answer.fact.lay]
             if not others:
                 continue
             fact = answer.fact.model_copy(update={"lay": rng.choice(others)})
@@ -275,9 +265,17 @@ async def _run(
     rows: list[Row], name: str, held_out: frozenset[str], verifier: ChatModel | None, as_played: bool = False
 ) -> list[Outcome]:
     gate = asyncio.Semaphore(VERIFIER_CONCURRENCY)
+    played: dict[tuple[str, str], Case] = {}
+
+    def as_played_case(r: Row) -> Case:
+        # A case's replies share its persona: its typical findings are worked out once, not once per reply.
+        key = (r.case.id, r.persona.id)
+        if key not in played:
+            played[key] = with_answers(r.case, plausible_answers(r.case, r.persona).typical())
+        return played[key]
 
     async def one(r: Row) -> Outcome:
-        case = with_answers(r.case, plausible_answers(r.case, r.persona).typical()) if as_played else r.case
+        case = as_played_case(r) if as_played else r.case
         wordings = {k: tuple(x for x in v if x != r.held_out) for k, v in kb_wordings(case).items()}
         g = Guard(case, matcher=name, verifier=verifier, persona=r.persona, wordings=wordings, held_out=held_out)
         async with gate:

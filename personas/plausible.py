@@ -220,14 +220,23 @@ class PlausibleAnswers:
         ]
         return max(found, key=lambda f: f.probability) if found else None
 
-    def _lays(self, finding: Finding, rng: random.Random) -> list[str]:
+    def typical_phrasings(self, topic: str) -> list[str]:
+        """Every phrasing of the condition's typical finding on ``topic``, as the speaker says it ([] if none)."""
+        finding = self._typical(self.condition, topic) if self.condition is not None else None
+        return self._phrasings(finding) if finding is not None else []
+
+    def _phrasings(self, finding: Finding) -> list[str]:
         pool = finding.lay_caregiver if self.child and finding.lay_caregiver else finding.lay
         lines = [x for x in pool if "{" not in x]
-        rng.shuffle(lines)
         if not self.child:
             return lines
         sex = self.case.demographics.sex
         return [match_pronouns(x, sex) if finding.lay_caregiver else to_third_person(x, sex) for x in lines]
+
+    def _lays(self, finding: Finding, rng: random.Random) -> list[str]:
+        lines = self._phrasings(finding)
+        rng.shuffle(lines)
+        return lines
 
     def _variant(self, topic: str, variants: dict[str, tuple[str, ...]]) -> tuple[tuple[str, ...], bool]:
         """The lines that fit this patient, and whether they are already a caregiver's words."""
