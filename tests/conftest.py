@@ -128,6 +128,16 @@ def nothing_written(url: str) -> bool:
         engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def ray_local():
+    """A local Ray of two CPUs for one test module, stopped after its last test."""
+    from arena.ray_local import init_ray, shutdown_ray
+
+    init_ray(num_cpus=2)
+    yield
+    shutdown_ray()
+
+
 @pytest.fixture
 def store(db_url) -> Store:
     return Store(db_url)

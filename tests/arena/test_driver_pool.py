@@ -5,7 +5,7 @@ from concurrent.futures import Future
 import pytest
 
 from arena.driver_pool import driver_can_play
-from arena.ray_local import RayStartError, init_ray, shutdown_ray
+from arena.ray_local import RayStartError
 from arena.runner import run_jobs
 from tests.arena.runs import stored_run
 
@@ -30,13 +30,6 @@ CHAT = "mock/doctor?questions=3&latency=0.05"
 )
 def test_the_driver_plays_only_runs_that_wait_on_models_it_can_call_cheaply(doctors, patient, matcher, plays):
     assert driver_can_play(doctors, patient, "builtin/case", matcher=matcher) is plays
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    init_ray(num_cpus=2)
-    yield
-    shutdown_ray()
 
 
 def _setup(db_url, bank, n):

@@ -9,18 +9,10 @@ from arena import pipeline
 from arena.core.store import Store
 from arena.core.types import RunConfig
 from arena.display import SilentDisplay
-from arena.ray_local import init_ray, shutdown_ray
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 
 FAST_DOCTOR = "mock/doctor?questions=3"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_local():
-    init_ray(num_cpus=2)
-    yield
-    shutdown_ray()
 
 
 @pytest.fixture

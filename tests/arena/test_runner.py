@@ -4,18 +4,10 @@ import pytest
 from sqlalchemy import text
 
 from arena.core.store import Store
-from arena.ray_local import init_ray, shutdown_ray
 from arena.runner import ActorSettings, run_jobs
 from tests.arena.runs import stored_run
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    init_ray(num_cpus=2)
-    yield
-    shutdown_ray()
 
 
 def test_every_consultation_and_turn_is_stored_once(ray_local, db_url, bank):

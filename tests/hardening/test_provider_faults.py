@@ -8,20 +8,12 @@ from arena.core.store import Store
 from arena.core.tables import CONSULTATIONS, TURNS
 from arena.core.types import RunConfig
 from arena.display import SilentDisplay
-from arena.ray_local import init_ray, shutdown_ray
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 
 RETRIES = 2
 FAULTS = "429,500,timeout,reset,empty,garbage"
 TRANSIENT = ("rate limited", "server error", "timed out", "connection reset")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ray_local():
-    init_ray(num_cpus=2)
-    yield
-    shutdown_ray()
 
 
 def test_200_consultations_under_provider_faults_each_finish_or_keep_their_error(db_url):
