@@ -29,6 +29,18 @@ def test_claims_skip_small_talk_and_keep_findings(stemi: Case):
     assert g.claims(f"Well. {FABRICATED}") == [FABRICATED]
 
 
+def test_a_claim_in_words_no_clinical_text_uses_is_still_checked(stemi: Case):
+    # Words the knowledge base never uses (a place, a pastime, a job) once weighed nothing, so such a
+    # sentence passed as small talk and a made-up trip reached the doctor unchecked.
+    g = Guard(stemi)
+    trip = "He's just been trekking in Nepal."
+    assert g.claims(trip) == [trip]
+    checks = g.check(trip)
+    assert len(checks) == 1 and not checks[0].supported
+    # A courtesy or an exclamation is still no claim.
+    assert g.claims("Pardon? Blimey. Cheers.") == []
+
+
 def test_paraphrase_of_a_fact_passes_and_an_invented_finding_does_not(stemi: Case):
     g = Guard(stemi)
     ok = g.check("It goes down into my left arm, and up to my jaw too.")
