@@ -15,8 +15,11 @@ another condition's finding on a topic they do cover: a harder test, since
 a topic the patient may talk about is then no evidence; with ``--fresh``,
 a finding written for this bench in everyday words, none of them the
 knowledge base's, so that neither the guard's readers nor any rule made
-while reading the knowledge base has seen them; the lines are split in two
-by a hash, as the conditions are). A reply counts as
+while reading the knowledge base has seen them: the dev split draws them
+from ``bench/data/fresh_findings.json``, whose lines the guard's rules have
+since been made from, and the test split from ``fresh_findings_2.json``,
+written later and blind to the guard, whose misses are not read). A reply
+counts as
 flagged when the guard rejects any of its claims.
 
 Conditions are split in two by a hash of their id: ``--split dev`` draws the
@@ -88,21 +91,33 @@ def in_split(key: str, split: str) -> bool:
     return half == (0 if split == "dev" else 1)
 
 
-def fresh_findings() -> dict[str, list[str]]:
-    """The findings written for ``--fresh``, by history topic (``bench/data/fresh_findings.json``)."""
-    raw = json.loads((Path(__file__).parent / "data" / "fresh_findings.json").read_text("utf-8"))
-    return {topic: lines for topic, lines in raw.items() if not topic.startswith("_")}
+FRESH_FILES = {"dev": ("fresh_findings.json",), "test": ("fresh_findings_2.json",)}
+FRESH_FILES["all"] = FRESH_FILES["dev"] + FRESH_FILES["test"]
+
+
+def fresh_findings(split: str) -> dict[str, list[str]]:
+    """The findings written for ``--fresh`` that ``split`` draws from, by history topic.
+
+    Args:
+        split: ``dev`` (``bench/data/fresh_findings.json``), ``test`` (``fresh_findings_2.json``) or ``all``.
+
+    Returns:
+        The lines of the split's files, by topic.
+    """
+    out: dict[str, list[str]] = {}
+    for name in FRESH_FILES[split]:
+        raw = json.loads((Path(__file__).parent / "data" / name).read_text("utf-8"))
+        for topic, lines in raw.items():
+            if not topic.startswith("_"):
+                out.setdefault(topic, []).extend(lines)
+    return out
 
 
 def build(n: int, seed: int, rate: float, split: str, same_topic: bool = False, fresh: bool = False) -> list[Row]:
     kb = load_kb()
-    # The written findings are split in two like the conditions (by a hash of each line), so rules made
-    # while reading the dev half's misses are measured on lines they were not made from.
-    written = {
-        topic: kept
-        for topic, lines in (fresh_findings() if fresh else {}).items()
-        if (kept := [line for line in lines if in_split(line, split)])
-    }
+    # The test split's written findings come from a file written after the rules were made from the
+    # dev file's misses, so the test figure measures wording no rule was made from.
+    written = fresh_findings(split) if fresh else {}
     rng = random.Random(seed)
     pool = [(c.id, f) for c in kb.conditions if in_split(c.id, split) for f in c.findings]
     voices = sorted(personas().values(), key=lambda p: p.id)
@@ -197,7 +212,8 @@ def main() -> None:
     ap.add_argument(
         "--fresh",
         action="store_true",
-        help="fabricate with findings written for this bench (bench/data/fresh_findings.json), not the KB's",
+        help="fabricate with findings written for this bench, not the KB's "
+        "(dev: bench/data/fresh_findings.json; test: fresh_findings_2.json)",
     )
     ap.add_argument("--errors", type=int, default=0, help="print this many misses and false alarms per backend")
     ap.add_argument("--verifier", default=None, help="chat model that reviews the verdicts that are not firm")
