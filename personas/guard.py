@@ -56,7 +56,6 @@ MIN_CLAIM_WEIGHT = 2.0
 VOICE_WORDS = frozenset(
     {"worried", "worry", "scared", "afraid", "frightened", "concerned", "nervous", "sure", "dear", "think", "know"}
     | {"honestly", "suppose", "guess", "sorry", "thank", "thanks", "ask", "hope", "hoping", "mean", "remember", "tell"}
-    | {"pardon", "cheers", "hello", "hi", "bye", "goodbye", "blimey", "righto", "gosh", "oops", "cheer"}
 )
 """How a patient talks about the consultation, not findings; persona voices use them freely."""
 
@@ -98,21 +97,10 @@ def _claim_weights() -> dict[str, float]:
     return {w: math.log(1 + len(docs) / c) for w, c in df.items()}
 
 
-@cache
-def _unseen_weight() -> float:
-    """The weight of a content word no clinical text uses: that of the rarest word seen."""
-    return max(_claim_weights().values())
-
-
 def clinical_weight(sentence: str) -> float:
-    """How much clinical content a sentence carries: the summed rarity of its content words.
-
-    A word no clinical text uses weighs as the rarest one: a patient names a place, a job or a trip in
-    words of their own ("trekking in Nepal", "I'm a teacher"), and such a claim is still about the case.
-    """
+    """How much clinical content a sentence carries: the summed rarity of its clinical words."""
     weights = _claim_weights()
-    unseen = _unseen_weight()
-    return sum(weights.get(w, unseen) for w in set(unigrams(sentence)) - VOICE_WORDS)
+    return sum(weights.get(w, 0.0) for w in set(unigrams(sentence)) - VOICE_WORDS)
 
 
 _NORMAL = frozenset({"normal", "normally", "fine", "healthy", "okay", "ok", "nothing", "steady", "alert", "usual"})
