@@ -84,7 +84,7 @@ class Row:
 
 
 def in_split(key: str, split: str) -> bool:
-    """Whether a condition id (or a written finding) falls in ``split``'s half."""
+    """Whether a condition id falls in ``split``'s half."""
     if split == "all":
         return True
     half = hashlib.sha1(key.encode()).digest()[0] % 2
