@@ -52,6 +52,19 @@ from personas.sex_anatomy import other_sex_word
 MIN_CLAIM_WEIGHT = 2.0
 """Summed rarity (idf) of its clinical words at which a sentence counts as a claim worth checking."""
 
+_ADDRESS = r"(?:,?\s*(?:doctor|doc|dr\.? \w+|there|everyone))*"
+_COURTEOUS = (
+    r"(?:(?:good\s+)?(?:morning|afternoon|evening|day)|hello|hi|hiya|hey|bye|goodbye|see you(?: later| soon)?"
+    r"|(?:nice|pleased|good) to (?:meet|see) you"
+    r"|(?:sorry|apologies) (?:to (?:bother|trouble) you|for (?:the wait|being late|keeping you|bothering you))"
+    r"|(?:thanks?|thank you)(?: (?:very|so) much)?(?: for (?:seeing|having|fitting|squeezing) (?:me|us|him|her|them)"
+    r"(?: in)?(?: (?:so )?(?:quickly|today|now|at such short notice))?| for (?:asking|your time|listening|your help))?)"
+    + _ADDRESS
+)
+_COURTESY = re.compile(rf"^{_COURTEOUS}(?:[,;]?\s*(?:and\s+)?{_COURTEOUS})*[.!?]*$", re.IGNORECASE)
+"""A sentence that only greets, thanks or apologises ("Good morning, doctor.", "Thanks for seeing me so quickly."):
+model-played patients open and close that way, and it claims nothing about the case."""
+
 
 VOICE_WORDS = frozenset(
     {"worried", "worry", "scared", "afraid", "frightened", "concerned", "nervous", "sure", "dear", "think", "know"}
@@ -462,7 +475,11 @@ class Guard:
 
     def claims(self, reply: str) -> list[str]:
         """The sentences of ``reply`` that say something clinical, the persona's voice set aside."""
-        return [s for s in claims(self.voice_free(reply)) if clinical_weight(s) >= MIN_CLAIM_WEIGHT]
+        return [
+            s
+            for s in claims(self.voice_free(reply))
+            if clinical_weight(s) >= MIN_CLAIM_WEIGHT and not _COURTESY.match(s.strip())
+        ]
 
     def _fact_text(self, key: str) -> str:
         fact = self._by_id[self._wordings[key].fact_id]

@@ -81,6 +81,34 @@ def test_unsupported_claim_is_fed_back_and_the_reply_regenerated(stemi: Case):
     assert not any("supervisor" in m["content"] for m in p.messages)
 
 
+def test_greetings_and_thanks_are_no_claims_but_a_finding_beside_them_is(stemi: Case):
+    g = Guard(stemi)
+    for courtesy in (
+        "Good morning, doctor.",
+        "Hello there, doctor, and thank you for seeing me so quickly.",
+        "Hi, thanks for fitting me in today.",
+        "Sorry to bother you.",
+        "Thanks very much for your time, doc.",
+    ):
+        assert g.claims(courtesy) == [], courtesy
+    # A sentence that greets and tells something is still a claim; so are findings that name the morning.
+    for finding in ("Good morning, I've had a blistering rash on my shins.", "It's always worse in the morning."):
+        assert g.claims(finding) == [finding]
+    assert not g.check("Hello, I've had a blistering rash all over my shins.")[0].supported
+
+
+def test_a_patient_that_greets_the_doctor_is_not_sent_back(stemi: Case):
+    # Chat models open with a greeting; rejecting it cost a regeneration per consultation.
+    seen: list[list[dict]] = []
+    good = _radiation(stemi)
+    _sequence_script("guard-greeting", [f"Good morning, doctor. {good}"], seen)
+    p = LLMPatient(get_model("mock/guard-greeting"), stemi, get_persona("plain"))
+    asyncio.run(p.open())
+    r = asyncio.run(p.reply("Does the pain spread anywhere?"))
+    assert r.text == f"Good morning, doctor. {good}"
+    assert r.guard == [] and r.usage.calls == 1
+
+
 def test_after_k_tries_the_builtin_answer_is_used(stemi: Case):
     seen: list[list[dict]] = []
     _sequence_script("guard-always-bad", [FABRICATED], seen)
