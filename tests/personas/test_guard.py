@@ -332,14 +332,14 @@ def test_a_claim_sharing_nearly_enough_words_rests_loosely_on_its_fact():
     case = next(c for c in generate(12, seed=5) if c.id.startswith("ischaemic-stroke-"))
     held = frozenset({"ischaemic-stroke"})
     claim = "I can't lift my right arm properly and my right leg drags."
-    # The readers' veto on loose backings is set apart (the reader gives an untouched topic 0.18 here), so that
-    # the step under test decides.
+    # The readers' veto on loose backings is set apart (the reader gives an untouched topic, joints, 0.23 here), so
+    # that the step under test decides.
     loose = Guard(case, held_out=held)
-    loose.thresholds = replace(loose.thresholds, reader_stray_min=0.2)
+    loose.thresholds = replace(loose.thresholds, reader_stray_min=0.3)
     checks = loose.check(claim)
     assert [(c.supported, c.fact_id, c.firm) for c in checks] == [(True, "cc", False)]
     strict = Guard(case, held_out=held)
-    strict.thresholds = replace(strict.thresholds, reader_stray_min=0.2, near_support_min=NEVER)
+    strict.thresholds = replace(strict.thresholds, reader_stray_min=0.3, near_support_min=NEVER)
     assert not any(c.supported for c in strict.check(claim))
 
 
