@@ -83,11 +83,11 @@ class Row:
     """The fabricated finding added, as said ("" for a truthful reply)."""
 
 
-def in_split(key: str, split: str) -> bool:
+def in_split(condition_id: str, split: str) -> bool:
     """Whether a condition id falls in ``split``'s half."""
     if split == "all":
         return True
-    half = hashlib.sha1(key.encode()).digest()[0] % 2
+    half = hashlib.sha1(condition_id.encode()).digest()[0] % 2
     return half == (0 if split == "dev" else 1)
 
 

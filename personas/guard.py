@@ -478,7 +478,7 @@ class Guard:
         return [
             s
             for s in claims(self.voice_free(reply))
-            if clinical_weight(s) >= MIN_CLAIM_WEIGHT and not _COURTESY.match(s.strip())
+            if clinical_weight(s) >= MIN_CLAIM_WEIGHT and not _COURTESY.match(s)
         ]
 
     def _fact_text(self, key: str) -> str:
