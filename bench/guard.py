@@ -17,16 +17,18 @@ a finding written for this bench in everyday words, none of them the
 knowledge base's, so that neither the guard's readers nor any rule made
 while reading the knowledge base has seen them: the dev split draws them
 from ``bench/data/fresh_findings.json``, whose lines the guard's rules have
-since been made from, and the test split from ``fresh_findings_2.json``,
-written later and blind to the guard, whose misses are not read). A reply
-counts as
-flagged when the guard rejects any of its claims.
+since been made from, the val split from ``fresh_findings_3.json`` and the
+test split from ``fresh_findings_2.json``, both written blind to the guard,
+whose misses are not read). A reply counts as flagged when the guard rejects
+any of its claims.
 
 Conditions are split in two by a hash of their id: ``--split dev`` draws the
 cases and the fabricated findings from one half (on seed 11 by default;
 thresholds and rules are set there), ``--split test`` from the other half on
-a different seed (21): the honest figures. ``--split all`` uses every
-condition.
+a different seed (21): the honest figures. ``--split val`` draws from the
+test half too, on seed 31 (with ``--fresh``, from the validation file): only
+its totals are read, to choose between changes without spending the test
+split on them. ``--split all`` uses every condition.
 
 Each backend's line also says how many claims a verifier would be asked
 about (rejections, and acceptances that rest only on how a claim reads or on
@@ -67,7 +69,7 @@ from personas.matching import MatcherError
 from personas.plausible import with_answers
 from personas.voice import Voice, to_third_person
 
-SEEDS = {"dev": 11, "test": 21, "all": 21}
+SEEDS = {"dev": 11, "test": 21, "val": 31, "all": 21}
 
 
 @dataclass
@@ -84,14 +86,18 @@ class Row:
 
 
 def in_split(condition_id: str, split: str) -> bool:
-    """Whether a condition id falls in ``split``'s half."""
+    """Whether a condition id falls in ``split``'s half (``val`` shares the test half)."""
     if split == "all":
         return True
     half = hashlib.sha1(condition_id.encode()).digest()[0] % 2
     return half == (0 if split == "dev" else 1)
 
 
-FRESH_FILES = {"dev": ("fresh_findings.json",), "test": ("fresh_findings_2.json",)}
+FRESH_FILES = {
+    "dev": ("fresh_findings.json",),
+    "val": ("fresh_findings_3.json",),
+    "test": ("fresh_findings_2.json",),
+}
 FRESH_FILES["all"] = FRESH_FILES["dev"] + FRESH_FILES["test"]
 
 
@@ -99,7 +105,8 @@ def fresh_findings(split: str) -> dict[str, list[str]]:
     """The findings written for ``--fresh`` that ``split`` draws from, by history topic.
 
     Args:
-        split: ``dev`` (``bench/data/fresh_findings.json``), ``test`` (``fresh_findings_2.json``) or ``all``.
+        split: ``dev`` (``bench/data/fresh_findings.json``), ``val`` (``fresh_findings_3.json``), ``test``
+            (``fresh_findings_2.json``) or ``all`` (dev and test).
 
     Returns:
         The lines of the split's files, by topic.
@@ -199,9 +206,9 @@ def _wilson(hits: int, n: int) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--split", choices=("dev", "test", "all"), default="test")
+    ap.add_argument("--split", choices=("dev", "val", "test", "all"), default="test")
     ap.add_argument("--n", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=None, help="default: 11 for dev, 21 for test")
+    ap.add_argument("--seed", type=int, default=None, help="default: 11 for dev, 31 for val, 21 for test")
     ap.add_argument("--rate", type=float, default=0.3)
     ap.add_argument("--backends", default="lexical,minilm")
     ap.add_argument(
@@ -213,7 +220,7 @@ def main() -> None:
         "--fresh",
         action="store_true",
         help="fabricate with findings written for this bench, not the KB's "
-        "(dev: bench/data/fresh_findings.json; test: fresh_findings_2.json)",
+        "(dev: bench/data/fresh_findings.json; val: fresh_findings_3.json; test: fresh_findings_2.json)",
     )
     ap.add_argument("--errors", type=int, default=0, help="print this many misses and false alarms per backend")
     ap.add_argument("--verifier", default=None, help="chat model that reviews the verdicts that are not firm")
@@ -223,6 +230,9 @@ def main() -> None:
         help="give the guard the condition's typical findings too, as a model-played patient's guard has",
     )
     args = ap.parse_args()
+    if args.errors and args.split != "dev":
+        # Rules made from what the held-out splits miss would make their figures no measure of new wording.
+        raise SystemExit(f"--errors: misses and false alarms are printed on the dev split only, not on {args.split}")
     seed = SEEDS[args.split] if args.seed is None else args.seed
     rows = build(args.n, seed, args.rate, args.split, args.same_topic, args.fresh)
     # The guard reads topics from the knowledge base's phrasings; those of the conditions under test are
