@@ -116,6 +116,39 @@ def clinical_weight(sentence: str) -> float:
     return sum(weights.get(w, 0.0) for w in set(unigrams(sentence)) - VOICE_WORDS)
 
 
+_FILLERS = frozenset(
+    {"hmm", "hmmm", "erm", "umm", "uhm", "uhh", "ahh", "ooh", "oops", "dunno", "gonna", "wanna", "gotta", "kinda"}
+    | {"sorta", "yeah", "yep", "yup", "nope", "nah", "okay", "alright", "gosh", "golly", "blimey", "crikey", "jeez"}
+    | {"geez", "whoa", "wow", "huh", "mhm", "anyway", "anyways", "basically", "actually", "literally", "really"}
+    | {"reckon", "suppose", "mean", "like", "well", "right", "sure", "fine", "thing", "things", "stuff", "question"}
+)
+"""Sounds and stock words of talk ("Hmm", "dunno", "I reckon"): they are in no clinical text, yet claim nothing."""
+
+
+MIN_UNHEARD = 2
+"""Words no clinical text uses that a sentence must hold before they weigh as a claim."""
+
+
+def claim_weight(sentence: str) -> float:
+    """How much a sentence claims: its clinical weight, plus the rarest weight for each word no clinical text has.
+
+    A sentence made only of words the knowledge base never uses ("I've just been trekking in Nepal", "I teach
+    at the primary school in Leeds") still tells something of the patient, and so must rest on the case;
+    sounds and stock words of talk ("Hmm", "dunno") claim nothing, and one such word alone is not counted.
+    """
+    weights = _claim_weights()
+    unheard = [
+        w for w in set(unigrams(sentence)) - VOICE_WORDS - _FILLERS if w not in weights and w.isalpha() and len(w) >= 4
+    ]
+    # One such word alone is as likely a pleasantry ("Pardon?", "Cheers") as a claim.
+    return clinical_weight(sentence) + (_rarest() * len(unheard) if len(unheard) >= MIN_UNHEARD else 0.0)
+
+
+@cache
+def _rarest() -> float:
+    return max(_claim_weights().values())
+
+
 _NORMAL = frozenset({"normal", "normally", "fine", "healthy", "okay", "ok", "nothing", "steady", "alert", "usual"})
 """Words that deny a finding without a negation ("my bowels are normal")."""
 
@@ -474,11 +507,9 @@ class Guard:
         return self._voice.strip(reply) if self._voice is not None else reply
 
     def claims(self, reply: str) -> list[str]:
-        """The sentences of ``reply`` that say something clinical, the persona's voice set aside."""
+        """The sentences of ``reply`` that claim something of the patient, the persona's voice set aside."""
         return [
-            s
-            for s in claims(self.voice_free(reply))
-            if clinical_weight(s) >= MIN_CLAIM_WEIGHT and not _COURTESY.match(s)
+            s for s in claims(self.voice_free(reply)) if claim_weight(s) >= MIN_CLAIM_WEIGHT and not _COURTESY.match(s)
         ]
 
     def _fact_text(self, key: str) -> str:

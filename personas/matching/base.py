@@ -49,8 +49,9 @@ class GuardThresholds:
     """Where the patient's hallucination guard draws its lines with one backend.
 
     Each backend scores on its own scale, so each carries its own; the tuned
-    values were set on the dev split of ``bench/guard.py``. A backend without
-    tuning uses :meth:`untuned`, which turns the tuned-only steps off.
+    values were set on the dev split of ``bench/guard.py`` (some by the totals
+    of its val split). A backend without tuning uses :meth:`untuned`, which
+    turns the tuned-only steps off.
     """
 
     support_min: float

@@ -38,6 +38,19 @@ def test_fillers_and_courtesies_are_no_claims(stemi: Case):
     assert g.check("Hmm, let me think about that.") == []
 
 
+def test_a_claim_in_words_no_clinical_text_uses_is_still_checked(stemi: Case):
+    # A trip or a job the case never mentions shares no word with the knowledge base, yet it is an
+    # invention that may steer the doctor (a trip abroad points at tropical infections).
+    g = Guard(stemi)
+    for invented in ("I've just been trekking in Nepal.", "I'm a plumber in Swindon.", "We keep alpacas and llamas."):
+        assert g.claims(invented) == [invented]
+        checks = g.check(invented)
+        assert len(checks) == 1 and not checks[0].supported, invented
+    # Fillers and a lone word of small talk claim nothing, beside a finding the case has or alone.
+    assert g.claims(f"Erm, dunno. {_radiation(stemi)}") == [_radiation(stemi)]
+    assert g.claims("Pardon?") == g.claims("Cheers, doc.") == []
+
+
 def test_paraphrase_of_a_fact_passes_and_an_invented_finding_does_not(stemi: Case):
     g = Guard(stemi)
     ok = g.check("It goes down into my left arm, and up to my jaw too.")
@@ -305,10 +318,10 @@ def test_the_guard_reads_its_thresholds_from_the_matcher_backend(stemi: Case):
     from personas.matching.embedding import LiteLLMEmbeddingMatcher
 
     lexical = Guard(stemi, matcher="lexical")
-    # The tuned lexical values (dev split of bench/guard.py), not the matcher's own support_min of 0.5.
+    # The tuned lexical values (dev and val splits of bench/guard.py), not the matcher's own support_min of 0.5.
     tuned = lexical.thresholds
     assert (tuned.support_min, tuned.topic_support_min, tuned.topic_min) == (0.6, 0.2, 0.4)
-    assert (tuned.reader_off_record, tuned.reader_backs, tuned.rescue_support_min) == (0.1, 0.8, 0.2)
+    assert (tuned.reader_off_record, tuned.reader_backs, tuned.rescue_support_min) == (0.07, 0.7, 0.2)
     # An untuned backend: its own levels, and the tuned-only steps off.
     untuned = LiteLLMEmbeddingMatcher("openai/text-embedding-3-small").guard_thresholds
     assert (untuned.support_min, untuned.topic_support_min, untuned.topic_min) == (0.6, 0.3, 0.35)
