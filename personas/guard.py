@@ -164,13 +164,21 @@ _ASSERTING = re.compile(
     r"|help(?:s|ed|ing)?|touch(?:ed|ing)?|work(?:s|ed|ing)?|better|clear(?:ing|ed)?|want(?:s|ed)?|fe(?:el|lt) like"
     r"|hungry|appetite|appeal(?:s|ing)?|energy|bad|out of ten|realis(?:e|ing)|sleep(?:ing)?|enough|much|great|lasting"
     r"|making sense|any good|trying|always|since|eat(?:ing)?|done (?:anything|much|a thing)|finished|right"
-    r"|worth|properly|able to|like this)\b",
+    r"|worth|properly|able to|like this"
+    r"|fad(?:e|es|ed|ing)|budg(?:e|es|ed|ing)|wear(?:s|ing)? off|worn off|edge off|shift(?:s|ed|ing)?|going away"
+    r"|(?:a|any|the|blind)\s+(?:\w+\s+)?(?:bit of\s+)?difference|bring(?:s|ing)?\s+(?:\w+\s+){0,3}down"
+    r"|(?:fever|temperature|temp)\s+(?:[\w']+\s+)?(?:broken|broke|break)|kept\s+(?:\w+\s+){0,3}down|stay(?:s|ed)?\s+down"
+    r"|making\s+(?:any\s+|much\s+)?sense|see\s+(?:the|much|any)\s+point|enjoy(?:s|ed|ing)?|interest(?:ed)?\s+in"
+    r"|rested|refreshed|safe|condoms?|protection|(?:a|one|single)\s+(?:day|night|week)\s+without"
+    r"|(?:nobody|no\s+one)\s+(?:at\s+home\s+)?to\s+(?:help|look\s+after|turn\s+to|talk\s+to))\b",
     re.IGNORECASE,
 )
 """Words that make a negated sentence assert a finding: inability ("I can't sleep", "I've not been able to get
-out"), persistence ("it never stops"), failed treatment ("painkillers haven't done anything"), loss ("I'm not
-eating", "food doesn't appeal", "he doesn't hear properly"), a change ("I've never seen him like this") and
-hopelessness ("life isn't worth living")."""
+out"), persistence ("it never stops", "the ache doesn't budge", "the fever hasn't broken"), failed treatment
+("painkillers haven't done anything", "it hasn't made a blind bit of difference"), loss ("I'm not eating", "food
+doesn't appeal", "she's not kept a feed down"), a change ("I've never seen him like this"), hopelessness and lost
+pleasure ("life isn't worth living", "I don't see the point", "I've no interest in anything"), and risk or hardship
+("we didn't use a condom", "I don't feel safe at home", "I've got nobody to help")."""
 
 _NO_FUNCTION = re.compile(
     r"(?:\bnot|n't|\bno|\bnever)\s+(?:(?:been|really|actually|even|yet|once)\s+)*"
@@ -201,7 +209,7 @@ _NOT_A_DENIAL = re.compile(
     r"|\bnothing\s+(?:\w+\s+){1,3}?(?:helps?|helped|works?|worked|settles?|settled|eases?|eased|touch(?:es|ed)|shift(?:s|ed)?)\b"
     r"|(?:n't|\bnot)\s+(?:seem\s+to\s+)?(?:know\s+(?:where|what|who)|recogni[sz]e)\b"
     r"|(?:n't|\bnot)\s+(?:quite\s+)?(?:himself|herself|themselves|themself|myself|yourself)\b"
-    r"|(?:n't|\bnot|\bnever)\s+(?:\w+\s+){0,3}?(?:jabs?|vaccin\w*|booster|immuni[sz]\w*|prophyla\w*|malaria\s+tablets)\b"
+    r"|(?:n't|\bnot|\bnever)\s+(?:[\w'-]+\s+){0,5}?(?:jabs?|vaccin\w*|booster|mmr|immuni[sz]\w*|prophyla\w*|malaria\s+tablets)\b"
     r"|(?:n't|\bnot)\s+(?:\w+\s+)?slept\b"
     r"|(?:n't|\bnot)\s+up\s+to\s+date\b",
     re.IGNORECASE,

@@ -35,6 +35,27 @@ from personas.matching.idioms import plainly
         "She hasn't slept for two nights.",
         "We're not up to date with her boosters.",
         "Meat doesn't appeal to him now.",
+        # A symptom that persists, a treatment that fails to touch it, food that will not stay down.
+        "The ache doesn't budge, day or night.",
+        "These bruises don't seem to fade.",
+        "The stiffness doesn't wear off till lunchtime.",
+        "This lump isn't going away.",
+        "The fever hasn't broken in four days.",
+        "Painkillers don't even take the edge off it.",
+        "Paracetamol hasn't made a blind bit of difference.",
+        "Calpol isn't bringing his temperature down.",
+        "She's not kept a single feed down today.",
+        # Lost pleasure and hope, unrest, risk and hardship.
+        "I don't see the point in anything anymore.",
+        "I don't enjoy my garden any more.",
+        "I've no interest in sex lately.",
+        "I never wake up feeling rested.",
+        "He's not making any sense.",
+        "We didn't use a condom.",
+        "I don't feel safe at home.",
+        "She doesn't go a night without a bottle of wine.",
+        "I've got nobody at home to help.",
+        "He's not had any of his baby jabs.",
         # The negation is an aside: a time, or a relative clause.
         "I was sick not long after eating.",
         "He gets dizzy for no apparent reason.",
@@ -63,6 +84,8 @@ def test_a_negated_sentence_that_asserts_a_finding_is_no_denial(sentence: str):
         "I've slept fine.",
         "There's nothing that worries me.",
         "I'm sure that I don't have a temperature.",
+        "Nobody at home has been ill.",
+        "No one at home has a cold sore.",
     ],
 )
 def test_a_denied_change_or_a_normal_state_is_a_denial(sentence: str):
