@@ -2,8 +2,8 @@
 
 The dev file's misses are read and rules are made from them; the validation
 file (whose totals choose between changes) and the test file are written blind
-to the guard. Neither may hold the knowledge base's own
-phrasings, which the guard learns from.
+to the guard. None of the three may hold the knowledge base's own phrasings,
+which the guard learns from.
 """
 
 import itertools
