@@ -167,3 +167,71 @@ def test_an_endpoint_that_drops_the_connection_fails_with_what_broke_not_only_co
     reset, late = asyncio.run(go())
     assert reset.startswith("Connection error.") and "connection reset by peer" in reset
     assert late.startswith("Request timed out.") and "injected fault: request timed out" in late
+
+
+class _Recorder:
+    """An aiohttp endpoint on 127.0.0.1 that keeps each request's headers and answers with a set body."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.headers: list[dict[str, str]] = []
+
+    async def __aenter__(self) -> str:
+        from aiohttp import web
+
+        async def completions(request: web.Request) -> web.Response:
+            self.headers.append({k.lower(): v for k, v in request.headers.items()})
+            return web.Response(body=self.body, content_type="application/json")
+
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", completions)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}/v1"
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()
+
+
+def test_requests_carry_the_key_and_the_body_type_but_not_the_client_s_description_of_itself():
+    reply = json.dumps({"choices": [{"message": {"content": "hello"}}], "usage": {"prompt_tokens": 3}}).encode()
+    recorder = _Recorder(reply)
+
+    async def go():
+        async with recorder as base:
+            model = get_model(f"openai/any?api_base={base}&api_key=k-123&timeout=30")
+            out = [await model.complete([{"role": "user", "content": "hi"}]) for _ in range(2)]
+            await _close()
+            return out
+
+    outs = asyncio.run(go())
+    assert [o.text for o in outs] == ["hello", "hello"] and outs[0].usage.prompt_tokens == 3
+    assert len(recorder.headers) == 2
+    for headers in recorder.headers:
+        assert headers["authorization"] == "Bearer k-123"
+        assert headers["content-type"] == "application/json"
+        assert not [h for h in headers if h.startswith("x-stainless")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html>gateway error page</html>", b'{"choices": "none"}', b'{"choices": [{"message": {"content": 7}}]}'],
+)
+def test_a_reply_that_is_not_a_chat_completion_fails_in_one_line_naming_the_model(body: bytes):
+    from arena.models.openai_compat import MalformedReply
+
+    async def go():
+        async with _Recorder(body) as base:
+            model = get_model(f"openai/any?api_base={base}&retries=0")
+            try:
+                await model.complete([{"role": "user", "content": "hi"}])
+            finally:
+                await _close()
+
+    with pytest.raises(MalformedReply) as caught:
+        asyncio.run(go())
+    message = str(caught.value)
+    assert message.startswith("openai/any?api_base=") and "is not a chat completion" in message
