@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shlex
 import sys
 from pathlib import Path
@@ -555,5 +556,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> None:
+    """The ``arena`` command: :func:`main`, then exit with its code."""
+    code = main()
+    # The process ends here. Left to itself, the collector walks every object the run made, several
+    # times, on the way out (0.7 s after a 600-case run) for cycles that ending the process frees anyway.
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

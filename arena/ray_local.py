@@ -313,7 +313,24 @@ def shutdown_ray() -> None:
         starting[0].exception()  # waits; a failed start left nothing to stop
     try:
         if ray.is_initialized():
+            _stop_autoscaler_monitor()
             ray.shutdown()
     finally:
         if starting is not None:
             starting[1].set()
+
+
+def _stop_autoscaler_monitor() -> None:
+    """Kill the autoscaler monitor of a local Ray this process started, before the rest shuts down.
+
+    A local Ray has nothing to autoscale, and its monitor ignores the polite stop
+    :func:`ray.shutdown` sends each process first: every shutdown waited a whole
+    second for it, then killed it anyway. A joined cluster's monitor is not ours to stop.
+    """
+    from ray._private import worker
+
+    node = getattr(worker, "_global_node", None)
+    if node is None or not node.is_head():
+        return
+    with contextlib.suppress(Exception):  # Ray's own shutdown still stops it, a second later
+        node.kill_monitor(check_alive=False)
