@@ -7,10 +7,11 @@ own event loop does as well as an actor. So such a run starts its first
 consultations in the driver at once (:class:`DriverPool`, an event loop on a
 thread of its own) and gives every later one to Ray's actors once Ray is up
 (:class:`HybridPool`). A run of built-in agents is work for the CPU, which
-belongs on the actors, one per core; a local model or an embedding matcher
-would load a second copy in the driver; a model with rate limits would have
-them counted once in the driver and again in the actors. Those runs wait for
-Ray as before (:func:`driver_can_play`).
+belongs on the actors, one per core; but until they exist the driver's core
+mostly waits, so the driver plays a few such consultations at a time
+meanwhile. A local model or an embedding matcher would load a second copy in
+the driver, and a model with rate limits would have them counted once in the
+driver and again in the actors: those runs wait for Ray (:func:`driver_share`).
 """
 
 from __future__ import annotations
@@ -70,18 +71,28 @@ class WorkerPool(Protocol):
         ...
 
 
-def driver_can_play(
+NETWORK_SHARE = 200
+"""Most consultations the driver plays at once while a local Ray starts, in a run that waits on models: its one
+core also starts Ray and writes the store, so a run wider than this waits for Ray's actors for the rest."""
+
+CPU_SHARE = 4
+"""The same for a run of built-in agents, whose consultations are CPU work: a few keep the driver's core busy, and
+more would still be running once Ray is up, holding the interpreter's lock from the driver's own bookkeeping."""
+
+
+def driver_share(
     doctors: Sequence[str],
     patient: str,
     gatekeeper: str,
     verifier: str | None = None,
     matcher: str = DEFAULT_MATCHER,
-) -> bool:
-    """Whether the driver may play a run's first consultations while a local Ray starts.
+) -> int:
+    """How many consultations the driver may play at once while a local Ray starts (0: none, wait for Ray).
 
-    Only when some policy waits on a model over the network, and every policy is a built-in one, a
-    doctor served over HTTP, or a chat model called with the official openai client and no rate
-    limit; a model-played patient's guard must use the default matcher.
+    :data:`NETWORK_SHARE` when some policy waits on a model over the network and every policy is a built-in
+    one, a doctor served over HTTP, or a chat model called with the official openai client and no rate limit
+    (a model-played patient's guard must use the default matcher); :data:`CPU_SHARE` when every policy is a
+    built-in one; else 0.
 
     Args:
         doctors: The run's doctor names.
@@ -91,7 +102,7 @@ def driver_can_play(
         matcher: The guard's matcher.
 
     Returns:
-        True when the driver may play.
+        The driver's concurrency until Ray is up.
     """
     from arena.models import OpenAIModel, get_model
 
@@ -104,16 +115,31 @@ def driver_can_play(
             waits = True
             continue
         if not provider.fallback:
-            return False  # a person at the terminal plays in the driver alone
+            return 0  # a person at the terminal plays in the driver alone
         model = get_model(name)
         if not isinstance(model, OpenAIModel):
-            return False
+            return 0
         if model.policy.rpm or model.policy.tpm or model.policy.concurrency:
-            return False
+            return 0
         if role is Role.PATIENT and matcher != DEFAULT_MATCHER:
-            return False
+            return 0
         waits = True
-    return waits
+    return NETWORK_SHARE if waits else CPU_SHARE
+
+
+def driver_can_play(
+    doctors: Sequence[str],
+    patient: str,
+    gatekeeper: str,
+    verifier: str | None = None,
+    matcher: str = DEFAULT_MATCHER,
+) -> bool:
+    """Whether the driver may play a run's first consultations while a local Ray starts (see :func:`driver_share`).
+
+    Returns:
+        True when the driver may play.
+    """
+    return driver_share(doctors, patient, gatekeeper, verifier, matcher) > 0
 
 
 class DriverPool:

@@ -1,0 +1,181 @@
+"""What a user waits for: ``arena simulate`` run as a command, start-up and exit included.
+
+Each run is the installed ``arena`` command in a fresh process, with ``HOME``
+and ``TMPDIR`` pointing at new empty folders (as on a machine never used
+before) and its own SQLite file. Three kinds of run:
+
+* latency-bound: ``--doctor 'mock/doctor?questions=10&latency=0.5' --patient
+  'mock/patient?latency=0.5' --no-judge --no-distill`` at (N, C) = (600, 200)
+  and (2000, 1000); the wall time against the ideal ``C/(2TL)`` (targets:
+  0.90 at C = 200, 0.60 at C = 1000) and ``C/(21L)`` (a consultation is 21
+  calls, so ``C/(2TL)`` can be reached to 0.95 at most);
+* start-up: ``arena simulate --cases 20`` on built-in agents, the time from
+  launch to the first consultation starting (its first turn's time in the store);
+* the whole job: ``arena simulate --cases 5000`` then ``arena export hf``
+  (target: at most 120 s in all).
+
+Run ``python bench/cli.py [--only latency|startup|job] [--repeat 1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from arena.core.store import Store
+
+QUESTIONS = 10
+LATENCY_S = 0.5
+CALLS = 2 * QUESTIONS + 1
+
+
+@dataclass
+class Timed:
+    """One command's wall time, and when its run's first consultation started after launch."""
+
+    wall_s: float
+    first_start_s: float | None
+    consultations: int
+    errors: int
+
+
+def _arena() -> str:
+    here = Path(sys.executable).with_name("arena")
+    return str(here) if here.exists() else "arena"
+
+
+def run_command(args: list[str], work: Path, name: str | None = None) -> Timed:
+    """Run ``arena ARGS`` in ``work`` as a new user would; time it and read its run from the store.
+
+    Raises:
+        RuntimeError: when the command fails.
+    """
+    home, tmp = work / "home", work / "tmp"
+    home.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    db = f"sqlite:///{work}/arena.db"
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "ARENA_DB": db}
+    launched = time.time()
+    t0 = time.perf_counter()
+    done = subprocess.run([_arena(), *args], cwd=work, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise RuntimeError(f"arena {' '.join(args)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    if name is None:
+        return Timed(wall, None, 0, 0)
+    store = Store(db)
+    try:
+        run = store.get_run(name)
+        transcripts = list(store.transcripts(run.id))
+    finally:
+        store.engine.dispose()
+    # A consultation's first turn is made by the worker that plays it as it starts; the stored
+    # started_at is when the driver handed it over, before a Ray actor had it.
+    starts = [tr.turns[0].created_at for tr in transcripts if tr.turns and isinstance(tr.turns[0].created_at, datetime)]
+    first = min(starts).timestamp() - launched if starts else None
+    errors = sum(1 for tr in transcripts if tr.error or tr.stop_reason != "final_answer")
+    return Timed(wall, first, len(transcripts), errors)
+
+
+def latency_runs(repeat: int) -> list[str]:
+    lines = []
+    for n, c in ((600, 200), (2000, 1000)):
+        ideal_s = n / (c / (2 * QUESTIONS * LATENCY_S))
+        exact_s = n / (c / (CALLS * LATENCY_S))
+        walls, firsts = [], []
+        for k in range(repeat):
+            with tempfile.TemporaryDirectory(prefix="medarena-bench-cli-") as tmp:
+                t = run_command(
+                    [
+                        "simulate",
+                        "--cases",
+                        str(n),
+                        "--concurrency",
+                        str(c),
+                        "--doctor",
+                        f"mock/doctor?questions={QUESTIONS}&latency={LATENCY_S:g}",
+                        "--patient",
+                        f"mock/patient?latency={LATENCY_S:g}",
+                        "--no-judge",
+                        "--no-distill",
+                        "--name",
+                        "bench",
+                    ],
+                    Path(tmp),
+                    "bench",
+                )
+            if t.errors or t.consultations != n:
+                raise RuntimeError(f"N={n} C={c}: {t.consultations} consultations, {t.errors} not ended well")
+            walls.append(t.wall_s)
+            firsts.append(t.first_start_s or float("nan"))
+            print(
+                f"  N={n} C={c} run {k + 1}: {t.wall_s:.1f} s, first consultation {firsts[-1]:.1f} s after launch",
+                flush=True,
+            )
+        wall = statistics.median(walls)
+        lines.append(
+            f"N={n:5d} C={c:5d}  wall {wall:5.1f} s (runs: {', '.join(f'{w:.1f}' for w in walls)})  "
+            f"of C/(2TL): {ideal_s / wall:.2f}  of C/(21L): {exact_s / wall:.2f}  "
+            f"first consultation {statistics.median(firsts):.1f} s after launch"
+        )
+    return lines
+
+
+def startup_runs(repeat: int) -> list[str]:
+    walls, firsts = [], []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="medarena-bench-cli-") as tmp:
+            t = run_command(["simulate", "--cases", "20", "--name", "bench"], Path(tmp), "bench")
+        walls.append(t.wall_s)
+        firsts.append(t.first_start_s or float("nan"))
+    return [
+        f"arena simulate --cases 20 (built-in agents, judged and distilled): first consultation started "
+        f"{statistics.median(firsts):.1f} s after launch (runs: {', '.join(f'{f:.1f}' for f in firsts)}); "
+        f"whole command {statistics.median(walls):.1f} s"
+    ]
+
+
+def job_run() -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="medarena-bench-cli-") as tmp:
+        sim = run_command(["simulate", "--cases", "5000", "--name", "bench"], Path(tmp), "bench")
+        exp = run_command(["export", "hf", "bench", "--out", str(Path(tmp) / "export")], Path(tmp))
+    total = sim.wall_s + exp.wall_s
+    verdict = "met" if total <= 120 else "NOT met"
+    return [
+        f"arena simulate --cases 5000: {sim.wall_s:.1f} s ({sim.consultations} consultations, {sim.errors} errors); "
+        f"arena export hf: {exp.wall_s:.1f} s; total {total:.1f} s (target <= 120 s: {verdict})"
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=["latency", "startup", "job"], help="run one kind only")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each latency-bound and start-up command (median)")
+    args = ap.parse_args(argv)
+    lines: list[str] = []
+    try:
+        if args.only in (None, "latency"):
+            print(f"latency-bound runs, L={LATENCY_S:g} s, T={QUESTIONS}:", flush=True)
+            lines += latency_runs(args.repeat)
+        if args.only in (None, "startup"):
+            lines += startup_runs(max(args.repeat, 3))
+        if args.only in (None, "job"):
+            lines += job_run()
+    except RuntimeError as exc:
+        print(f"bench/cli.py: {exc}", file=sys.stderr)
+        return 1
+    print()
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
