@@ -558,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The ``arena`` command: :func:`main`, then exit with its code."""
+    from arena.heap import collect_less_often
+
+    collect_less_often()
     code = main()
     # The process ends here. Left to itself, the collector walks every object the run made, several
     # times, on the way out (0.7 s after a 600-case run) for cycles that ending the process frees anyway.

@@ -25,6 +25,7 @@ from arena.core.types import (
     Transcript,
     Turn,
 )
+from arena.heap import settle_heap
 from arena.models.registry import Role, resolve
 from arena.ray_local import REAL_HOME_VAR
 
@@ -163,6 +164,8 @@ class ConsultationWorker:
             import openai.types.chat  # noqa: F401
 
             import arena.models.openai_compat  # noqa: F401
+        if self.where is not None:
+            settle_heap()
 
     def _shared(self, case: Case, case_id: str) -> Case:
         """The copy of a case that arrived with a job, shared with the other jobs of that case in flight.
