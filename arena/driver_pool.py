@@ -127,21 +127,6 @@ def driver_share(
     return NETWORK_SHARE if waits else CPU_SHARE
 
 
-def driver_can_play(
-    doctors: Sequence[str],
-    patient: str,
-    gatekeeper: str,
-    verifier: str | None = None,
-    matcher: str = DEFAULT_MATCHER,
-) -> bool:
-    """Whether the driver may play a run's first consultations while a local Ray starts (see :func:`driver_share`).
-
-    Returns:
-        True when the driver may play.
-    """
-    return driver_share(doctors, patient, gatekeeper, verifier, matcher) > 0
-
-
 class DriverPool:
     """One worker whose consultations run on an event loop of the driver's, on a thread of its own.
 

@@ -364,7 +364,7 @@ def run_jobs(
             a policy that needs the driver's own terminal (``--doctor human``).
         ray_ready: A local Ray still starting (see :func:`arena.ray_local.start_ray_in_background`):
             the driver plays consultations itself until it is up (:class:`arena.driver_pool.HybridPool`).
-            Only for a run :func:`arena.driver_pool.driver_can_play`. None: Ray is up already.
+            Only for a run :func:`arena.driver_pool.driver_share` lets the driver play. None: Ray is up already.
         max_cost_usd: Stop scheduling new consultations once this is spent.
         on_done: Called with each stored transcript (progress display).
 

@@ -4,7 +4,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from arena.driver_pool import CPU_SHARE, NETWORK_SHARE, driver_can_play, driver_share
+from arena.driver_pool import CPU_SHARE, NETWORK_SHARE, driver_share
 from arena.ray_local import RayStartError
 from arena.runner import run_jobs
 from tests.arena.runs import stored_run
@@ -29,7 +29,7 @@ CHAT = "mock/doctor?questions=3&latency=0.05"
     ],
 )
 def test_the_driver_plays_only_runs_that_wait_on_models_it_can_call_cheaply(doctors, patient, matcher, plays):
-    assert driver_can_play(doctors, patient, "builtin/case", matcher=matcher) is plays
+    assert (driver_share(doctors, patient, "builtin/case", matcher=matcher) > 0) is plays
 
 
 def test_the_driver_plays_a_few_cpu_bound_consultations_and_many_that_wait_on_models():
