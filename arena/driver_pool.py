@@ -7,11 +7,11 @@ own event loop does as well as an actor. So such a run starts its first
 consultations in the driver at once (:class:`DriverPool`, an event loop on a
 thread of its own) and gives every later one to Ray's actors once Ray is up
 (:class:`HybridPool`). A run of built-in agents is work for the CPU, which
-belongs on the actors, one per core; but until they exist the driver's core
-mostly waits, so the driver plays a few such consultations at a time
-meanwhile. A local model or an embedding matcher would load a second copy in
-the driver, and a model with rate limits would have them counted once in the
-driver and again in the actors: those runs wait for Ray (:func:`driver_share`).
+belongs on the actors, one per core (a small one would be over before Ray is
+up, and never reach it); a local model or an embedding matcher would load a
+second copy in the driver; a model with rate limits would have them counted
+once in the driver and again in the actors. Those runs wait for Ray
+(:func:`driver_share`).
 """
 
 from __future__ import annotations
@@ -75,10 +75,6 @@ NETWORK_SHARE = 200
 """Most consultations the driver plays at once while a local Ray starts, in a run that waits on models: its one
 core also starts Ray and writes the store, so a run wider than this waits for Ray's actors for the rest."""
 
-CPU_SHARE = 4
-"""The same for a run of built-in agents, whose consultations are CPU work: a few keep the driver's core busy, and
-more would still be running once Ray is up, holding the interpreter's lock from the driver's own bookkeeping."""
-
 
 def driver_share(
     doctors: Sequence[str],
@@ -91,8 +87,7 @@ def driver_share(
 
     :data:`NETWORK_SHARE` when some policy waits on a model over the network and every policy is a built-in
     one, a doctor served over HTTP, or a chat model called with the official openai client and no rate limit
-    (a model-played patient's guard must use the default matcher); :data:`CPU_SHARE` when every policy is a
-    built-in one; else 0.
+    (a model-played patient's guard must use the default matcher); else 0.
 
     Args:
         doctors: The run's doctor names.
@@ -124,7 +119,7 @@ def driver_share(
         if role is Role.PATIENT and matcher != DEFAULT_MATCHER:
             return 0
         waits = True
-    return NETWORK_SHARE if waits else CPU_SHARE
+    return NETWORK_SHARE if waits else 0
 
 
 class DriverPool:
