@@ -7,11 +7,11 @@ own event loop does as well as an actor. So such a run starts its first
 consultations in the driver at once (:class:`DriverPool`, an event loop on a
 thread of its own) and gives every later one to Ray's actors once Ray is up
 (:class:`HybridPool`). A run of built-in agents is work for the CPU, which
-belongs on the actors, one per core (a small one would be over before Ray is
-up, and never reach it); a local model or an embedding matcher would load a
-second copy in the driver; a model with rate limits would have them counted
-once in the driver and again in the actors. Those runs wait for Ray
-(:func:`driver_share`).
+belongs on the actors, one per core (a small such run would be over before
+Ray is up, and never reach it); a local model or an embedding matcher would
+load a second copy in the driver; a model with rate limits would have them
+counted once in the driver and again in the actors. Those runs wait for Ray
+as before (:func:`driver_can_play`).
 """
 
 from __future__ import annotations
@@ -71,23 +71,18 @@ class WorkerPool(Protocol):
         ...
 
 
-NETWORK_SHARE = 200
-"""Most consultations the driver plays at once while a local Ray starts, in a run that waits on models: its one
-core also starts Ray and writes the store, so a run wider than this waits for Ray's actors for the rest."""
-
-
-def driver_share(
+def driver_can_play(
     doctors: Sequence[str],
     patient: str,
     gatekeeper: str,
     verifier: str | None = None,
     matcher: str = DEFAULT_MATCHER,
-) -> int:
-    """How many consultations the driver may play at once while a local Ray starts (0: none, wait for Ray).
+) -> bool:
+    """Whether the driver may play a run's first consultations while a local Ray starts.
 
-    :data:`NETWORK_SHARE` when some policy waits on a model over the network and every policy is a built-in
-    one, a doctor served over HTTP, or a chat model called with the official openai client and no rate limit
-    (a model-played patient's guard must use the default matcher); else 0.
+    Only when some policy waits on a model over the network, and every policy is a built-in one, a
+    doctor served over HTTP, or a chat model called with the official openai client and no rate
+    limit; a model-played patient's guard must use the default matcher.
 
     Args:
         doctors: The run's doctor names.
@@ -97,7 +92,7 @@ def driver_share(
         matcher: The guard's matcher.
 
     Returns:
-        The driver's concurrency until Ray is up.
+        True when the driver may play.
     """
     from arena.models import OpenAIModel, get_model
 
@@ -110,16 +105,16 @@ def driver_share(
             waits = True
             continue
         if not provider.fallback:
-            return 0  # a person at the terminal plays in the driver alone
+            return False  # a person at the terminal plays in the driver alone
         model = get_model(name)
         if not isinstance(model, OpenAIModel):
-            return 0
+            return False
         if model.policy.rpm or model.policy.tpm or model.policy.concurrency:
-            return 0
+            return False
         if role is Role.PATIENT and matcher != DEFAULT_MATCHER:
-            return 0
+            return False
         waits = True
-    return NETWORK_SHARE if waits else 0
+    return waits
 
 
 class DriverPool:

@@ -4,7 +4,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from arena.driver_pool import NETWORK_SHARE, driver_share
+from arena.driver_pool import driver_can_play
 from arena.ray_local import RayStartError
 from arena.runner import run_jobs
 from tests.arena.runs import stored_run
@@ -29,12 +29,7 @@ CHAT = "mock/doctor?questions=3&latency=0.05"
     ],
 )
 def test_the_driver_plays_only_runs_that_wait_on_models_it_can_call_cheaply(doctors, patient, matcher, plays):
-    assert (driver_share(doctors, patient, "builtin/case", matcher=matcher) > 0) is plays
-
-
-def test_a_run_waiting_on_models_plays_up_to_the_network_share_in_the_driver():
-    assert driver_share(["builtin/checklist", CHAT], "builtin/patient", "builtin/case") == NETWORK_SHARE
-    assert driver_share([CHAT + "&rpm=60"], "builtin/patient", "builtin/case") == 0
+    assert driver_can_play(doctors, patient, "builtin/case", matcher=matcher) is plays
 
 
 def _setup(db_url, bank, n):
