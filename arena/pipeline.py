@@ -16,7 +16,7 @@ from arena.doctors import HUMAN, check_doctor
 from arena.driver_pool import driver_can_play
 from arena.models import closing
 from arena.ray_local import cluster_address, init_ray, start_ray_in_background
-from arena.runner import run_jobs
+from arena.runner import run_jobs, uses_openai
 from arena.worker import ActorSettings, Job
 from cases.loader import builtin_cases, load_case_file, select_cases
 from cases.prices import price_list
@@ -115,11 +115,12 @@ def start_ray(config: RunConfig, address: str | None = None) -> Future[Any] | No
     Raises:
         RayStartError: if Ray cannot be started or joined here and now.
     """
+    openai = uses_openai(config.doctors, config.patient, config.gatekeeper, config.guard_verifier)
     if cluster_address(address) is None and driver_can_play(
         config.doctors, config.patient, config.gatekeeper, config.guard_verifier, config.guard_matcher
     ):
-        return start_ray_in_background()
-    init_ray(address)
+        return start_ray_in_background(openai_client=openai)
+    init_ray(address, openai_client=openai)
     return None
 
 

@@ -42,12 +42,15 @@ WORKER_MODULES = (
     "arena.doctors",
     "personas.factory",
     "cases.brief",
-    "arena.models.openai_compat",
-    "openai.types.chat",
 )
 """What a consultation worker imports, imported by every worker of a local Ray as it starts, before it
-takes work: an actor made on a worker Ray started ahead is then ready at once. (About 0.6 s of imports,
-most of them the openai client's; litellm, which takes seconds, is imported only by a run that calls it.)"""
+takes work: an actor made on a worker Ray started ahead is then ready at once (about 0.3 s of imports;
+litellm, which takes seconds, is imported only by a run that calls it)."""
+
+OPENAI_MODULES = ("arena.models.openai_compat", "openai.types.chat")
+"""The official openai client, imported too by the workers of a run that calls it. It is 0.4 s more per
+worker, which a run of built-in agents would wait for: Ray starts its workers ahead only once the driver
+has joined, so their imports come between Ray's start and the first consultation."""
 
 REAL_HOME_VAR = "MEDARENA_REAL_HOME"
 """Where a local Ray's processes, started with a private ``HOME``, find the user's own."""
@@ -177,7 +180,7 @@ def cluster_address(address: str | None) -> str | None:
     return address or os.environ.get("RAY_ADDRESS") or None
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[str, Any]:
+def init_ray(address: str | None = None, num_cpus: int | None = None, *, openai_client: bool = True) -> dict[str, Any]:
     """Connect to Ray: join ``address`` (or ``RAY_ADDRESS``) if given, else start a local one.
 
     A local Ray that :func:`start_ray_in_background` is starting is waited for, not started twice.
@@ -185,6 +188,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
     Args:
         address: Address of an existing cluster, e.g. ``127.0.0.1:6379``.
         num_cpus: CPUs for a local Ray; None means all.
+        openai_client: Whether a local Ray's workers import the official openai client as they start
+            (:data:`OPENAI_MODULES`); a worker of a run without it imports it only if it is ever called.
 
     Returns:
         ``ray.init``'s context as a dict (address, node id, ...).
@@ -195,10 +200,10 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> dict[st
     starting = _starting
     if starting is not None:
         return starting[0].result()
-    return _start_or_join(address, num_cpus)
+    return _start_or_join(address, num_cpus, openai_client)
 
 
-def _start_or_join(address: str | None, num_cpus: int | None) -> dict[str, Any]:
+def _start_or_join(address: str | None, num_cpus: int | None, openai_client: bool) -> dict[str, Any]:
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     os.environ.setdefault("RAY_USAGE_STATS_REPORT_URL", NO_REPORT_URL)
     # Ray prints a banner and deprecation notices on import; the CLI has its own output.
@@ -232,7 +237,9 @@ def _start_or_join(address: str | None, num_cpus: int | None) -> dict[str, Any]:
                     num_cpus=num_cpus,
                     include_dashboard=False,
                     _temp_dir=_session_root(),
-                    _system_config={"preload_python_modules": list(WORKER_MODULES)},
+                    _system_config={
+                        "preload_python_modules": [*WORKER_MODULES, *(OPENAI_MODULES if openai_client else ())]
+                    },
                     **common,
                 )
     except RayStartError:
@@ -261,7 +268,7 @@ _starting: tuple[Future[dict[str, Any]], threading.Event] | None = None
 """A local Ray started by :func:`start_ray_in_background`, and what lets its thread end, until :func:`shutdown_ray`."""
 
 
-def start_ray_in_background(num_cpus: int | None = None) -> Future[dict[str, Any]]:
+def start_ray_in_background(num_cpus: int | None = None, *, openai_client: bool = True) -> Future[dict[str, Any]]:
     """Start a local Ray on a thread of its own and return at once.
 
     The thread stays until :func:`shutdown_ray`: Ray starts its processes with
@@ -271,6 +278,7 @@ def start_ray_in_background(num_cpus: int | None = None) -> Future[dict[str, Any
 
     Args:
         num_cpus: CPUs for the local Ray; None means all.
+        openai_client: Whether its workers import the openai client as they start (see :func:`init_ray`).
 
     Returns:
         Done with :func:`init_ray`'s result once Ray is up, or with its :class:`RayStartError`.
@@ -288,7 +296,7 @@ def start_ray_in_background(num_cpus: int | None = None) -> Future[dict[str, Any
 
     def keep() -> None:
         try:
-            future.set_result(_start_or_join(None, num_cpus))
+            future.set_result(_start_or_join(None, num_cpus, openai_client))
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
             future.set_exception(exc)
         stop.wait()

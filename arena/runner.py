@@ -25,7 +25,7 @@ import dataclasses
 import math
 import os
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,11 +64,13 @@ def default_actor_count() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)))
 
 
-def uses_openai(jobs: Sequence[Job], patient: str, gatekeeper: str = DEFAULT_GATEKEEPER) -> bool:
-    """Whether any chat model in these jobs is called with the official openai client."""
+def uses_openai(
+    doctors: Iterable[str], patient: str, gatekeeper: str = DEFAULT_GATEKEEPER, verifier: str | None = None
+) -> bool:
+    """Whether any chat model of a run (doctor, patient, gatekeeper, verifier) is called with the openai client."""
     from arena.models import OpenAIModel, get_model
 
-    named = run_policies((j.doctor for j in jobs), patient, gatekeeper)
+    named = run_policies(doctors, patient, gatekeeper, verifier)
     return any(resolve(r, n).provider.fallback and isinstance(get_model(n), OpenAIModel) for r, n in named)
 
 
@@ -377,7 +379,7 @@ def run_jobs(
         What happened: consultations done, failed, left unscheduled, restarted.
     """
     llm = uses_litellm(jobs, settings.patient, settings.gatekeeper)
-    openai = uses_openai(jobs, settings.patient, settings.gatekeeper)
+    openai = uses_openai((j.doctor for j in jobs), settings.patient, settings.gatekeeper, settings.guard_verifier)
 
     def ray_pool() -> RayPool:
         n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))

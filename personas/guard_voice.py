@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from arena.core.types import Case, Persona
 from cases.kb import load_kb
@@ -28,8 +29,14 @@ def _fill(line: str, values: dict[str, str]) -> str:
 
 
 def _pattern(phrases: Sequence[str]) -> re.Pattern[str] | None:
+    return _compiled(tuple(sorted(set(phrases), key=lambda p: (-len(p), p))))
+
+
+@lru_cache(maxsize=1024)
+def _compiled(phrases: tuple[str, ...]) -> re.Pattern[str] | None:
+    # Every guard of a persona and a voice (he or she, the relation) builds the same pattern: built once.
     # Longest first, so a tail that contains a shorter one goes whole; spaces match any run of spaces.
-    parts = [r"\s+".join(map(re.escape, p.split())) for p in sorted(set(phrases), key=len, reverse=True) if p.strip()]
+    parts = [r"\s+".join(map(re.escape, p.split())) for p in phrases if p.strip()]
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 

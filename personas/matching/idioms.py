@@ -22,6 +22,13 @@ def _table() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple((_compiled(e["say"]), e["means"]) for e in raw["idioms"])
 
 
+@cache
+def _any_idiom() -> re.Pattern[str]:
+    # One pass that finds whether any idiom occurs: most wordings hold none, and trying the table's
+    # patterns one by one on each was a fifth of a case's patient preparation.
+    return re.compile("|".join(f"(?:{pattern.pattern})" for pattern, _ in _table()), re.IGNORECASE)
+
+
 def _compiled(say: str) -> re.Pattern[str]:
     # Spaces in a pattern match any run of spaces; an apostrophe also matches a typographic one.
     return re.compile(r"\b(?:" + say.replace(" ", r"\s+").replace("'", "['\u2019]") + r")\b", re.IGNORECASE)
@@ -37,6 +44,8 @@ def plainly(text: str) -> str:
     Returns:
         The text, idioms put plainly; unchanged when it holds none.
     """
+    if _any_idiom().search(text) is None:
+        return text
     for pattern, means in _table():
         text = pattern.sub(means, text)
     return text

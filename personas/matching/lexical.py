@@ -45,8 +45,12 @@ class _Index:
         parts = [_terms_of(c) for c in candidates]
         self._docs = ([p[0] or ("\x00",) for p in parts], [p[1] or ("\x00",) for p in parts])
         self.words = [p[2] for p in parts]
-        self.terms = frozenset(t for docs in self._docs for d in docs for t in d)
-        self.vocab = sorted(t for t in self.terms if "_" not in t and t != "\x00")
+        self.terms = frozenset().union(*self._docs[0], *self._docs[1])
+
+    @cached_property
+    def vocab(self) -> list[str]:
+        # Only a word the index does not know is looked up here (see repair), so most guards never sort it.
+        return sorted(t for t in self.terms if "_" not in t and t != "\x00")
 
     # Built on first use: only ranking needs them; the guard's support checks use the words alone.
     @cached_property

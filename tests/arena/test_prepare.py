@@ -12,7 +12,7 @@ from cases.loader import CaseFileError
 @pytest.fixture
 def ray_starts(monkeypatch):
     calls: list[str | None] = []
-    monkeypatch.setattr(pipeline, "init_ray", lambda address=None: calls.append(address))
+    monkeypatch.setattr(pipeline, "init_ray", lambda address=None, **_: calls.append(address))
     return calls
 
 
@@ -34,3 +34,18 @@ def test_a_bad_case_file_fails_before_ray_starts(tmp_path, ray_starts):
 def test_a_person_at_the_terminal_needs_no_ray(ray_starts):
     made = pipeline.prepare(RunConfig(cases=2, doctors=["human"]))
     assert len(made) == 2 and ray_starts == []
+
+
+def test_the_workers_of_a_local_ray_import_the_openai_client_only_for_a_run_that_calls_it(monkeypatch):
+    started: list[tuple[str, bool]] = []
+    monkeypatch.setattr(
+        pipeline, "init_ray", lambda address=None, openai_client=True: started.append(("wait", openai_client))
+    )
+    monkeypatch.setattr(
+        pipeline, "start_ray_in_background", lambda openai_client=True: started.append(("background", openai_client))
+    )
+    pipeline.start_ray(RunConfig(cases=1))  # built-in doctors and patient
+    pipeline.start_ray(RunConfig(cases=1, doctors=["mock/doctor?latency=0.5"], patient="mock/patient"))
+    pipeline.start_ray(RunConfig(cases=1, patient="mock/patient?client=litellm", guard_verifier="mock/verifier"))
+    pipeline.start_ray(RunConfig(cases=1, doctors=["mock/doctor?client=litellm"]))
+    assert started == [("wait", False), ("background", True), ("wait", True), ("wait", False)]

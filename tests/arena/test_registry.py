@@ -186,10 +186,11 @@ def test_the_provider_says_whether_a_run_needs_litellm(plugins):
     # A built-in name, yet its provider calls litellm: the provider decides, not the prefix.
     assert uses_litellm([job("builtin/oracle")], "builtin/patient")
     # The official client's imports are paid up front only when a chat model needs them.
-    assert not uses_openai([job("builtin/checklist"), job("https://x.test/d")], "builtin/patient")
-    assert uses_openai([job("builtin/checklist")], "mock/patient")
-    assert uses_openai([job("hosted_vllm/q?api_base=http://127.0.0.1:9/v1")], "builtin/patient")
-    assert not uses_openai([job("anthropic/claude-3-5-haiku")], "mock/patient?client=litellm")
+    assert not uses_openai(["builtin/checklist", "https://x.test/d"], "builtin/patient")
+    assert uses_openai(["builtin/checklist"], "mock/patient")
+    assert uses_openai(["hosted_vllm/q?api_base=http://127.0.0.1:9/v1"], "builtin/patient")
+    assert not uses_openai(["anthropic/claude-3-5-haiku"], "mock/patient?client=litellm")
+    assert uses_openai(["builtin/checklist"], "builtin/patient", "builtin/case", "mock/verifier")
 
 
 @pytest.mark.parametrize(
