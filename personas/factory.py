@@ -9,6 +9,7 @@ from arena.core.types import Case, Persona
 from arena.models import ChatModel, ModelError
 from arena.models.registry import Provider, Role, chat_model, resolve
 from personas.builtin_patient import BuiltinPatient
+from personas.deferred_patient import DeferredPatient
 from personas.guard import Guard
 from personas.llm_patient import LLMPatient, plausible_answers
 from personas.matching import DEFAULT_MATCHER, MatcherError, get_matcher
@@ -67,11 +68,17 @@ def _chat_patient(
     guard_verifier: str | None = None,
     **_: object,
 ) -> Patient:
-    if guard_verifier is None:
-        plausible, guard = _prepared_patient(case, persona, guard_matcher)
-    else:
+    model = chat_model(name)
+    if guard_verifier is not None:
         plausible, guard = _patient_parts(case, persona, guard_matcher, get_verifier(guard_verifier))
-    return LLMPatient(chat_model(name), case, persona, guard=guard, plausible=plausible)
+        return LLMPatient(model, case, persona, guard=guard, plausible=plausible)
+
+    def build() -> Patient:
+        plausible, guard = _prepared_patient(case, persona, guard_matcher)
+        return LLMPatient(model, case, persona, guard=guard, plausible=plausible)
+
+    # Prepared while the doctor's first question is awaited, not before the consultation can start.
+    return DeferredPatient(model.name, case, persona, build)
 
 
 def _case_gatekeeper(name: str, *, case: Case, **_: object) -> Measurement:

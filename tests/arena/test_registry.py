@@ -1,5 +1,6 @@
 """The registry of roles: one resolution per role, one-line errors, third-party providers through entry points."""
 
+import asyncio
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
@@ -17,6 +18,7 @@ from judges.builtin_rubric import BuiltinRubricJudge, BuiltinSafetyJudge
 from judges.llm_rubric import LLMRubricJudge
 from personas.builtin_patient import BuiltinPatient
 from personas.catalog import get_persona
+from personas.deferred_patient import DeferredPatient
 from personas.llm_patient import LLMPatient
 from personas.measurement import CaseMeasurement
 
@@ -98,7 +100,14 @@ def test_resolved_providers_build_the_role_s_policies(case):
     assert isinstance(resolve("doctor", "human").build(seed=1, max_turns=10), HumanDoctor)
     assert isinstance(resolve("doctor", "mock/doctor").build(seed=1, max_turns=10), LLMDoctor)
     assert isinstance(resolve("patient", "builtin/patient").build(case=case, persona=persona), BuiltinPatient)
-    assert isinstance(resolve("patient", "mock/patient").build(case=case, persona=persona), LLMPatient)
+    played = resolve("patient", "mock/patient").build(case=case, persona=persona)
+    assert isinstance(played, DeferredPatient)  # a model-played patient is prepared once it has opened
+
+    async def opened() -> object:
+        await played.open()
+        return await played.patient()
+
+    assert isinstance(asyncio.run(opened()), LLMPatient)
     assert isinstance(resolve("judge", "builtin/rubric").build(), BuiltinRubricJudge)
     assert isinstance(resolve("judge", "builtin/safety").build(), BuiltinSafetyJudge)
     assert isinstance(resolve("judge", "mock/judge").build(), LLMRubricJudge)

@@ -1,7 +1,22 @@
 """A model-played patient's per-case preparation is made once per case in a worker, and shared safely."""
 
+import asyncio
+
 from personas.catalog import get_persona
-from personas.factory import get_patient
+from personas.factory import get_patient as deferred_patient
+
+
+def get_patient(*args, **kwargs):
+    """The patient that answers the questions (a model-played one is prepared after it opens)."""
+    patient = deferred_patient(*args, **kwargs)
+    if not hasattr(patient, "patient"):
+        return patient
+
+    async def opened():
+        await patient.open()
+        return await patient.patient()
+
+    return asyncio.run(opened())
 
 
 def test_patients_of_one_case_share_its_guard_and_answers(stemi):
