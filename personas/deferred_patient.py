@@ -42,6 +42,9 @@ class DeferredPatient:
     async def open(self) -> PatientReply:
         """The chief complaint, as the built patient says it; its preparation starts once this consultation waits."""
         self._ready = asyncio.get_running_loop().create_task(self._prepare())
+        # A consultation that ends before its first answer never awaits the preparation; a failure there is
+        # then taken here, not left for asyncio to log as never retrieved.
+        self._ready.add_done_callback(lambda task: task.cancelled() or task.exception())
         return await BuiltinPatient(self._case, self._persona, name=self.name).open()
 
     async def _prepare(self) -> Patient:

@@ -79,3 +79,31 @@ def test_every_doctor_is_asked_before_any_patient_is_prepared(monkeypatch):
     assert events[:12] == ["ask"] * 12 and events.count("prepare") == 12
     # Each patient was ready by the time its doctor's question came back.
     assert events.index("prepare") == 12 and events[12:24] == ["prepare"] * 12
+
+
+def test_a_failed_preparation_fails_the_first_answer_and_is_never_left_unretrieved(stemi, caplog):
+    from personas.deferred_patient import DeferredPatient
+
+    def broken():
+        raise RuntimeError("no guard for this case")
+
+    async def consultation(ask: bool) -> str | None:
+        patient = DeferredPatient("mock/patient", stemi, get_persona("plain"), broken)
+        opening = await patient.open()
+        assert opening.text  # the chief complaint needs no preparation
+        if not ask:
+            await asyncio.sleep(0)  # the preparation runs, and fails, while the doctor thinks
+            return None
+        try:
+            await patient.reply("Any chest pain?")
+        except RuntimeError as exc:
+            return str(exc)
+        return None
+
+    assert asyncio.run(consultation(ask=True)) == "no guard for this case"
+    with caplog.at_level("ERROR", logger="asyncio"):
+        assert asyncio.run(consultation(ask=False)) is None
+        import gc
+
+        gc.collect()  # asyncio reports an exception never retrieved when the task is collected
+    assert "never retrieved" not in caplog.text
