@@ -58,7 +58,7 @@ def test_every_doctor_is_asked_before_any_patient_is_prepared(monkeypatch):
     patients = [get_patient("mock/patient", c, persona) for c in cases]
     assert events == []  # making the patients prepared nothing
 
-    async def both() -> list:
+    async def all_at_once() -> list:
         async def one(case, patient):
             doctor = get_doctor("mock/doctor?questions=2&latency=0.05", seed=1, max_turns=5)
             act = doctor.act
@@ -74,7 +74,7 @@ def test_every_doctor_is_asked_before_any_patient_is_prepared(monkeypatch):
 
         return await asyncio.gather(*(one(c, p) for c, p in zip(cases, patients, strict=True)))
 
-    done = asyncio.run(both())
+    done = asyncio.run(all_at_once())
     assert all(tr.stop_reason == "final_answer" for tr in done)
     assert events[:12] == ["ask"] * 12 and events.count("prepare") == 12
     # Each patient was ready by the time its doctor's question came back.

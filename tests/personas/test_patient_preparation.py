@@ -2,13 +2,13 @@
 
 import asyncio
 
+from personas import factory
 from personas.catalog import get_persona
-from personas.factory import get_patient as deferred_patient
 
 
 def get_patient(*args, **kwargs):
     """The patient that answers the questions (a model-played one is prepared after it opens)."""
-    patient = deferred_patient(*args, **kwargs)
+    patient = factory.get_patient(*args, **kwargs)
     if not hasattr(patient, "patient"):
         return patient
 
