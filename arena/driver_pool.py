@@ -1,17 +1,20 @@
 """Consultations the driver plays itself while a local Ray starts, and the pool that hands over to Ray.
 
-A local Ray takes two to four seconds to start here. A run whose models
-answer over the network (a chat model behind the openai client, a doctor
-served over HTTP) spends most of a consultation waiting, which the driver's
-own event loop does as well as an actor. So such a run starts its first
+A local Ray takes two to four seconds to start here, and for all that time
+its actors cannot take a consultation. So a run starts its first
 consultations in the driver at once (:class:`DriverPool`, an event loop on a
 thread of its own) and gives every later one to Ray's actors once Ray is up
-(:class:`HybridPool`). A run of built-in agents is work for the CPU, which
-belongs on the actors, one per core (a small such run would be over before
-Ray is up, and never reach it); a local model or an embedding matcher would
-load a second copy in the driver; a model with rate limits would have them
-counted once in the driver and again in the actors. Those runs wait for Ray
-as before (:func:`driver_can_play`).
+(:class:`HybridPool`). A run whose models answer over the network (a chat
+model behind the openai client, a doctor served over HTTP) spends most of a
+consultation waiting, which the driver's loop does as well as an actor, so
+the driver keeps up to :data:`DRIVER_CONCURRENCY` of them in flight. A run of
+built-in agents is work for the CPU: the driver plays a few at a time
+(:data:`CPU_DRIVER_CONCURRENCY`) on its one core while Ray's start takes the
+other, and hands over quickly once the actors are ready; a small such run is
+over before Ray is up. A local model or an embedding matcher would load a
+second copy in the driver, and a model with rate limits would have them
+counted once in the driver and again in the actors: those runs wait for Ray
+(:func:`driver_capacity`).
 """
 
 from __future__ import annotations
@@ -71,18 +74,27 @@ class WorkerPool(Protocol):
         ...
 
 
-def driver_can_play(
+DRIVER_CONCURRENCY = 200
+"""Most consultations that wait on models the driver plays at once while a local Ray starts: its one core also
+starts Ray and writes the store, so a run wider than this waits for Ray's actors for the rest."""
+
+CPU_DRIVER_CONCURRENCY = 8
+"""Most consultations of built-in agents the driver plays at once while a local Ray starts. They never wait, so
+more in flight would not go faster; few in flight means those the driver holds when Ray is up end soon after."""
+
+
+def driver_capacity(
     doctors: Sequence[str],
     patient: str,
     gatekeeper: str,
     verifier: str | None = None,
     matcher: str = DEFAULT_MATCHER,
-) -> bool:
-    """Whether the driver may play a run's first consultations while a local Ray starts.
+) -> int:
+    """How many of a run's consultations the driver may play at once while a local Ray starts (0: none).
 
-    Only when some policy waits on a model over the network, and every policy is a built-in one, a
-    doctor served over HTTP, or a chat model called with the official openai client and no rate
-    limit; a model-played patient's guard must use the default matcher.
+    The driver plays when every policy is a built-in one, a doctor served over HTTP, or a chat model
+    called with the official openai client and no rate limit, and a model-played patient's guard uses
+    the default matcher.
 
     Args:
         doctors: The run's doctor names.
@@ -92,7 +104,8 @@ def driver_can_play(
         matcher: The guard's matcher.
 
     Returns:
-        True when the driver may play.
+        :data:`DRIVER_CONCURRENCY` when some policy waits on a model over the network,
+        :data:`CPU_DRIVER_CONCURRENCY` when every policy is built in, 0 when the run must wait for Ray.
     """
     from arena.models import OpenAIModel, get_model
 
@@ -105,16 +118,16 @@ def driver_can_play(
             waits = True
             continue
         if not provider.fallback:
-            return False  # a person at the terminal plays in the driver alone
+            return 0  # a person at the terminal plays in the driver alone
         model = get_model(name)
         if not isinstance(model, OpenAIModel):
-            return False
+            return 0
         if model.policy.rpm or model.policy.tpm or model.policy.concurrency:
-            return False
+            return 0
         if role is Role.PATIENT and matcher != DEFAULT_MATCHER:
-            return False
+            return 0
         waits = True
-    return waits
+    return DRIVER_CONCURRENCY if waits else CPU_DRIVER_CONCURRENCY
 
 
 class DriverPool:

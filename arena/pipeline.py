@@ -13,7 +13,7 @@ from arena.core.store import Store, StoreError
 from arena.core.types import DEFAULT_RULE, DEFAULT_THRESHOLD, Case, Run, RunConfig
 from arena.display import Display
 from arena.doctors import HUMAN, check_doctor
-from arena.driver_pool import driver_can_play
+from arena.driver_pool import driver_capacity
 from arena.models import closing
 from arena.ray_local import cluster_address, init_ray, start_ray_in_background
 from arena.runner import run_jobs, uses_openai
@@ -110,13 +110,13 @@ def start_ray(config: RunConfig, address: str | None = None) -> Future[Any] | No
     """Start (or join) Ray for a run; return a future while a local Ray starts in the background, else None.
 
     A local Ray starts in the background when the driver may play the first consultations meanwhile
-    (:func:`arena.driver_pool.driver_can_play`); otherwise, and to join a cluster, this waits for Ray.
+    (:func:`arena.driver_pool.driver_capacity`); otherwise, and to join a cluster, this waits for Ray.
 
     Raises:
         RayStartError: if Ray cannot be started or joined here and now.
     """
     openai = uses_openai(config.doctors, config.patient, config.gatekeeper, config.guard_verifier)
-    if cluster_address(address) is None and driver_can_play(
+    if cluster_address(address) is None and driver_capacity(
         config.doctors, config.patient, config.gatekeeper, config.guard_verifier, config.guard_matcher
     ):
         return start_ray_in_background(openai_client=openai)

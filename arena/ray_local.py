@@ -49,8 +49,8 @@ litellm, which takes seconds, is imported only by a run that calls it)."""
 
 OPENAI_MODULES = ("arena.models.openai_compat", "openai.types.chat")
 """The official openai client, imported too by the workers of a run that calls it. It is 0.4 s more per
-worker, which a run of built-in agents would wait for: Ray starts its workers ahead only once the driver
-has joined, so their imports come between Ray's start and the first consultation."""
+worker, which the actors of any other run would wait for: Ray starts its workers ahead only once the driver
+has joined, so their imports come between Ray's start and the actors' first consultation."""
 
 REAL_HOME_VAR = "MEDARENA_REAL_HOME"
 """Where a local Ray's processes, started with a private ``HOME``, find the user's own."""

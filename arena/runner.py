@@ -39,7 +39,7 @@ from arena.core.types import (
     Turn,
     utcnow,
 )
-from arena.driver_pool import DriverPool, Finished, HybridPool, WorkerPool
+from arena.driver_pool import DriverPool, Finished, HybridPool, WorkerPool, driver_capacity
 from arena.models.registry import resolve, run_policies
 from arena.worker import ActorSettings, Collected, ConsultationWorker, Job, failed_transcript
 
@@ -50,11 +50,6 @@ TICK_S = 0.25
 LINGER_S = 0.02
 """How long an actor holds a finished consultation for others to join it, before the driver refills the slots.
 Short, because a slot stands idle meanwhile; not nothing, because each exchange costs the driver a store write."""
-
-
-DRIVER_CONCURRENCY = 200
-"""Most consultations the driver plays itself while a local Ray starts: its one core also starts Ray and writes
-the store, so a run wider than this waits for Ray's actors for the rest."""
 
 
 def default_actor_count() -> int:
@@ -371,7 +366,7 @@ def run_jobs(
             a policy that needs the driver's own terminal (``--doctor human``).
         ray_ready: A local Ray still starting (see :func:`arena.ray_local.start_ray_in_background`):
             the driver plays consultations itself until it is up (:class:`arena.driver_pool.HybridPool`).
-            Only for a run :func:`arena.driver_pool.driver_can_play`. None: Ray is up already.
+            Only for a run the driver may play (:func:`arena.driver_pool.driver_capacity`). None: Ray is up already.
         max_cost_usd: Stop scheduling new consultations once this is spent.
         on_done: Called with each stored transcript (progress display).
 
@@ -385,11 +380,18 @@ def run_jobs(
         n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
         return RayPool(settings, cases, concurrency=concurrency, actors=n_actors, uses_litellm=llm, uses_openai=openai)
 
+    # What the driver may play while a local Ray starts; a run it may not play waits for Ray.
+    room = 0
+    if not in_process and ray_ready is not None and not ray_ready.done():
+        doctors = sorted({j.doctor for j in jobs})
+        room = driver_capacity(
+            doctors, settings.patient, settings.gatekeeper, settings.guard_verifier, settings.guard_matcher
+        )
     pool: WorkerPool
     if in_process:
         pool = InProcessPool(settings, cases, concurrency=concurrency, uses_litellm=llm)
-    elif ray_ready is not None and not ray_ready.done():
-        local = DriverPool(settings, cases, concurrency=min(concurrency, DRIVER_CONCURRENCY), uses_openai=openai)
+    elif room and ray_ready is not None:
+        local = DriverPool(settings, cases, concurrency=min(concurrency, room), uses_openai=openai)
         pool = HybridPool(local, ray_ready, ray_pool, concurrency=concurrency)
     else:
         if ray_ready is not None:

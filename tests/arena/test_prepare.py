@@ -48,4 +48,4 @@ def test_the_workers_of_a_local_ray_import_the_openai_client_only_for_a_run_that
     pipeline.start_ray(RunConfig(cases=1, doctors=["mock/doctor?latency=0.5"], patient="mock/patient"))
     pipeline.start_ray(RunConfig(cases=1, patient="mock/patient?client=litellm", guard_verifier="mock/verifier"))
     pipeline.start_ray(RunConfig(cases=1, doctors=["mock/doctor?client=litellm"]))
-    assert started == [("wait", False), ("background", True), ("wait", True), ("wait", False)]
+    assert started == [("background", False), ("background", True), ("wait", True), ("wait", False)]

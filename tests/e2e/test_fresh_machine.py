@@ -38,7 +38,10 @@ def _error_lines(stderr: str) -> list[str]:
 
 def test_a_small_simulation_runs_through_ray_with_an_empty_home_and_tmpdir(tmp_path):
     work, env = _fresh(tmp_path)
-    r = arena(work, "simulate", "--cases", "3", "--no-distill", env=env)
+    # A rate-limited doctor is played on Ray's actors only (the driver would count its limit twice); three
+    # consultations of built-in agents would be over in the driver before Ray is up.
+    doctor = "mock/doctor?questions=3&rpm=6000"
+    r = arena(work, "simulate", "--cases", "3", "--doctor", doctor, "--no-distill", env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "Traceback" not in r.stderr
     store = Store(f"sqlite:///{work / 'arena.db'}", create=False)
