@@ -131,23 +131,18 @@ def test_watch_waits_for_the_database_without_making_it(tmp_path):
     assert Store(url, create=False).applied_migrations()
 
 
-def test_ctrl_c_exits_130_with_the_command_that_resumes_the_run(tmp_path):
+CHAT_RUN = ["--cases", "40", "--concurrency", "4", "--doctor", "mock/doctor?questions=6&latency=0.2"]
+CHAT_RUN += ["--patient", "mock/patient?latency=0.2"]
+BUILTIN_RUN = ["--cases", "3000"]
+"""Built-in agents, played by the driver itself while Ray starts: enough cases that the run is still going."""
+
+
+@pytest.mark.parametrize("options", [CHAT_RUN, BUILTIN_RUN], ids=["chat", "builtin"])
+def test_ctrl_c_exits_130_with_the_command_that_resumes_the_run(options, tmp_path):
     work, env = _fresh(tmp_path)
     url = f"sqlite:///{work / 'arena.db'}"
-    args = [
-        "simulate",
-        "--cases",
-        "40",
-        "--concurrency",
-        "4",
-        "--doctor",
-        "mock/doctor?questions=6&latency=0.2",
-        "--patient",
-        "mock/patient?latency=0.2",
-        "--no-judge",
-        "--db",
-        url,
-    ]
+    total = int(options[1])
+    args = ["simulate", *options, "--no-judge", "--db", url]
     proc = subprocess.Popen(arena_argv(*args), cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # Interrupt once some consultations are saved and others are not.
@@ -173,7 +168,7 @@ def test_ctrl_c_exits_130_with_the_command_that_resumes_the_run(tmp_path):
     assert proc.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr
     last = _error_lines(stderr)[-1]
-    m = re.fullmatch(r"arena: interrupted: (\d+) of 40 consultations saved; continue with: (.+)", last)
+    m = re.fullmatch(rf"arena: interrupted: (\d+) of {total} consultations saved; continue with: (.+)", last)
     assert m, last
     store = Store(url, create=False)
     run = store.get_run("latest")
@@ -183,7 +178,7 @@ def test_ctrl_c_exits_130_with_the_command_that_resumes_the_run(tmp_path):
     assert again[:4] == ["arena", "simulate", "--resume", run.id]
     r = arena(work, *again[1:], env=env)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert len(store.finished_ids(run.id)) == 40
+    assert len(store.finished_ids(run.id)) == total
     assert store.get_run(run.id).status == "finished"
 
 
