@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -84,7 +84,7 @@ more in flight would not go faster; few in flight means those the driver holds w
 
 
 def driver_capacity(
-    doctors: Sequence[str],
+    doctors: Iterable[str],
     patient: str,
     gatekeeper: str,
     verifier: str | None = None,

@@ -374,7 +374,8 @@ def run_jobs(
         What happened: consultations done, failed, left unscheduled, restarted.
     """
     llm = uses_litellm(jobs, settings.patient, settings.gatekeeper)
-    openai = uses_openai((j.doctor for j in jobs), settings.patient, settings.gatekeeper, settings.guard_verifier)
+    doctors = [j.doctor for j in jobs]  # repeats are counted once wherever a run's policies are walked
+    openai = uses_openai(doctors, settings.patient, settings.gatekeeper, settings.guard_verifier)
 
     def ray_pool() -> RayPool:
         n_actors = max(1, min(actors or default_actor_count(), len(jobs) or 1))
@@ -383,7 +384,6 @@ def run_jobs(
     # What the driver may play while a local Ray starts; a run it may not play waits for Ray.
     room = 0
     if not in_process and ray_ready is not None and not ray_ready.done():
-        doctors = sorted({j.doctor for j in jobs})
         room = driver_capacity(
             doctors, settings.patient, settings.gatekeeper, settings.guard_verifier, settings.guard_matcher
         )
