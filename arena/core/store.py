@@ -10,9 +10,12 @@ then fails with one line saying so.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -216,6 +219,33 @@ def _sqlite_pragmas(lock_wait_s: float) -> Callable[[Any, Any], None]:
     return connect
 
 
+@contextlib.contextmanager
+def _whole_on_ctrl_c() -> Iterator[None]:
+    """Hold a Ctrl-C that comes during a transaction until the transaction has ended, then raise it.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be. Inside a transaction's
+    commit, rollback or return to the pool, that could leave the connection holding SQLite's write
+    lock while the exception (whose frames keep the connection alive) was handled, and the run's
+    "interrupted" status, written next on another connection, then waited for a lock that never came
+    free. Only the main thread gets signals, and only Python's own handler is held back (an event
+    loop's handler, say, is left alone).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    pressed: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, _frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if pressed:
+            raise KeyboardInterrupt
+
+
 def _stored(table: Table, run_id: str, record: StoredRecord, **given: Any) -> dict[str, Any]:
     # Judging and distilling rows: the record's columns, the run, and the whole
     # record (secrets masked) as the ``data`` document readers parse back.
@@ -286,7 +316,7 @@ class Store(StoreQueries):
         """
 
         def once() -> T:
-            with self.engine.begin() as conn:
+            with _whole_on_ctrl_c(), self.engine.begin() as conn:
                 return fn(conn)
 
         return self._retrying(what, once)

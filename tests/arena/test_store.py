@@ -1,8 +1,10 @@
 import json
+import os
+import signal
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, update
 from sqlmodel import SQLModel
 
 from arena.core.migrations import MIGRATIONS
@@ -40,6 +42,27 @@ def _run(store, stemi) -> Run:
     run = Run(id="r1", name="first", config=RunConfig(cases=1))
     store.create_run(run, [stemi])
     return run
+
+
+def test_a_ctrl_c_during_a_write_lets_it_end_whole_then_interrupts(db_url, stemi):
+    store = Store(db_url)
+    _run(store, stemi)
+
+    def write(conn):
+        conn.execute(update(RUNS).where(RUNS.c.id == "r1").values(status="interrupted"))
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C with the transaction open
+        for _ in range(1000):  # Python raises KeyboardInterrupt here, unless it is held
+            pass
+        conn.execute(update(RUNS).where(RUNS.c.id == "r1").values(name="second"))
+
+    with pytest.raises(KeyboardInterrupt):
+        store._write("marking run r1 interrupted", write)
+    run = Store(db_url).get_run("r1")
+    assert (run.status, run.name) == ("interrupted", "second")
+    # The next write goes through, and Ctrl-C is Python's own again.
+    store.set_run_status("r1", "finished")
+    assert Store(db_url).get_run("r1").status == "finished"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_turns_are_visible_to_another_reader_while_running(db_url, stemi):
